@@ -1,0 +1,363 @@
+//! Wiring: polls feeds through the pipeline, drains the outbox, and runs both on schedule until
+//! shutdown (`run`) or once (`once`). SIGHUP reloads the config; a config that fails keeps the
+//! running one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::outbox;
+use crate::pipeline::{FeedReport, poll_feed};
+use crate::runtime::Runtime;
+use crate::store::{Store, StoreError};
+
+/// How long shutdown waits for in-flight polls and sends before it abandons them (their leases
+/// and unsaved validators make them safe to redo).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The outbox looks for due deliveries at least this often, even when nothing woke it.
+const OUTBOX_IDLE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What `rasad once` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OnceSummary {
+    pub feeds_ok: usize,
+    pub feeds_failed: usize,
+    pub new_stories: usize,
+    pub alerts: usize,
+    /// Deliveries confirmed during this run.
+    pub delivered: u64,
+    /// Deliveries still waiting for a retry.
+    pub pending: u64,
+    /// Deliveries refused for good during this run.
+    pub dead: u64,
+}
+
+impl std::fmt::Display for OnceSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "feeds: {} ok, {} failed; new stories: {}; alerts: {}; delivered: {}; pending: {}; dead: {}",
+            self.feeds_ok,
+            self.feeds_failed,
+            self.new_stories,
+            self.alerts,
+            self.delivered,
+            self.pending,
+            self.dead
+        )
+    }
+}
+
+/// Polls every feed once, then sends every delivery that is due until each is delivered, dead
+/// or waiting for a later retry.
+pub async fn once(runtime: Arc<Runtime>, store: &Store) -> Result<OnceSummary, AppError> {
+    let feeds: Vec<usize> = (0..runtime.config.feeds.len()).collect();
+    let reports = poll_many(&runtime, store, feeds).await?;
+    let drained = outbox::drain(store, &runtime.sinks, runtime.backoff()).await?;
+    let outbox = store.outbox_counts(Utc::now()).await?;
+    let mut summary = OnceSummary {
+        delivered: drained.delivered,
+        dead: drained.dead,
+        pending: outbox.due + outbox.waiting,
+        ..Default::default()
+    };
+    for report in reports {
+        if report.error.is_some() {
+            summary.feeds_failed += 1;
+        } else {
+            summary.feeds_ok += 1;
+        }
+        summary.new_stories += report.counts.new_stories;
+        summary.alerts += report.counts.alerts;
+    }
+    Ok(summary)
+}
+
+/// A story that `once --dry-run` found relevant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DryRunMatch {
+    pub feed: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub topics: Vec<String>,
+    /// The matched words as they stand in the story.
+    pub matched: Vec<String>,
+}
+
+/// Fetches and matches every feed without validators and without touching the state; failures
+/// are logged and skipped.
+pub async fn dry_run(runtime: &Runtime) -> Vec<DryRunMatch> {
+    use crate::source::fetch::{FetchOutcome, Validators};
+    let mut matches = Vec::new();
+    for feed in &runtime.config.feeds {
+        let body = match runtime
+            .fetcher
+            .fetch(&feed.url, &Validators::default())
+            .await
+        {
+            FetchOutcome::Modified { body, .. } => body,
+            other => {
+                tracing::warn!(feed = %feed.id, outcome = ?other, "dry run: no body");
+                continue;
+            }
+        };
+        let parsed = match crate::source::parse::parse_feed(&body) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                tracing::warn!(feed = %feed.id, error = %e, "dry run: parse failed");
+                continue;
+            }
+        };
+        for story in parsed.stories(&feed.id, Utc::now()) {
+            let hits = runtime.matcher.match_story(&story);
+            if hits.is_empty() {
+                continue;
+            }
+            let topics = crate::matcher::Matcher::by_topic(&hits)
+                .keys()
+                .map(|t| t.to_string())
+                .collect();
+            let mut matched: Vec<String> = Vec::new();
+            for hit in &hits {
+                let word = story.field_text(hit.field)[hit.token_span.clone()].to_owned();
+                if !matched.contains(&word) {
+                    matched.push(word);
+                }
+            }
+            matches.push(DryRunMatch {
+                feed: feed.id.clone(),
+                title: story.title,
+                url: story.url,
+                topics,
+                matched,
+            });
+        }
+    }
+    matches
+}
+
+/// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time.
+async fn poll_many(
+    runtime: &Arc<Runtime>,
+    store: &Store,
+    indexes: Vec<usize>,
+) -> Result<Vec<FeedReport>, StoreError> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(runtime.config.poll.concurrency));
+    let mut tasks = JoinSet::new();
+    for index in indexes {
+        let (runtime, store, limit) = (runtime.clone(), store.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            poll_one(&runtime, &store, index).await
+        });
+    }
+    let mut reports = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        reports.push(joined.expect("a poll task does not panic: parser panics are caught")?);
+    }
+    Ok(reports)
+}
+
+async fn poll_one(
+    runtime: &Runtime,
+    store: &Store,
+    index: usize,
+) -> Result<FeedReport, StoreError> {
+    let feed = &runtime.config.feeds[index];
+    poll_feed(
+        &runtime.config,
+        feed,
+        &runtime.fetcher,
+        &runtime.matcher,
+        store,
+    )
+    .await
+}
+
+/// Runs the daemon until `shutdown` is cancelled: every feed on its schedule, the outbox
+/// whenever deliveries are due. SIGHUP reloads `config_path`.
+pub async fn run(
+    config_path: PathBuf,
+    runtime: Runtime,
+    store: Store,
+    shutdown: CancellationToken,
+) -> Result<(), AppError> {
+    let (runtime_tx, runtime_rx) = watch::channel(Arc::new(runtime));
+    let wake_outbox = Arc::new(Notify::new());
+    let outbox_task = tokio::spawn(run_outbox(
+        store.clone(),
+        runtime_rx,
+        wake_outbox.clone(),
+        shutdown.clone(),
+    ));
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut schedule: HashMap<String, Instant> = HashMap::new();
+    let mut in_flight: JoinSet<(String, Result<FeedReport, StoreError>)> = JoinSet::new();
+    let mut polling: std::collections::HashSet<String> = Default::default();
+    tracing::info!(
+        feeds = runtime_tx.borrow().config.feeds.len(),
+        "rasad running"
+    );
+    loop {
+        let runtime = runtime_tx.borrow().clone();
+        sync_schedule(&mut schedule, &runtime, &store).await?;
+        let now = Instant::now();
+        for (index, feed) in runtime.config.feeds.iter().enumerate() {
+            if polling.len() >= runtime.config.poll.concurrency {
+                break;
+            }
+            if schedule[&feed.id] <= now && polling.insert(feed.id.clone()) {
+                let (runtime, store, id) = (runtime.clone(), store.clone(), feed.id.clone());
+                in_flight.spawn(async move { (id, poll_one(&runtime, &store, index).await) });
+            }
+        }
+        let next_due = schedule
+            .iter()
+            .filter(|(id, _)| !polling.contains(*id))
+            .map(|(_, at)| *at)
+            .min()
+            .unwrap_or(now + Duration::from_secs(60));
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(joined) = in_flight.join_next() => {
+                let Ok((id, result)) = joined else { continue };
+                polling.remove(&id);
+                let wait = match result {
+                    Ok(report) => {
+                        if report.counts.deliveries > 0 {
+                            wake_outbox.notify_one();
+                        }
+                        (report.next_poll_at - Utc::now()).to_std().unwrap_or_default()
+                    }
+                    Err(e) => {
+                        tracing::error!(feed = %id, error = %e, "cannot record the poll; retrying after the feed's interval");
+                        runtime.config.feeds.iter().find(|f| f.id == id).map_or(Duration::from_secs(60), |f| f.interval)
+                    }
+                };
+                schedule.insert(id, Instant::now() + wait);
+            }
+            () = tokio::time::sleep_until(next_due) => {}
+            Some(()) = recv_hangup(&mut hangup) => {
+                if let Some(new) = reload(&config_path) {
+                    runtime_tx.send_replace(Arc::new(new));
+                    wake_outbox.notify_one();
+                }
+            }
+        }
+    }
+    tracing::info!(in_flight = polling.len(), "shutting down");
+    if tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("polls still running after {SHUTDOWN_GRACE:?}; abandoning them");
+        in_flight.shutdown().await;
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, outbox_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "deliveries still running after {SHUTDOWN_GRACE:?}; their leases will expire"
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn recv_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(signal) => signal.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads, checks and builds the config at `path`; on any failure logs every error and returns
+/// `None`, so that the running runtime stays.
+fn reload(path: &Path) -> Option<Runtime> {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; keeping the running config");
+            return None;
+        }
+    };
+    match Runtime::build(config) {
+        Ok(runtime) => {
+            tracing::info!(summary = %runtime.config.summary(), "config reloaded");
+            Some(runtime)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; keeping the running config");
+            None
+        }
+    }
+}
+
+/// Adds feeds new to the schedule (due when the store says, or now) and drops removed ones.
+async fn sync_schedule(
+    schedule: &mut HashMap<String, Instant>,
+    runtime: &Runtime,
+    store: &Store,
+) -> Result<(), StoreError> {
+    schedule.retain(|id, _| runtime.config.feeds.iter().any(|f| &f.id == id));
+    for feed in &runtime.config.feeds {
+        if schedule.contains_key(&feed.id) {
+            continue;
+        }
+        let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
+        let wait = state
+            .next_poll_at
+            .and_then(|at| (at - Utc::now()).to_std().ok())
+            .unwrap_or_default();
+        schedule.insert(feed.id.clone(), Instant::now() + wait.min(feed.interval));
+    }
+    Ok(())
+}
+
+/// Sends due deliveries whenever woken, and at the latest when the next one falls due.
+async fn run_outbox(
+    store: Store,
+    runtime: watch::Receiver<Arc<Runtime>>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    while !shutdown.is_cancelled() {
+        let current = runtime.borrow().clone();
+        if let Err(e) = outbox::drain(&store, &current.sinks, current.backoff()).await {
+            tracing::error!(error = %e, "outbox: cannot read or record deliveries");
+        }
+        let wait = match store.next_delivery_at().await {
+            Ok(Some(at)) => (at - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .clamp(Duration::from_millis(50), OUTBOX_IDLE),
+            Ok(None) | Err(_) => OUTBOX_IDLE,
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}

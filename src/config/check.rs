@@ -1,0 +1,803 @@
+//! Pure checks of a parsed config file: every problem is reported at once, with its key path and
+//! line. No network I/O; secrets named by `*_env` and `*_file` are read here so that a missing
+//! one is reported before the daemon starts.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+use url::Url;
+
+use super::raw::{RawChannel, RawConfig, RawKeyword, RawTopic, Str};
+use super::*;
+
+/// Checks `raw` (parsed from `text`, read from `path`) and builds the `Config`, or returns every
+/// problem found.
+pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Problem>> {
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let state = match &raw.daemon.state {
+        Some(s)
+            if s.get_ref().starts_with("postgres://")
+                || s.get_ref().starts_with("postgresql://") =>
+        {
+            c.problem(
+                "daemon.state",
+                s.span(),
+                "PostgreSQL shared state is not supported by this version; give a SQLite file path",
+            );
+            PathBuf::new()
+        }
+        Some(s) if s.get_ref().trim().is_empty() => {
+            c.problem(
+                "daemon.state",
+                s.span(),
+                "must not be empty; leave it out for the default",
+            );
+            PathBuf::new()
+        }
+        Some(s) => base.join(s.get_ref()),
+        None => default_state_path(),
+    };
+    let poll = Poll {
+        interval: c.duration(
+            "poll.interval",
+            &raw.poll.interval,
+            Duration::from_secs(300),
+        ),
+        timeout: c.duration("poll.timeout", &raw.poll.timeout, Duration::from_secs(30)),
+        connect_timeout: c.duration(
+            "poll.connect_timeout",
+            &raw.poll.connect_timeout,
+            Duration::from_secs(10),
+        ),
+        max_body: c.size("poll.max_body", &raw.poll.max_body, 10 << 20),
+        concurrency: c.positive("poll.concurrency", &raw.poll.concurrency, 16),
+        alert_on_first_poll: raw.poll.alert_on_first_poll.unwrap_or(false),
+        user_agent: raw
+            .poll
+            .user_agent
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_else(|| format!("rasad/{} (feed monitor)", env!("CARGO_PKG_VERSION"))),
+    };
+    let delivery = Delivery {
+        retry_initial: c.duration(
+            "delivery.retry_initial",
+            &raw.delivery.retry_initial,
+            Duration::from_secs(30),
+        ),
+        retry_max: c.duration(
+            "delivery.retry_max",
+            &raw.delivery.retry_max,
+            Duration::from_secs(3600),
+        ),
+        timeout: c.duration(
+            "delivery.timeout",
+            &raw.delivery.timeout,
+            Duration::from_secs(30),
+        ),
+    };
+    let feeds = c.feeds(&raw, poll.interval);
+    let channels = c.channels(&raw, delivery.timeout);
+    let topics = c.topics(&raw, &channels);
+    if c.problems.is_empty() {
+        Ok(Config {
+            path: path.to_owned(),
+            daemon: Daemon { state },
+            poll,
+            delivery,
+            feeds,
+            topics,
+            channels,
+        })
+    } else {
+        Err(c.problems)
+    }
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem(
+        &mut self,
+        path: impl Into<String>,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) {
+        let line = self
+            .text
+            .get(..span.start)
+            .map(|before| before.matches('\n').count() + 1);
+        self.problems.push(Problem {
+            path: path.into(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, path: &str, value: &Option<Str>, default: Duration) -> Duration {
+        let Some(value) = value else { return default };
+        match humantime::parse_duration(value.get_ref()) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                self.problem(path, value.span(), "must be longer than zero");
+                default
+            }
+            Err(e) => {
+                self.problem(
+                    path,
+                    value.span(),
+                    format!(
+                        "{:?} is not a duration like \"30s\" or \"5m\": {e}",
+                        value.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn size(&mut self, path: &str, value: &Option<Str>, default: u64) -> u64 {
+        let Some(value) = value else { return default };
+        match parse_size(value.get_ref()) {
+            Some(n) if n > 0 => n,
+            _ => {
+                self.problem(
+                    path,
+                    value.span(),
+                    format!(
+                        "{:?} is not a size like \"10MiB\" or \"512KiB\"",
+                        value.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn positive(&mut self, path: &str, value: &Option<Spanned<i64>>, default: usize) -> usize {
+        let Some(value) = value else { return default };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if n > 0 => n,
+            _ => {
+                self.problem(
+                    path,
+                    value.span(),
+                    format!("must be a positive number, not {}", value.get_ref()),
+                );
+                default
+            }
+        }
+    }
+
+    /// Checks that `id` is a usable id and not seen before in `seen`.
+    fn id(&mut self, path: &str, id: &Str, seen: &mut HashSet<String>) {
+        let value = id.get_ref();
+        if value.is_empty()
+            || !value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            self.problem(
+                path,
+                id.span(),
+                format!("{value:?} must be non-empty ASCII letters, digits, '-', '_' or '.'"),
+            );
+        } else if !seen.insert(value.clone()) {
+            self.problem(path, id.span(), format!("duplicate id {value:?}"));
+        }
+    }
+
+    fn url(&mut self, path: &str, value: &Str, schemes: &[&str]) -> Option<Url> {
+        match Url::parse(value.get_ref()) {
+            Ok(url) if schemes.contains(&url.scheme()) => Some(url),
+            Ok(_) => {
+                self.problem(
+                    path,
+                    value.span(),
+                    format!("{:?} must be {}", value.get_ref(), one_of(schemes)),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(
+                    path,
+                    value.span(),
+                    format!("{:?} is not a URL: {e}", value.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn feeds(&mut self, raw: &RawConfig, default_interval: Duration) -> Vec<Feed> {
+        let mut seen = HashSet::new();
+        let mut feeds = Vec::new();
+        for (i, feed) in raw.feed.iter().enumerate() {
+            let at = format!("feed[{}]", i + 1);
+            let feed = feed.get_ref();
+            self.id(&format!("{at}.id"), &feed.id, &mut seen);
+            let url = self.url(&format!("{at}.url"), &feed.url, &["http", "https", "file"]);
+            let interval =
+                self.duration(&format!("{at}.interval"), &feed.interval, default_interval);
+            if let Some(url) = url {
+                let id = feed.id.get_ref().clone();
+                let name = feed.name.clone().unwrap_or_else(|| id.clone());
+                feeds.push(Feed {
+                    id,
+                    name,
+                    url,
+                    interval,
+                });
+            }
+        }
+        feeds
+    }
+
+    fn topics(&mut self, raw: &RawConfig, channels: &[Channel]) -> Vec<Topic> {
+        let mut seen = HashSet::new();
+        let mut topics = Vec::new();
+        for (i, spanned) in raw.topic.iter().enumerate() {
+            let at = format!("topic[{}]", i + 1);
+            let topic: &RawTopic = spanned.get_ref();
+            self.id(&format!("{at}.id"), &topic.id, &mut seen);
+            let any = topic
+                .any
+                .as_ref()
+                .map(|a| keywords(a.get_ref()))
+                .unwrap_or_default();
+            let any_span = topic.any.as_ref().map_or(spanned.span(), |a| a.span());
+            if any.is_empty() {
+                self.problem(
+                    format!("{at}.any"),
+                    any_span.clone(),
+                    "needs at least one keyword",
+                );
+            }
+            let none = keywords(&topic.none);
+            for keyword in any.iter().chain(&none) {
+                if crate::text::fold_str(keyword).trim().is_empty() {
+                    self.problem(
+                        format!("{at}.any"),
+                        any_span.clone(),
+                        format!("keyword {keyword:?} is empty once folded"),
+                    );
+                }
+            }
+            for (j, channel) in topic.notify.iter().enumerate() {
+                if !channels.iter().any(|c| &c.id == channel.get_ref())
+                    && !self.channel_declared(raw, channel.get_ref())
+                {
+                    self.problem(
+                        format!("{at}.notify[{}]", j + 1),
+                        channel.span(),
+                        format!("unknown channel {:?}", channel.get_ref()),
+                    );
+                }
+            }
+            let id = topic.id.get_ref().clone();
+            topics.push(Topic {
+                name: topic.name.clone().unwrap_or_else(|| id.clone()),
+                id,
+                any,
+                none,
+                notify: topic.notify.iter().map(|c| c.get_ref().clone()).collect(),
+            });
+        }
+        topics
+    }
+
+    /// A channel that has problems of its own is still declared: do not report it twice.
+    fn channel_declared(&self, raw: &RawConfig, id: &str) -> bool {
+        raw.channel.iter().any(|c| c.get_ref().id.get_ref() == id)
+    }
+
+    fn channels(&mut self, raw: &RawConfig, default_timeout: Duration) -> Vec<Channel> {
+        let mut seen = HashSet::new();
+        let mut channels = Vec::new();
+        for (i, spanned) in raw.channel.iter().enumerate() {
+            let at = format!("channel[{}]", i + 1);
+            let channel = spanned.get_ref();
+            self.id(&format!("{at}.id"), &channel.id, &mut seen);
+            let timeout =
+                self.duration(&format!("{at}.timeout"), &channel.timeout, default_timeout);
+            let kind = match channel.kind.get_ref().as_str() {
+                "email" => self.email(&at, channel, timeout).map(ChannelKind::Email),
+                "webhook" => self
+                    .webhook(&at, channel, timeout)
+                    .map(ChannelKind::Webhook),
+                "stdout" => {
+                    self.unused(&at, channel, "stdout");
+                    Some(ChannelKind::Stdout)
+                }
+                other => {
+                    self.problem(
+                        format!("{at}.kind"),
+                        channel.kind.span(),
+                        format!("{other:?} must be email, webhook or stdout"),
+                    );
+                    None
+                }
+            };
+            if let Some(kind) = kind {
+                channels.push(Channel {
+                    id: channel.id.get_ref().clone(),
+                    kind,
+                });
+            }
+        }
+        channels
+    }
+
+    fn email(&mut self, at: &str, ch: &RawChannel, timeout: Duration) -> Option<EmailChannel> {
+        self.unused(at, ch, "email");
+        let host = self.required(at, "smtp_host", &ch.smtp_host, ch);
+        let from = self.required(at, "from", &ch.from, ch);
+        let tls = match ch.tls.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
+            None | Some(("starttls", _)) => TlsMode::Starttls,
+            Some(("implicit", _)) => TlsMode::Implicit,
+            Some(("none", _)) => TlsMode::None,
+            Some((other, span)) => {
+                self.problem(
+                    format!("{at}.tls"),
+                    span,
+                    format!("{other:?} must be starttls, implicit or none"),
+                );
+                TlsMode::Starttls
+            }
+        };
+        let port = match &ch.smtp_port {
+            Some(p) => u16::try_from(*p.get_ref())
+                .ok()
+                .filter(|p| *p > 0)
+                .unwrap_or_else(|| {
+                    self.problem(
+                        format!("{at}.smtp_port"),
+                        p.span(),
+                        format!("{} is not a port number", p.get_ref()),
+                    );
+                    0
+                }),
+            None => match tls {
+                TlsMode::Starttls => 587,
+                TlsMode::Implicit => 465,
+                TlsMode::None => 25,
+            },
+        };
+        let to: Vec<String> = ch
+            .to
+            .as_ref()
+            .map(|t| t.get_ref().iter().map(|s| s.get_ref().clone()).collect())
+            .unwrap_or_default();
+        if to.is_empty() {
+            let span = ch.to.as_ref().map(|t| t.span()).unwrap_or(ch.id.span());
+            self.problem(
+                format!("{at}.to"),
+                span,
+                "needs at least one recipient address",
+            );
+        }
+        for (j, address) in ch.to.iter().flat_map(|t| t.get_ref().iter()).enumerate() {
+            if address.get_ref().parse::<lettre::Address>().is_err() {
+                self.problem(
+                    format!("{at}.to[{}]", j + 1),
+                    address.span(),
+                    format!("{:?} is not an email address", address.get_ref()),
+                );
+            }
+        }
+        if let Some(from_value) = &ch.from
+            && from_value
+                .get_ref()
+                .parse::<lettre::message::Mailbox>()
+                .is_err()
+        {
+            self.problem(
+                format!("{at}.from"),
+                from_value.span(),
+                format!(
+                    "{:?} is not an address like \"rasad <rasad@example.org>\"",
+                    from_value.get_ref()
+                ),
+            );
+        }
+        let password = self.secret(
+            at,
+            "password",
+            &ch.password,
+            &ch.password_env,
+            &ch.password_file,
+        );
+        let credentials = match (&ch.username, password) {
+            (Some(user), Some(password)) => Some((user.get_ref().clone(), password)),
+            (Some(user), None) => {
+                self.problem(
+                    format!("{at}.username"),
+                    user.span(),
+                    "is set but no password_env or password_file is",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.problem(
+                    format!("{at}.username"),
+                    ch.id.span(),
+                    "is needed when a password is set",
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        Some(EmailChannel {
+            smtp_host: host?,
+            smtp_port: port,
+            tls,
+            credentials,
+            from: from?,
+            to,
+            timeout,
+        })
+    }
+
+    fn webhook(&mut self, at: &str, ch: &RawChannel, timeout: Duration) -> Option<WebhookChannel> {
+        self.unused(at, ch, "webhook");
+        if let Some(format) = &ch.format
+            && format.get_ref() != "json"
+        {
+            self.problem(
+                format!("{at}.format"),
+                format.span(),
+                format!(
+                    "{:?} is not supported by this version: use \"json\"",
+                    format.get_ref()
+                ),
+            );
+        }
+        let secret = self.secret(at, "secret", &ch.secret, &ch.secret_env, &ch.secret_file);
+        let url = match &ch.url {
+            Some(url) => self.url(&format!("{at}.url"), url, &["http", "https"]),
+            None => {
+                self.problem(
+                    format!("{at}.url"),
+                    ch.id.span(),
+                    "is required for a webhook channel",
+                );
+                None
+            }
+        };
+        Some(WebhookChannel {
+            url: url?,
+            secret,
+            timeout,
+        })
+    }
+
+    fn required(
+        &mut self,
+        at: &str,
+        key: &str,
+        value: &Option<Str>,
+        ch: &RawChannel,
+    ) -> Option<String> {
+        match value {
+            Some(v) if !v.get_ref().trim().is_empty() => Some(v.get_ref().clone()),
+            _ => {
+                self.problem(
+                    format!("{at}.{key}"),
+                    ch.id.span(),
+                    format!("is required for a {} channel", ch.kind.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Resolves a secret given as `<name>_env` or `<name>_file`; an inline value is a problem.
+    fn secret(
+        &mut self,
+        at: &str,
+        name: &str,
+        inline: &Option<Str>,
+        env: &Option<Str>,
+        file: &Option<Str>,
+    ) -> Option<Secret> {
+        if let Some(value) = inline {
+            self.problem(format!("{at}.{name}"), value.span(), format!("secrets never sit in the config file: name an environment variable with {name}_env or a file with {name}_file"));
+        }
+        match (env, file) {
+            (Some(_), Some(f)) => {
+                self.problem(
+                    format!("{at}.{name}_file"),
+                    f.span(),
+                    format!("give {name}_env or {name}_file, not both"),
+                );
+                None
+            }
+            (Some(var), None) => match std::env::var(var.get_ref()) {
+                Ok(value) if !value.is_empty() => Some(Secret::new(value)),
+                _ => {
+                    self.problem(
+                        format!("{at}.{name}_env"),
+                        var.span(),
+                        format!("environment variable {} is not set", var.get_ref()),
+                    );
+                    None
+                }
+            },
+            (None, Some(f)) => {
+                let path = expand_credentials(f.get_ref());
+                match std::fs::read_to_string(&path) {
+                    Ok(value) if !value.trim().is_empty() => {
+                        Some(Secret::new(value.trim_end_matches(['\n', '\r'])))
+                    }
+                    Ok(_) => {
+                        self.problem(
+                            format!("{at}.{name}_file"),
+                            f.span(),
+                            format!("{} is empty", path.display()),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.problem(
+                            format!("{at}.{name}_file"),
+                            f.span(),
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                        None
+                    }
+                }
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// Reports keys that the channel's kind does not use.
+    fn unused(&mut self, at: &str, ch: &RawChannel, kind: &str) {
+        let email = [
+            ("smtp_host", &ch.smtp_host),
+            ("tls", &ch.tls),
+            ("username", &ch.username),
+            ("password_env", &ch.password_env),
+            ("password_file", &ch.password_file),
+            ("from", &ch.from),
+        ];
+        let webhook = [
+            ("url", &ch.url),
+            ("format", &ch.format),
+            ("secret_env", &ch.secret_env),
+            ("secret_file", &ch.secret_file),
+        ];
+        let mut foreign: Vec<(&str, &Option<Str>)> = Vec::new();
+        if kind != "email" {
+            foreign.extend(email);
+        }
+        if kind != "webhook" {
+            foreign.extend(webhook);
+        }
+        for (key, value) in foreign {
+            if let Some(value) = value {
+                self.problem(
+                    format!("{at}.{key}"),
+                    value.span(),
+                    format!("is not used by a {kind} channel"),
+                );
+            }
+        }
+        if kind != "email" {
+            if let Some(port) = &ch.smtp_port {
+                self.problem(
+                    format!("{at}.smtp_port"),
+                    port.span(),
+                    format!("is not used by a {kind} channel"),
+                );
+            }
+            if let Some(to) = &ch.to {
+                self.problem(
+                    format!("{at}.to"),
+                    to.span(),
+                    format!("is not used by a {kind} channel"),
+                );
+            }
+        }
+    }
+}
+
+/// `["a", "b", "c"]` as "a, b or c".
+fn one_of(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Every keyword of a list, aliases included, in order.
+fn keywords(raw: &[RawKeyword]) -> Vec<String> {
+    let mut out = Vec::new();
+    for keyword in raw {
+        match keyword {
+            RawKeyword::Plain(term) => out.push(term.clone()),
+            RawKeyword::Table(table) => {
+                out.push(table.term.clone());
+                out.extend(table.aliases.iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+/// `%d/name` in a `*_file` path stands for systemd's `$CREDENTIALS_DIRECTORY/name`.
+fn expand_credentials(path: &str) -> PathBuf {
+    match (
+        path.strip_prefix("%d/"),
+        std::env::var_os("CREDENTIALS_DIRECTORY"),
+    ) {
+        (Some(rest), Some(dir)) => PathBuf::from(dir).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Parses sizes such as `10MiB`, `512 KiB`, `1000000` (bytes), `2MB`.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(toml_text: &str) -> Vec<String> {
+        match Config::parse(toml_text, Path::new("/etc/rasad/rasad.toml")) {
+            Ok(_) => Vec::new(),
+            Err(ConfigError::Invalid { problems, .. }) => {
+                problems.iter().map(|p| p.to_string()).collect()
+            }
+            Err(other) => vec![other.to_string()],
+        }
+    }
+
+    const GOOD: &str = r#"
+[daemon]
+state = "state/rasad.db"
+
+[[feed]]
+id = "bbc"
+url = "https://feeds.bbci.co.uk/arabic/rss.xml"
+
+[[topic]]
+id = "isis"
+any = ["داعش", { term = "تنظيم الدولة", aliases = ["الدولة الإسلامية"] }]
+notify = ["out"]
+
+[[channel]]
+id = "out"
+kind = "stdout"
+"#;
+
+    #[test]
+    fn accepts_a_good_config_and_applies_defaults() {
+        let config = Config::parse(GOOD, Path::new("/etc/rasad/rasad.toml")).expect("valid");
+        assert_eq!(
+            config.daemon.state,
+            PathBuf::from("/etc/rasad/state/rasad.db")
+        );
+        assert_eq!(config.poll.interval, Duration::from_secs(300));
+        assert_eq!(config.poll.max_body, 10 << 20);
+        assert!(!config.poll.alert_on_first_poll);
+        assert_eq!(
+            config.topics[0].any,
+            ["داعش", "تنظيم الدولة", "الدولة الإسلامية"]
+        );
+        assert_eq!(
+            config.summary().split(';').next(),
+            Some("1 feeds, 1 topics, 3 keywords, 1 channels")
+        );
+    }
+
+    #[test]
+    fn reports_each_mistake_with_its_path_and_line() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "duplicate_feed_id",
+                "[[feed]]\nid = \"bbc\"\nurl = \"https://b.example/rss\"\n",
+                "line 18: feed[2].id: duplicate id \"bbc\"",
+            ),
+            (
+                "bad_url_scheme",
+                "[[feed]]\nid = \"ftp\"\nurl = \"ftp://b.example/rss\"\n",
+                "feed[2].url: \"ftp://b.example/rss\" must be http, https or file",
+            ),
+            (
+                "unknown_channel",
+                "[[topic]]\nid = \"x\"\nany = [\"y\"]\nnotify = [\"nope\"]\n",
+                "topic[2].notify[1]: unknown channel \"nope\"",
+            ),
+            (
+                "empty_keyword_list",
+                "[[topic]]\nid = \"x\"\nany = []\nnotify = [\"out\"]\n",
+                "topic[2].any: needs at least one keyword",
+            ),
+            (
+                "inline_secret",
+                "[[channel]]\nid = \"hook\"\nkind = \"webhook\"\nurl = \"https://h.example/\"\nsecret = \"s3cret\"\n",
+                "channel[2].secret: secrets never sit in the config file",
+            ),
+            (
+                "bad_duration",
+                "[poll]\ninterval = \"5 parsecs\"\n",
+                "poll.interval: \"5 parsecs\" is not a duration",
+            ),
+            (
+                "missing_env_secret",
+                "[[channel]]\nid = \"hook\"\nkind = \"webhook\"\nurl = \"https://h.example/\"\nsecret_env = \"RASAD_TEST_SURELY_UNSET\"\n",
+                "channel[2].secret_env: environment variable RASAD_TEST_SURELY_UNSET is not set",
+            ),
+            (
+                "email_key_on_webhook",
+                "[[channel]]\nid = \"hook\"\nkind = \"webhook\"\nurl = \"https://h.example/\"\nsmtp_host = \"mail\"\n",
+                "channel[2].smtp_host: is not used by a webhook channel",
+            ),
+            (
+                "email_without_recipient",
+                "[[channel]]\nid = \"mail\"\nkind = \"email\"\nsmtp_host = \"mail\"\nfrom = \"a@b.example\"\n",
+                "channel[2].to: needs at least one recipient",
+            ),
+        ];
+        for (name, extra, want) in cases {
+            let text = if extra.starts_with("[poll]") {
+                format!("{extra}{GOOD}")
+            } else {
+                format!("{GOOD}{extra}")
+            };
+            let got = problems(&text);
+            assert_eq!(got.len(), 1, "{name}: {got:?}");
+            assert!(got[0].contains(want), "{name}: {got:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let got = problems(&format!("{GOOD}\n[poll]\nintervall = \"5m\"\n"));
+        assert_eq!(got.len(), 1);
+        assert!(got[0].contains("intervall"), "{got:?}");
+    }
+
+    #[test]
+    fn parses_sizes() {
+        for (text, want) in [
+            ("10MiB", Some(10 << 20)),
+            ("512 KiB", Some(512 << 10)),
+            ("1000", Some(1000)),
+            ("2MB", Some(2_000_000)),
+            ("ten", None),
+            ("5 parsecs", None),
+        ] {
+            assert_eq!(parse_size(text), want, "{text}");
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The configuration: read the TOML file, check it as a whole, and hand out a checked `Config`.
+//!
+//! Three steps, as in every reload: `raw` parses the file's shape, `check` reports every problem
+//! at once with its key path and line, and only a config without problems is returned.
+
+mod check;
+mod raw;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+pub use check::check;
+
+/// A checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub daemon: Daemon,
+    pub poll: Poll,
+    pub delivery: Delivery,
+    pub feeds: Vec<Feed>,
+    pub topics: Vec<Topic>,
+    pub channels: Vec<Channel>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    /// The SQLite file that holds the state.
+    pub state: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// Default interval between two polls of one feed.
+    pub interval: Duration,
+    /// Limit on one whole fetch, headers and body.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Largest body accepted, counted after decompression.
+    pub max_body: u64,
+    /// Feeds fetched at the same time.
+    pub concurrency: usize,
+    /// Alert on the items of a feed's first successful poll (off: adding a feed floods no one).
+    pub alert_on_first_poll: bool,
+    pub user_agent: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Wait before the first retry of a failed delivery; it doubles with each failure.
+    pub retry_initial: Duration,
+    /// The longest wait between two attempts.
+    pub retry_max: Duration,
+    /// Default limit on one send.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub id: String,
+    /// The outlet's name as shown in alerts; the id when not given.
+    pub name: String,
+    pub url: Url,
+    pub interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub id: String,
+    /// The name shown in alerts; the id when not given.
+    pub name: String,
+    /// Keywords of which any one makes a story relevant (aliases included).
+    pub any: Vec<String>,
+    /// Keywords of which any one makes a story irrelevant to this topic.
+    pub none: Vec<String>,
+    /// Channel ids.
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    Email(EmailChannel),
+    Webhook(WebhookChannel),
+    Stdout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587 by default).
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Implicit,
+    /// No TLS at all (port 25 by default): only for a relay on a trusted network.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailChannel {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: TlsMode,
+    /// Username and password, when the server wants AUTH.
+    pub credentials: Option<(String, Secret)>,
+    pub from: String,
+    pub to: Vec<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookChannel {
+    pub url: Url,
+    /// The HMAC key that signs each body, when set.
+    pub secret: Option<Secret>,
+    pub timeout: Duration,
+}
+
+/// A secret value read from the environment or a file; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One thing wrong with a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where the key is, as `feed[2].url` (1-based indexes, as a person counts tables).
+    pub path: String,
+    /// The line in the file, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}: {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Syntax {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path}: {} problem(s):\n{}", problems.len(), list(problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Config {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks `text` as if read from `path` (relative paths in it are resolved
+    /// against the file's folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?;
+        check(raw, text, path).map_err(|problems| ConfigError::Invalid {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+
+    /// How many keywords (with aliases and exclusions) the topics hold.
+    pub fn keyword_count(&self) -> usize {
+        self.topics.iter().map(|t| t.any.len() + t.none.len()).sum()
+    }
+
+    /// Things that are allowed but probably not meant, for `rasad check` and the start-up log.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (i, topic) in self.topics.iter().enumerate() {
+            if topic.notify.is_empty() {
+                warnings.push(format!("topic[{}].notify: topic {:?} names no channel; its alerts are recorded but sent nowhere", i + 1, topic.id));
+            }
+        }
+        if self.feeds.is_empty() {
+            warnings.push("feed: no [[feed]] is configured; there is nothing to poll".to_owned());
+        }
+        warnings
+    }
+
+    pub fn channel(&self, id: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
+    /// A one-line summary for `rasad check` and the start-up log.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} feeds, {} topics, {} keywords, {} channels; state in {}",
+            self.feeds.len(),
+            self.topics.len(),
+            self.keyword_count(),
+            self.channels.len(),
+            self.daemon.state.display()
+        )
+    }
+}
+
+/// The state file when the config names none: `$STATE_DIRECTORY` under systemd, else the
+/// user's XDG state folder, so that a checkout runs without root.
+pub fn default_state_path() -> PathBuf {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dirs) = env("STATE_DIRECTORY") {
+        // systemd may list several folders separated by ':'; the first is ours.
+        let first = dirs
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        return PathBuf::from(first).join("rasad.db");
+    }
+    if let Some(xdg) = env("XDG_STATE_HOME") {
+        return PathBuf::from(xdg).join("rasad").join("rasad.db");
+    }
+    if let Some(home) = env("HOME") {
+        return PathBuf::from(home).join(".local/state/rasad/rasad.db");
+    }
+    PathBuf::from("rasad.db")
+}

@@ -1,0 +1,115 @@
+//! The config file as TOML gives it: serde structs that mirror the file, with spans for checks.
+//!
+//! Only the shape is enforced here (unknown keys and wrong types are errors from the TOML parser,
+//! with line and column). Values stay as written, so that `check` can report every problem at once.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type Str = Spanned<String>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub daemon: RawDaemon,
+    #[serde(default)]
+    pub poll: RawPoll,
+    #[serde(default)]
+    pub delivery: RawDelivery,
+    #[serde(default)]
+    pub feed: Vec<Spanned<RawFeed>>,
+    #[serde(default)]
+    pub topic: Vec<Spanned<RawTopic>>,
+    #[serde(default)]
+    pub channel: Vec<Spanned<RawChannel>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub state: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPoll {
+    pub interval: Option<Str>,
+    pub timeout: Option<Str>,
+    pub connect_timeout: Option<Str>,
+    pub max_body: Option<Str>,
+    pub concurrency: Option<Spanned<i64>>,
+    pub alert_on_first_poll: Option<bool>,
+    pub user_agent: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelivery {
+    pub retry_initial: Option<Str>,
+    pub retry_max: Option<Str>,
+    pub timeout: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    pub id: Str,
+    pub url: Str,
+    pub name: Option<String>,
+    pub interval: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub id: Str,
+    pub name: Option<String>,
+    pub any: Option<Spanned<Vec<RawKeyword>>>,
+    #[serde(default)]
+    pub none: Vec<RawKeyword>,
+    #[serde(default)]
+    pub notify: Vec<Str>,
+}
+
+/// A keyword: a plain string or a table with options.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawKeyword {
+    Plain(String),
+    Table(RawKeywordTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeywordTable {
+    pub term: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// Every key any channel kind takes; `check` rejects those that do not fit the kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub id: Str,
+    pub kind: Str,
+    // email
+    pub smtp_host: Option<Str>,
+    pub smtp_port: Option<Spanned<i64>>,
+    pub tls: Option<Str>,
+    pub username: Option<Str>,
+    pub password: Option<Str>,
+    pub password_env: Option<Str>,
+    pub password_file: Option<Str>,
+    pub from: Option<Str>,
+    pub to: Option<Spanned<Vec<Str>>>,
+    // webhook
+    pub url: Option<Str>,
+    pub format: Option<Str>,
+    pub secret: Option<Str>,
+    pub secret_env: Option<Str>,
+    pub secret_file: Option<Str>,
+    // both
+    pub timeout: Option<Str>,
+}

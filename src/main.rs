@@ -1,0 +1,377 @@
+//! The `rasad` command line: parses arguments, sets up logging, runs one command and maps its
+//! outcome to an exit code (0 ok, 1 nothing found, 2 usage/config/input error, 3 runtime failure).
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use rasad::app;
+use rasad::config::Config;
+use rasad::matcher::{KeywordSpec, Matcher};
+use rasad::model::Field;
+use rasad::runtime::{Runtime, keyword_specs};
+use rasad::source::fetch::{FetchOutcome, Fetcher, Validators};
+use rasad::source::parse::parse_feed;
+use rasad::store::Store;
+
+/// rasad watches Arabic news feeds, finds your watch keywords with Arabic-aware matching, and
+/// sends one durable alert per story by email, webhook or stdout.
+#[derive(Debug, Parser)]
+#[command(name = "rasad", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// The config file.
+    #[arg(
+        short,
+        long,
+        env = "RASAD_CONFIG",
+        default_value = "/etc/rasad/rasad.toml"
+    )]
+    config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: poll every feed on its schedule and deliver alerts until SIGTERM or
+    /// SIGINT (SIGHUP reloads the config).
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Poll every feed once, send the alerts that are due, print a summary and exit.
+    Once {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Fetch and match, print what would alert, and write nothing to the state.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the config file: exit 0 with a summary, or 2 with every problem listed.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Find keywords in the text on standard input: exit 0 on a hit, 1 on none.
+    Match {
+        /// The config whose topics give the keywords (when no -k is given).
+        #[arg(
+            short,
+            long,
+            env = "RASAD_CONFIG",
+            default_value = "/etc/rasad/rasad.toml"
+        )]
+        config: PathBuf,
+        /// A keyword to look for (repeatable); replaces the config's topics.
+        #[arg(short = 'k', long = "keyword")]
+        keywords: Vec<String>,
+        /// Print one JSON object per hit.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse one feed (a file or an http(s) URL) and print its items.
+    Parse {
+        /// A feed file or URL.
+        source: String,
+        /// Print the feed as JSON (the shape the peer suites read).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rasad: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(Failure::Input(e)) => {
+            eprintln!("rasad: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
+            eprintln!("rasad: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Why a command failed: bad input (exit 2) or a failure while running (exit 3).
+enum Failure {
+    Input(anyhow::Error),
+    Runtime(anyhow::Error),
+}
+
+fn input<E: Into<anyhow::Error>>(e: E) -> Failure {
+    Failure::Input(e.into())
+}
+
+fn runtime_failure<E: Into<anyhow::Error>>(e: E) -> Failure {
+    Failure::Runtime(e.into())
+}
+
+async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Run { config } => run(config.config).await,
+        Command::Once {
+            config,
+            dry_run: true,
+            json,
+        } => dry_run(config.config, json).await,
+        Command::Once {
+            config,
+            dry_run: false,
+            json,
+        } => once(config.config, json).await,
+        Command::Check { config } => check(config.config),
+        Command::Match {
+            config,
+            keywords,
+            json,
+        } => match_stdin(config, keywords, json),
+        Command::Parse { source, json } => parse(source, json).await,
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<(Runtime, Vec<String>), Failure> {
+    let config = Config::load(path).map_err(input)?;
+    let warnings = config.warnings();
+    let runtime = Runtime::build(config)
+        .context("cannot build the config")
+        .map_err(input)?;
+    Ok((runtime, warnings))
+}
+
+async fn open_store(runtime: &Runtime) -> Result<Store, Failure> {
+    Store::open(&runtime.config.daemon.state)
+        .await
+        .map_err(runtime_failure)
+}
+
+async fn run(path: PathBuf) -> Result<ExitCode, Failure> {
+    let (runtime, warnings) = load(&path)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(config = %path.display(), summary = %runtime.config.summary(), "starting");
+    let store = open_store(&runtime).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    app::run(path, runtime, store, shutdown)
+        .await
+        .map_err(runtime_failure)?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancels `shutdown` on the first SIGTERM or SIGINT.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    shutdown.cancel();
+}
+
+async fn once(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
+    let (runtime, _) = load(&path)?;
+    let store = open_store(&runtime).await?;
+    let summary = app::once(Arc::new(runtime), &store)
+        .await
+        .map_err(runtime_failure)?;
+    store.close().await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).expect("a summary serialises")
+        );
+    } else {
+        println!("{summary}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn dry_run(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
+    let (runtime, _) = load(&path)?;
+    let matches = app::dry_run(&runtime).await;
+    for m in &matches {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string(m).expect("a dry-run match serialises")
+            );
+        } else {
+            println!(
+                "{} [{}] {} ({})",
+                m.feed,
+                m.topics.join(", "),
+                m.title,
+                m.url.as_deref().unwrap_or("no link")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(path: PathBuf) -> Result<ExitCode, Failure> {
+    match Config::load(&path) {
+        Ok(config) => {
+            for warning in config.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            println!("{}: ok: {}", path.display(), config.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(input(e)),
+    }
+}
+
+fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<ExitCode, Failure> {
+    let specs = if keywords.is_empty() {
+        keyword_specs(&Config::load(&config).map_err(input)?)
+    } else {
+        keywords
+            .into_iter()
+            .map(|term| KeywordSpec {
+                topic: None,
+                term,
+                exclude: false,
+            })
+            .collect()
+    };
+    let matcher = Matcher::new(specs).map_err(input)?;
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read standard input as UTF-8")
+        .map_err(input)?;
+    let hits = matcher.find_relevant(&[(Field::Title, &text)]);
+    for hit in &hits {
+        let matched = &text[hit.token_span.clone()];
+        if json {
+            let line = serde_json::json!({
+                "topic": hit.topic,
+                "keyword": hit.keyword,
+                "field": "text",
+                "keyword_span": [hit.keyword_span.start, hit.keyword_span.end],
+                "token_span": [hit.token_span.start, hit.token_span.end],
+                "matched": matched,
+            });
+            println!("{line}");
+        } else {
+            let topic = hit.topic.as_deref().unwrap_or("-");
+            println!(
+                "{topic}\t{}\t{matched}\t{}..{}",
+                hit.keyword, hit.token_span.start, hit.token_span.end
+            );
+        }
+    }
+    Ok(if hits.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn parse(source: String, json: bool) -> Result<ExitCode, Failure> {
+    let body = if source.starts_with("http://") || source.starts_with("https://") {
+        let url = url::Url::parse(&source).context("bad URL").map_err(input)?;
+        let fetcher = Fetcher::new(
+            concat!("rasad/", env!("CARGO_PKG_VERSION")),
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs(30),
+            10 << 20,
+        )
+        .map_err(runtime_failure)?;
+        match fetcher.fetch(&url, &Validators::default()).await {
+            FetchOutcome::Modified { body, .. } => body,
+            FetchOutcome::Failed(e) => {
+                return Err(runtime_failure(anyhow::anyhow!("{source}: {e}")));
+            }
+            other => return Err(runtime_failure(anyhow::anyhow!("{source}: {other:?}"))),
+        }
+    } else {
+        std::fs::read(&source)
+            .with_context(|| format!("cannot read {source}"))
+            .map_err(input)?
+    };
+    let feed = parse_feed(&body)
+        .with_context(|| source.clone())
+        .map_err(input)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&feed).expect("a parsed feed serialises")
+        );
+    } else {
+        println!(
+            "{} ({} entries)",
+            feed.feed.title.as_deref().unwrap_or("untitled feed"),
+            feed.entries.len()
+        );
+        for entry in &feed.entries {
+            let when = entry
+                .published
+                .or(entry.updated)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "no date".into());
+            println!(
+                "- {} [{when}] {}",
+                entry.title.as_deref().unwrap_or("(no title)"),
+                entry.link.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}

@@ -1,0 +1,123 @@
+//! Plain data shared by the pipeline's stages: stories, hits, alerts and deliveries. No I/O.
+
+use std::ops::Range;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One item of one feed, as parsed: the display forms as the feed gave them and the plain-text
+/// forms that matching reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Story {
+    /// The id of the feed in the config.
+    pub feed: String,
+    /// Identity within the feed: stable across polls (see `dedupe::story_key`).
+    pub key: String,
+    /// The title as plain text (titles are short; the same form is displayed and matched).
+    pub title: String,
+    /// The summary as given by the feed (may be HTML).
+    pub summary_html: String,
+    /// The summary as plain text.
+    pub summary: String,
+    /// The full content as given by the feed (may be HTML).
+    pub content_html: String,
+    /// The full content as plain text.
+    pub content: String,
+    pub url: Option<String>,
+    pub guid: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub fetched: DateTime<Utc>,
+}
+
+impl Story {
+    /// The plain text of one field, the one that hit spans point into.
+    pub fn field_text(&self, field: Field) -> &str {
+        match field {
+            Field::Title => &self.title,
+            Field::Summary => &self.summary,
+            Field::Content => &self.content,
+        }
+    }
+}
+
+/// Which plain-text field of a story a hit was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    Title,
+    Summary,
+    Content,
+}
+
+impl Field {
+    pub const ALL: [Field; 3] = [Field::Title, Field::Summary, Field::Content];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Summary => "summary",
+            Field::Content => "content",
+        }
+    }
+}
+
+/// One accepted keyword occurrence. Spans are byte ranges into the original (unfolded) text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    /// The topic id, or `None` for keywords given on the command line.
+    pub topic: Option<String>,
+    /// The keyword as written in the config.
+    pub keyword: String,
+    pub field: Field,
+    /// The letters of the keyword itself.
+    pub keyword_span: Range<usize>,
+    /// The whole word: the keyword with its accepted prefixes and suffixes.
+    pub token_span: Range<usize>,
+}
+
+/// A story with the hits that made it relevant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchedStory {
+    pub story: Story,
+    pub hits: Vec<Hit>,
+}
+
+/// What a sink needs to render one alert: the story, the topic and the hits for that topic.
+/// It is stored with the alert as JSON, so that a delivery can be sent after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertPayload {
+    pub topic_id: String,
+    pub topic_name: String,
+    /// The feed's display name (the outlet).
+    pub feed_name: String,
+    pub story: Story,
+    pub hits: Vec<Hit>,
+}
+
+/// One delivery due to be sent: an alert addressed to one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub alert_id: i64,
+    pub channel: String,
+    /// Unique per delivery; sent as `Idempotency-Key` so that receivers can drop a repeat.
+    pub idempotency_key: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub payload: AlertPayload,
+}
+
+/// How a sink judged one send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    /// The receiver confirmed it (SMTP reply to DATA, HTTP 2xx).
+    Delivered,
+    /// A transient failure; `after` is the receiver's own hint (Retry-After), if any.
+    Retry {
+        after: Option<std::time::Duration>,
+        reason: String,
+    },
+    /// A permanent refusal: retrying would not help.
+    Rejected { reason: String },
+}

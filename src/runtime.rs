@@ -1,0 +1,75 @@
+//! Everything one config version builds: the keyword automaton, the HTTP fetcher and the sinks.
+//! A reload builds a new `Runtime` and swaps it in only when building succeeded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::matcher::{KeywordSpec, Matcher, MatcherError};
+use crate::outbox::Backoff;
+use crate::sink::{Sink, SinkError};
+use crate::source::fetch::Fetcher;
+
+#[derive(Debug)]
+pub struct Runtime {
+    pub config: Arc<Config>,
+    pub matcher: Matcher,
+    pub fetcher: Fetcher,
+    pub sinks: HashMap<String, Sink>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("keywords: {0}")]
+    Matcher(#[from] MatcherError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+impl Runtime {
+    pub fn build(config: Config) -> Result<Runtime, BuildError> {
+        let matcher = Matcher::new(keyword_specs(&config))?;
+        let poll = &config.poll;
+        let fetcher = Fetcher::new(
+            &poll.user_agent,
+            poll.connect_timeout,
+            poll.timeout,
+            poll.max_body,
+        )?;
+        let sinks = config
+            .channels
+            .iter()
+            .map(|c| Ok((c.id.clone(), Sink::build(c)?)))
+            .collect::<Result<HashMap<_, _>, SinkError>>()?;
+        Ok(Runtime {
+            config: Arc::new(config),
+            matcher,
+            fetcher,
+            sinks,
+        })
+    }
+
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.config.delivery.retry_initial,
+            max: self.config.delivery.retry_max,
+        }
+    }
+}
+
+/// Every keyword and exclusion of every topic, for the one automaton.
+pub fn keyword_specs(config: &Config) -> Vec<KeywordSpec> {
+    let mut specs = Vec::new();
+    for topic in &config.topics {
+        let spec = |term: &String, exclude| KeywordSpec {
+            topic: Some(topic.id.clone()),
+            term: term.clone(),
+            exclude,
+        };
+        specs.extend(topic.any.iter().map(|t| spec(t, false)));
+        specs.extend(topic.none.iter().map(|t| spec(t, true)));
+    }
+    specs
+}

@@ -1,0 +1,111 @@
+//! The durable state: feeds and their fetch state, seen stories, alerts and the outbox. All SQL
+//! lives under this module.
+//!
+//! The records below are what the pipeline and the outbox hand to the store; they are plain data
+//! so that another backend can take the same calls.
+
+mod sqlite;
+
+pub use sqlite::Store;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{AlertPayload, Story};
+use crate::source::fetch::Validators;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the state folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("state database {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("state database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("state database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("stored alert {alert} has an unreadable payload: {source}")]
+    Payload {
+        alert: i64,
+        source: serde_json::Error,
+    },
+}
+
+/// What the store remembers of a feed between polls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedState {
+    pub validators: Validators,
+    /// When the feed was first polled with success; `None` for a feed never read.
+    pub first_success_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub next_poll_at: Option<DateTime<Utc>>,
+}
+
+/// Everything one successful poll of a feed writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    pub feed_id: String,
+    pub url: String,
+    pub validators: Validators,
+    pub at: DateTime<Utc>,
+    pub next_poll_at: DateTime<Utc>,
+    /// The items not seen before.
+    pub stories: Vec<NewStory>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStory {
+    pub story: Story,
+    pub canonical_url: Option<String>,
+    /// The alerts the story raises: empty when it matched nothing or on a feed's first poll.
+    pub alerts: Vec<NewAlert>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub payload: AlertPayload,
+    /// The channels to deliver it to.
+    pub channels: Vec<String>,
+}
+
+/// What a `PollRecord` changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollCounts {
+    pub new_stories: usize,
+    pub alerts: usize,
+    pub deliveries: usize,
+}
+
+/// How a failed or unchanged poll is recorded.
+#[derive(Debug, Clone)]
+pub struct PollAttempt {
+    pub feed_id: String,
+    pub url: String,
+    pub at: DateTime<Utc>,
+    pub next_poll_at: DateTime<Utc>,
+    /// `"304"`, `"429"`, `"error"`…
+    pub status: String,
+    /// The reason, for a failure; `None` for a 304.
+    pub error: Option<String>,
+}
+
+/// Outbox rows by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Pending and due now (or leased by a sender).
+    pub due: u64,
+    /// Pending, waiting for a later retry.
+    pub waiting: u64,
+    pub delivered: u64,
+    pub dead: u64,
+}
+
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

@@ -1,0 +1,350 @@
+//! The state in one SQLite file (WAL), written through one connection so that writers never
+//! contend; migrations are embedded in the binary.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::*;
+use crate::model::Delivery;
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating when missing) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let open_error = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(open_error)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // One connection: every write is serialised in-process and SQLite never answers BUSY
+        // between our own writers; reads are short.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Closes the connection, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// What the store knows of a feed, or the default for a feed never polled. Validators saved
+    /// for another URL (the feed's URL was changed in the config) are not returned.
+    pub async fn feed_state(&self, feed_id: &str, url: &str) -> Result<FeedState, StoreError> {
+        let row = sqlx::query(
+            "SELECT CASE WHEN url = $2 THEN etag END, CASE WHEN url = $2 THEN last_modified END,
+                    first_success_at, consecutive_failures, next_poll_at
+             FROM feeds WHERE id = $1",
+        )
+        .bind(feed_id)
+        .bind(url)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|row| FeedState {
+                validators: Validators {
+                    etag: row.get(0),
+                    last_modified: row.get(1),
+                },
+                first_success_at: row.get::<Option<i64>, _>(2).map(from_millis),
+                consecutive_failures: row.get::<i64, _>(3).try_into().unwrap_or(u32::MAX),
+                next_poll_at: row.get::<Option<i64>, _>(4).map(from_millis),
+            })
+            .unwrap_or_default())
+    }
+
+    /// The keys among `keys` already recorded for `feed_id`.
+    pub async fn known_keys(
+        &self,
+        feed_id: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let keys_json = serde_json::to_string(keys).expect("a list of strings serialises");
+        let rows = sqlx::query(
+            "SELECT story_key FROM stories WHERE feed_id = $1 AND story_key IN (SELECT value FROM json_each($2))",
+        )
+        .bind(feed_id)
+        .bind(keys_json)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Writes one successful poll in one transaction: the new stories, their alerts and
+    /// deliveries, then the feed's validators and health.
+    pub async fn record_poll(&self, record: &PollRecord) -> Result<PollCounts, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let at = millis(record.at);
+        upsert_feed(&mut tx, &record.feed_id, &record.url).await?;
+        let mut counts = PollCounts::default();
+        for new in &record.stories {
+            let story = &new.story;
+            let inserted = sqlx::query(
+                "INSERT INTO stories (feed_id, story_key, canonical_url, title, published_at, first_seen_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (feed_id, story_key) DO NOTHING RETURNING id",
+            )
+            .bind(&record.feed_id)
+            .bind(&story.key)
+            .bind(&new.canonical_url)
+            .bind(&story.title)
+            .bind(story.published.map(millis))
+            .bind(at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = inserted else { continue };
+            let story_id: i64 = row.get(0);
+            counts.new_stories += 1;
+            // The same link already seen in another feed is the same story: it joins that cluster.
+            let cluster_id: i64 = sqlx::query_scalar(
+                "SELECT COALESCE((SELECT MIN(cluster_id) FROM stories WHERE canonical_url = $1 AND id <> $2), $2)",
+            )
+            .bind(&new.canonical_url)
+            .bind(story_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
+                .bind(cluster_id)
+                .bind(story_id)
+                .execute(&mut *tx)
+                .await?;
+            for alert in &new.alerts {
+                let payload =
+                    serde_json::to_string(&alert.payload).expect("an alert payload serialises");
+                let alert_row = sqlx::query(
+                    "INSERT INTO alerts (story_id, cluster_id, topic_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (cluster_id, topic_id) DO NOTHING RETURNING id",
+                )
+                .bind(story_id)
+                .bind(cluster_id)
+                .bind(&alert.payload.topic_id)
+                .bind(payload)
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(alert_row) = alert_row else { continue };
+                let alert_id: i64 = alert_row.get(0);
+                counts.alerts += 1;
+                for channel in &alert.channels {
+                    sqlx::query(
+                        "INSERT INTO deliveries (alert_id, channel_id, idempotency_key, status, next_attempt_at, created_at)
+                         VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (alert_id, channel_id) DO NOTHING",
+                    )
+                    .bind(alert_id)
+                    .bind(channel)
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    counts.deliveries += 1;
+                }
+            }
+        }
+        // Invariant 3: the validators are written with, and so never before, the stories.
+        sqlx::query(
+            "UPDATE feeds SET etag = $2, last_modified = $3, first_success_at = COALESCE(first_success_at, $4),
+                 last_attempt_at = $4, last_success_at = $4, last_status = '200', consecutive_failures = 0,
+                 last_error = NULL, items_seen = items_seen + $5, next_poll_at = $6
+             WHERE id = $1",
+        )
+        .bind(&record.feed_id)
+        .bind(&record.validators.etag)
+        .bind(&record.validators.last_modified)
+        .bind(at)
+        .bind(counts.new_stories as i64)
+        .bind(millis(record.next_poll_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// Records a poll that brought nothing new (304) or failed.
+    pub async fn record_attempt(&self, attempt: &PollAttempt) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        upsert_feed(&mut tx, &attempt.feed_id, &attempt.url).await?;
+        let failed = attempt.error.is_some();
+        sqlx::query(
+            "UPDATE feeds SET last_attempt_at = $2, last_status = $3, next_poll_at = $4,
+                 last_success_at = CASE WHEN $5 THEN last_success_at ELSE $2 END,
+                 consecutive_failures = CASE WHEN $5 THEN consecutive_failures + 1 ELSE 0 END,
+                 last_error = $6
+             WHERE id = $1",
+        )
+        .bind(&attempt.feed_id)
+        .bind(millis(attempt.at))
+        .bind(&attempt.status)
+        .bind(millis(attempt.next_poll_at))
+        .bind(failed)
+        .bind(&attempt.error)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Leases up to `limit` pending deliveries that are due at `now`, for `lease`: a sender that
+    /// dies leaves them to be claimed again when the lease runs out.
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let now_ms = millis(now);
+        let lease_until = now_ms + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE deliveries SET lease_until = $3
+             WHERE id IN (SELECT id FROM deliveries
+                          WHERE status = 'pending' AND next_attempt_at <= $1 AND COALESCE(lease_until, 0) <= $1
+                          ORDER BY next_attempt_at, id LIMIT $2)
+             RETURNING id, alert_id, channel_id, idempotency_key, attempts, created_at,
+                       (SELECT payload FROM alerts WHERE alerts.id = deliveries.alert_id)",
+        )
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .bind(lease_until)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let alert_id: i64 = row.get(1);
+            let payload: String = row.get(6);
+            let payload = serde_json::from_str(&payload).map_err(|source| StoreError::Payload {
+                alert: alert_id,
+                source,
+            })?;
+            claimed.push(Delivery {
+                id: row.get(0),
+                alert_id,
+                channel: row.get(2),
+                idempotency_key: row.get(3),
+                attempts: row.get::<i64, _>(4).try_into().unwrap_or(u32::MAX),
+                created_at: from_millis(row.get(5)),
+                payload,
+            });
+        }
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
+    }
+
+    pub async fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $2, lease_until = NULL, last_error = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(millis(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Schedules another attempt at `next_attempt_at`.
+    pub async fn mark_retry(
+        &self,
+        id: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(millis(next_attempt_at))
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives up on a delivery: the receiver refused it for good.
+    pub async fn mark_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL, last_error = $2 WHERE id = $1")
+            .bind(id)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Releases a lease without counting an attempt (a send cut short by shutdown).
+    pub async fn release(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Outbox rows by state, as seen at `now`.
+    pub async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(status = 'pending' AND next_attempt_at <= $1), 0),
+                    COALESCE(SUM(status = 'pending' AND next_attempt_at > $1), 0),
+                    COALESCE(SUM(status = 'delivered'), 0),
+                    COALESCE(SUM(status = 'dead'), 0)
+             FROM deliveries",
+        )
+        .bind(millis(now))
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |i| row.get::<i64, _>(i).try_into().unwrap_or(0);
+        Ok(OutboxCounts {
+            due: n(0),
+            waiting: n(1),
+            delivered: n(2),
+            dead: n(3),
+        })
+    }
+
+    /// When the next pending delivery falls due, if any is pending.
+    pub async fn next_delivery_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(next.map(from_millis))
+    }
+}
+
+async fn upsert_feed(
+    tx: &mut sqlx::SqliteConnection,
+    feed_id: &str,
+    url: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO feeds (id, url) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET url = excluded.url")
+        .bind(feed_id)
+        .bind(url)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
