@@ -1,0 +1,153 @@
+//! A test environment: a temporary folder with a config and a state file, the three servers, and
+//! a way to run the `rasad` binary against them with a time limit.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use crate::servers::{FeedServer, SmtpServer, WebhookReceiver};
+
+/// The key that signs webhook bodies in these tests.
+pub const SECRET: &str = "test-secret-ك";
+/// No `rasad` process in these tests may run longer than this.
+pub const PROCESS_LIMIT: Duration = Duration::from_secs(60);
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub feeds: FeedServer,
+    pub hook: WebhookReceiver,
+    pub smtp: SmtpServer,
+    /// Extra `[[feed]]` ids served at `/<id>.xml`, besides `news`.
+    pub extra_feeds: Vec<String>,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+            feeds: FeedServer::start().await,
+            hook: WebhookReceiver::start().await,
+            smtp: SmtpServer::start().await,
+            extra_feeds: Vec::new(),
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("rasad.toml")
+    }
+
+    /// Writes the config: the `news` feed and any extra ones, one topic notifying the email
+    /// and webhook channels, and short retry times.
+    pub fn write_config(&self) {
+        let mut text = format!(
+            r#"
+[daemon]
+state = "state/rasad.db"
+
+[poll]
+interval = "1s"
+timeout = "5s"
+
+[delivery]
+retry_initial = "200ms"
+retry_max = "400ms"
+timeout = "5s"
+
+[[topic]]
+id = "isis"
+name = "داعش"
+any = ["داعش", "تنظيم الدولة", "ISIS"]
+notify = ["desk", "ops"]
+
+[[channel]]
+id = "desk"
+kind = "email"
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+tls = "none"
+from = "rasad <rasad@test.example>"
+to = ["desk@test.example"]
+timeout = "5s"
+
+[[channel]]
+id = "ops"
+kind = "webhook"
+url = "{hook}"
+secret_env = "RASAD_TEST_WEBHOOK_SECRET"
+"#,
+            port = self.smtp.port(),
+            hook = self.hook.url(),
+        );
+        for id in std::iter::once("news").chain(self.extra_feeds.iter().map(String::as_str)) {
+            text.push_str(&format!(
+                "\n[[feed]]\nid = \"{id}\"\nname = \"Outlet {id}\"\nurl = \"{}\"\n",
+                self.feeds.url(&format!("/{id}.xml"))
+            ));
+        }
+        std::fs::write(self.config_path(), text).expect("config written");
+    }
+
+    /// Runs `rasad ARGS -c CONFIG` to completion (bounded by [`PROCESS_LIMIT`]).
+    pub async fn rasad(&self, args: &[&str]) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_rasad"));
+        command
+            .args(args)
+            .arg("-c")
+            .arg(self.config_path())
+            .env("RASAD_TEST_WEBHOOK_SECRET", SECRET)
+            .env("RUST_LOG", "info")
+            .kill_on_drop(true);
+        tokio::time::timeout(PROCESS_LIMIT, command.output())
+            .await
+            .expect("rasad finished within the limit")
+            .expect("rasad started")
+    }
+
+    /// Runs `rasad once --json` and returns its summary; panics (with stderr) when it fails.
+    pub async fn once(&self) -> serde_json::Value {
+        let output = self.rasad(&["once", "--json"]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "rasad once failed: {stderr}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("summary {last:?} is not JSON ({e}); stderr: {stderr}"))
+    }
+}
+
+/// An RSS 2.0 feed with the given `(guid, title, description)` items.
+pub fn rss(items: &[(&str, &str, &str)]) -> String {
+    let mut body = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>أخبار</title><link>https://outlet.test/</link>\n",
+    );
+    for (guid, title, description) in items {
+        body.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{title}</title><link>https://outlet.test/{guid}?utm_source=rss</link>\
+             <description><![CDATA[<p>{description}</p>]]></description><pubDate>Sun, 29 Nov 2026 08:00:00 GMT</pubDate></item>\n"
+        ));
+    }
+    body.push_str("</channel></rss>\n");
+    body
+}
+
+/// A summary count as a number.
+pub fn count(summary: &serde_json::Value, key: &str) -> u64 {
+    summary[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("summary has no {key}: {summary}"))
+}
+
+/// The hex HMAC-SHA256 of `"<timestamp>.<body>"`, computed here independently of rasad.
+pub fn expected_signature(timestamp: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
