@@ -454,3 +454,65 @@ secret = "inline-secret"
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn email_authenticates_with_a_password_from_a_file() {
+    let env = Env::start().await;
+    env.write_config();
+    let password_file = env.dir.path().join("smtp-password");
+    std::fs::write(&password_file, "كلمة-سر\n").expect("written");
+    let config = std::fs::read_to_string(env.config_path()).expect("config");
+    let with_auth = config.replace(
+        "tls = \"none\"",
+        &format!(
+            "tls = \"none\"\nusername = \"rasad\"\npassword_file = \"{}\"",
+            password_file.display()
+        ),
+    );
+    std::fs::write(env.config_path(), with_auth).expect("config");
+    env.smtp.require_auth("rasad", "كلمة-سر");
+    env.feeds.set("/news.xml", rss(&[("n1", "خبر", "نص")]), RSS);
+    env.once().await;
+    env.feeds.set(
+        "/news.xml",
+        rss(&[("n1", "خبر", "نص"), ("n2", "عملية ضد داعش", "نص")]),
+        RSS,
+    );
+    let summary = env.once().await;
+    assert_eq!(
+        (count(&summary, "delivered"), count(&summary, "pending")),
+        (2, 0),
+        "{summary}"
+    );
+    let mails = env.smtp.wait_for_messages(1, WAIT).await;
+    assert_eq!(mails[0].auth_user.as_deref(), Some("rasad"));
+}
+
+#[tokio::test]
+async fn dry_run_prints_matches_and_writes_no_state() {
+    let env = Env::start().await;
+    env.write_config();
+    env.feeds.set(
+        "/news.xml",
+        rss(&[("n1", "خبر", "نص"), ("n2", "مقاتلو داعش", "نص")]),
+        RSS,
+    );
+    let output = env.rasad(&["once", "--dry-run", "--json"]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["topics"][0], "isis");
+    assert_eq!(lines[0]["matched"][0], "داعش");
+    assert!(
+        !env.dir.path().join("state").exists(),
+        "a dry run creates no state"
+    );
+    assert!(env.smtp.messages().is_empty() && env.hook.requests().is_empty());
+}
