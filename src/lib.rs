@@ -31,3 +31,16 @@ pub mod sink;
 pub mod source;
 pub mod store;
 pub mod text;
+
+/// An error with its chain of sources, as one line: HTTP and SMTP clients put the useful part
+/// ("connection refused", "certificate expired") in the innermost source.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    message
+}

@@ -99,7 +99,7 @@ impl EmailSink {
 
 /// SMTP 5xx refusals are final; 4xx replies, timeouts and connection failures are retried.
 fn classify(e: &lettre::transport::smtp::Error) -> SendOutcome {
-    let reason = describe(e);
+    let reason = crate::error_chain(e);
     if e.is_permanent() {
         SendOutcome::Rejected { reason }
     } else {
@@ -108,15 +108,4 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendOutcome {
             reason,
         }
     }
-}
-
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    message
 }

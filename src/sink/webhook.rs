@@ -61,7 +61,7 @@ impl WebhookSink {
             },
             Err(e) => SendOutcome::Retry {
                 after: None,
-                reason: describe(&e),
+                reason: crate::error_chain(&e),
             },
         }
     }
@@ -93,17 +93,6 @@ pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> SendOutcom
             reason: format!("HTTP {code}"),
         }
     }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -191,15 +191,7 @@ fn classify_error(e: &reqwest::Error, timeout: Duration) -> FetchError {
     if e.is_timeout() {
         return FetchError::Timeout(timeout);
     }
-    // reqwest's Display stops at the outermost layer; the sources say what actually failed.
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    FetchError::Http(message)
+    FetchError::Http(crate::error_chain(e))
 }
 
 fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

@@ -4,48 +4,39 @@
 use std::time::Duration;
 
 use crate::servers::SmtpServer;
-use crate::support::{Env, count, expected_signature, rss};
+use crate::support::{Env, KNOWN, RSS, count, expected_signature, rss};
 
-const RSS: &str = "application/rss+xml; charset=utf-8";
 const WAIT: Duration = Duration::from_secs(10);
 
+type Item = (&'static str, &'static str, &'static str);
+
 /// Three Arabic items, one of which mentions لداعش.
+const THREE: [Item; 3] = [
+    ("a1", "أمطار غزيرة في عمّان", "توقعات الطقس لنهاية الأسبوع"),
+    (
+        "a2",
+        "بيان لداعش يتبنى الهجوم",
+        "قال مسؤول أمني إن التنظيم تبنى الهجوم على الحاجز",
+    ),
+    (
+        "a3",
+        "ارتفاع أسعار النفط",
+        "صعدت الأسعار في التعاملات الآسيوية",
+    ),
+];
+/// A fourth item, which mentions تنظيم الدولة.
+const FOURTH: Item = (
+    "a4",
+    "غارات للتحالف على مواقع تنظيم الدولة",
+    "قتلى في صفوف التنظيم",
+);
+
 fn three_items() -> String {
-    rss(&[
-        ("a1", "أمطار غزيرة في عمّان", "توقعات الطقس لنهاية الأسبوع"),
-        (
-            "a2",
-            "بيان لداعش يتبنى الهجوم",
-            "قال مسؤول أمني إن التنظيم تبنى الهجوم على الحاجز",
-        ),
-        (
-            "a3",
-            "ارتفاع أسعار النفط",
-            "صعدت الأسعار في التعاملات الآسيوية",
-        ),
-    ])
+    rss(&THREE)
 }
 
-/// The three items and a new one that mentions تنظيم الدولة.
 fn four_items() -> String {
-    rss(&[
-        ("a1", "أمطار غزيرة في عمّان", "توقعات الطقس لنهاية الأسبوع"),
-        (
-            "a2",
-            "بيان لداعش يتبنى الهجوم",
-            "قال مسؤول أمني إن التنظيم تبنى الهجوم على الحاجز",
-        ),
-        (
-            "a3",
-            "ارتفاع أسعار النفط",
-            "صعدت الأسعار في التعاملات الآسيوية",
-        ),
-        (
-            "a4",
-            "غارات للتحالف على مواقع تنظيم الدولة",
-            "قتلى في صفوف التنظيم",
-        ),
-    ])
+    rss(&[THREE[0], THREE[1], THREE[2], FOURTH])
 }
 
 #[tokio::test]
@@ -165,11 +156,7 @@ async fn one_alert_per_story_across_polls_and_restarts() {
 
 #[tokio::test]
 async fn first_poll_of_a_new_feed_records_without_alerting() {
-    let mut env = Env::start().await;
-    env.write_config();
-    env.feeds
-        .set("/news.xml", rss(&[("n1", "خبر عادي", "لا شيء")]), RSS);
-    env.once().await;
+    let mut env = Env::with_known_feed().await;
 
     // A feed added later, full of matching items: its first poll alerts no one.
     env.extra_feeds.push("wire".into());
@@ -205,17 +192,11 @@ async fn first_poll_of_a_new_feed_records_without_alerting() {
 
 #[tokio::test]
 async fn webhook_failure_is_retried_with_the_same_idempotency_key() {
-    let env = Env::start().await;
-    env.write_config();
-    env.feeds.set("/news.xml", rss(&[("n1", "خبر", "نص")]), RSS);
-    env.once().await;
+    let env = Env::with_known_feed().await;
 
     env.hook.push_statuses(&[500]);
-    env.feeds.set(
-        "/news.xml",
-        rss(&[("n1", "خبر", "نص"), ("n2", "هجوم لداعش", "نص")]),
-        RSS,
-    );
+    env.feeds
+        .set("/news.xml", rss(&[KNOWN, ("n2", "هجوم لداعش", "نص")]), RSS);
     let summary = env.once().await;
     assert_eq!(
         count(&summary, "delivered"),
@@ -255,10 +236,7 @@ async fn webhook_failure_is_retried_with_the_same_idempotency_key() {
 
 #[tokio::test]
 async fn smtp_outage_keeps_alerts_pending_until_it_returns() {
-    let mut env = Env::start().await;
-    env.write_config();
-    env.feeds.set("/news.xml", rss(&[("n1", "خبر", "نص")]), RSS);
-    env.once().await;
+    let mut env = Env::with_known_feed().await;
 
     let port = env.smtp.port();
     let smtp = std::mem::replace(&mut env.smtp, SmtpServer::start().await);
@@ -276,7 +254,7 @@ async fn smtp_outage_keeps_alerts_pending_until_it_returns() {
 
     env.feeds.set(
         "/news.xml",
-        rss(&[("n1", "خبر", "نص"), ("n2", "اشتباكات مع عناصر داعش", "نص")]),
+        rss(&[KNOWN, ("n2", "اشتباكات مع عناصر داعش", "نص")]),
         RSS,
     );
     let summary = env.once().await;
@@ -312,18 +290,15 @@ async fn a_broken_feed_fails_alone() {
     let mut env = Env::start().await;
     env.extra_feeds = vec!["broken".into(), "missing".into()];
     env.write_config();
-    env.feeds.set("/news.xml", rss(&[("n1", "خبر", "نص")]), RSS);
+    env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
     env.feeds.set(
         "/broken.xml",
         "<html><body>not a feed</body></html>",
         "text/html",
     );
     env.once().await;
-    env.feeds.set(
-        "/news.xml",
-        rss(&[("n1", "خبر", "نص"), ("n2", "داعش", "نص")]),
-        RSS,
-    );
+    env.feeds
+        .set("/news.xml", rss(&[KNOWN, ("n2", "داعش", "نص")]), RSS);
     let output = env.rasad(&["once", "--json"]).await;
     assert!(output.status.success());
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
@@ -351,7 +326,7 @@ async fn a_broken_feed_fails_alone() {
 async fn run_polls_on_schedule_and_stops_cleanly_on_sigterm() {
     let env = Env::start().await;
     env.write_config();
-    env.feeds.set("/news.xml", rss(&[("n1", "خبر", "نص")]), RSS);
+    env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rasad"))
         .args(["run", "-c"])
         .arg(env.config_path())
@@ -365,11 +340,8 @@ async fn run_polls_on_schedule_and_stops_cleanly_on_sigterm() {
         env.feeds.wait_for_requests("/news.xml", 1, WAIT).await >= 1,
         "first poll"
     );
-    env.feeds.set(
-        "/news.xml",
-        rss(&[("n1", "خبر", "نص"), ("n2", "هجوم لداعش", "نص")]),
-        RSS,
-    );
+    env.feeds
+        .set("/news.xml", rss(&[KNOWN, ("n2", "هجوم لداعش", "نص")]), RSS);
     assert_eq!(
         env.hook.wait_for_accepted(1, WAIT).await.len(),
         1,
@@ -471,11 +443,11 @@ async fn email_authenticates_with_a_password_from_a_file() {
     );
     std::fs::write(env.config_path(), with_auth).expect("config");
     env.smtp.require_auth("rasad", "كلمة-سر");
-    env.feeds.set("/news.xml", rss(&[("n1", "خبر", "نص")]), RSS);
+    env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
     env.once().await;
     env.feeds.set(
         "/news.xml",
-        rss(&[("n1", "خبر", "نص"), ("n2", "عملية ضد داعش", "نص")]),
+        rss(&[KNOWN, ("n2", "عملية ضد داعش", "نص")]),
         RSS,
     );
     let summary = env.once().await;
@@ -492,11 +464,8 @@ async fn email_authenticates_with_a_password_from_a_file() {
 async fn dry_run_prints_matches_and_writes_no_state() {
     let env = Env::start().await;
     env.write_config();
-    env.feeds.set(
-        "/news.xml",
-        rss(&[("n1", "خبر", "نص"), ("n2", "مقاتلو داعش", "نص")]),
-        RSS,
-    );
+    env.feeds
+        .set("/news.xml", rss(&[KNOWN, ("n2", "مقاتلو داعش", "نص")]), RSS);
     let output = env.rasad(&["once", "--dry-run", "--json"]).await;
     assert!(
         output.status.success(),

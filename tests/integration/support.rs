@@ -9,6 +9,10 @@ use crate::servers::{FeedServer, SmtpServer, WebhookReceiver};
 
 /// The key that signs webhook bodies in these tests.
 pub const SECRET: &str = "test-secret-ك";
+/// The content type the feed server gives feeds.
+pub const RSS: &str = "application/rss+xml; charset=utf-8";
+/// An item that matches no topic.
+pub const KNOWN: (&str, &str, &str) = ("n1", "خبر", "نص");
 /// No `rasad` process in these tests may run longer than this.
 pub const PROCESS_LIMIT: Duration = Duration::from_secs(60);
 
@@ -30,6 +34,17 @@ impl Env {
             smtp: SmtpServer::start().await,
             extra_feeds: Vec::new(),
         }
+    }
+
+    /// An environment whose `news` feed is already known: polled once, with [`KNOWN`] as its
+    /// only item, so that the next new items alert.
+    pub async fn with_known_feed() -> Env {
+        let env = Env::start().await;
+        env.write_config();
+        env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
+        let summary = env.once().await;
+        assert_eq!(count(&summary, "new_stories"), 1, "{summary}");
+        env
     }
 
     pub fn config_path(&self) -> PathBuf {
