@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use rasad::app;
 use rasad::config::Config;
-use rasad::matcher::{KeywordSpec, Matcher};
+use rasad::matcher::Matcher;
 use rasad::model::Field;
-use rasad::runtime::{Runtime, keyword_specs};
+use rasad::runtime::{Runtime, topic_specs};
 use rasad::source::fetch::{FetchOutcome, Fetcher, Validators};
 use rasad::source::parse::parse_feed;
 use rasad::store::Store;
@@ -266,19 +266,12 @@ fn check(path: PathBuf) -> Result<ExitCode, Failure> {
 }
 
 fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<ExitCode, Failure> {
-    let specs = if keywords.is_empty() {
-        keyword_specs(&Config::load(&config).map_err(input)?)
+    let matcher = if keywords.is_empty() {
+        Matcher::new(topic_specs(&Config::load(&config).map_err(input)?))
     } else {
-        keywords
-            .into_iter()
-            .map(|term| KeywordSpec {
-                topic: None,
-                term,
-                exclude: false,
-            })
-            .collect()
-    };
-    let matcher = Matcher::new(specs).map_err(input)?;
+        Matcher::from_terms(keywords)
+    }
+    .map_err(input)?;
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)

@@ -73,6 +73,9 @@ pub struct Hit {
     pub keyword_span: Range<usize>,
     /// The whole word: the keyword with its accepted prefixes and suffixes.
     pub token_span: Range<usize>,
+    /// A few words either side of the hit, from the same text.
+    #[serde(default)]
+    pub snippet: String,
 }
 
 /// A story with the hits that made it relevant.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::matcher::{KeywordSpec, Matcher, MatcherError};
+use crate::matcher::{Matcher, MatcherError, TopicSpec};
 use crate::outbox::Backoff;
 use crate::sink::{Sink, SinkError};
 use crate::source::fetch::Fetcher;
@@ -30,7 +30,7 @@ pub enum BuildError {
 
 impl Runtime {
     pub fn build(config: Config) -> Result<Runtime, BuildError> {
-        let matcher = Matcher::new(keyword_specs(&config))?;
+        let matcher = Matcher::new(topic_specs(&config))?;
         let poll = &config.poll;
         let fetcher = Fetcher::new(
             &poll.user_agent,
@@ -59,17 +59,17 @@ impl Runtime {
     }
 }
 
-/// Every keyword and exclusion of every topic, for the one automaton.
-pub fn keyword_specs(config: &Config) -> Vec<KeywordSpec> {
-    let mut specs = Vec::new();
-    for topic in &config.topics {
-        let spec = |term: &String, exclude| KeywordSpec {
-            topic: Some(topic.id.clone()),
-            term: term.clone(),
-            exclude,
-        };
-        specs.extend(topic.any.iter().map(|t| spec(t, false)));
-        specs.extend(topic.none.iter().map(|t| spec(t, true)));
-    }
-    specs
+/// The keyword rules of every topic, for the one automaton.
+pub fn topic_specs(config: &Config) -> Vec<TopicSpec> {
+    config
+        .topics
+        .iter()
+        .map(|t| TopicSpec {
+            id: Some(t.id.clone()),
+            any: t.any.clone(),
+            all: t.all.clone(),
+            none: t.none.clone(),
+            fields: t.fields.clone(),
+        })
+        .collect()
 }

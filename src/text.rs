@@ -1,101 +1,109 @@
 //! Folding of Arabic and Latin text so that spelling variants meet, with a map from every folded
-//! byte back to the original text. Pure: no I/O, no allocation beyond the output.
+//! byte back to the original text. Pure: no I/O.
 //!
-//! The same function folds keywords and the text they are searched in, so a keyword written
-//! `أحمد` finds `احمد`, `إحمد` and `أَحْمَد`. What folds:
-//! - harakat, Quranic marks, superscript alef and tatweel are deleted;
-//! - format characters (ZWNJ, ZWJ, bidi marks, BOM, soft hyphen) are deleted;
-//! - `أ إ آ ٱ` → `ا`, `ى ی ے` → `ي`, `ک` → `ك`, `ة` → `ه`, `ؤ ئ` → `ء`;
-//! - Arabic-Indic and Persian digits → ASCII digits;
-//! - Latin letters are lower-cased and common accents removed;
-//! - every run of whitespace becomes one space.
+//! One function folds keywords and the text they are searched in (policy:
+//! `shared/reference/arabic-matching.md` §5.1), character by character:
+//! - format characters (ZWNJ, ZWJ, bidi marks, BOM, soft hyphen) and isolated haraka forms
+//!   (U+FE70–FE7F) are deleted, without touching neighbouring spaces;
+//! - other characters take their compatibility decomposition (NFKD): presentation forms,
+//!   lam-alef, ﷲ and fullwidth forms expand; every combining mark (harakat, superscript alef,
+//!   Quranic marks, Latin accents) and tatweel is deleted; a hamza mark after و or ي composes
+//!   into ء, as the precomposed ؤ and ئ do;
+//! - `أ إ آ ٱ ٲ ٳ` → `ا`, `ى ی ے ې` → `ي`, `ک ڪ` → `ك`, `ة ۃ` → `ه` (remembering that it was
+//!   ة), `ۀ ہ ە ھ` → `ه`, `ؤ ئ` → `ء`;
+//! - every decimal digit → ASCII; letters are lower-cased;
+//! - every run of whitespace and *gap* characters (quotes, brackets, dashes, underscore) becomes
+//!   one space: they separate words alike, and multi-word keywords may span any of them.
+//!
+//! The folded text keeps, for each byte, where it came from in the original, so that a hit maps
+//! back to the exact original letters, diacritics and kashida included.
 
 use std::ops::Range;
 
-/// Folded text and, for each of its bytes, the range of the original text it came from.
+use icu_normalizer::DecomposingNormalizerBorrowed;
+
+/// Folded text, with the original position of each of its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folded {
     pub text: String,
-    /// `origin[i]` is the original byte range of the character that produced folded byte `i`.
-    /// Deleted characters (marks, tatweel, format characters) belong to the kept character before
-    /// them, so a span mapped back includes a word's diacritics and kashida.
-    origin: Vec<Range<u32>>,
+    /// For each folded byte, the original byte offset of the character that produced it.
+    starts: Vec<u32>,
+    /// Folded byte offsets of the `ه` that were `ة`, in order.
+    teh_marbuta: Vec<u32>,
+    original_len: u32,
 }
 
 impl Folded {
-    /// Maps a byte range of the folded text back to the original text.
-    ///
-    /// `range` must lie on character boundaries of `self.text` and not be empty.
+    /// Maps a non-empty byte range of the folded text (on character boundaries) back to the
+    /// original text. The range ends where the next kept character starts, so the marks, tatweel
+    /// and format characters deleted after the last letter are included.
     pub fn original_range(&self, range: Range<usize>) -> Range<usize> {
-        debug_assert!(range.start < range.end && range.end <= self.origin.len());
-        let start = self.origin[range.start].start as usize;
-        let end = self.origin[range.end - 1].end as usize;
+        debug_assert!(range.start < range.end && range.end <= self.starts.len());
+        let start = self.starts[range.start] as usize;
+        let last = self.starts[range.end - 1];
+        // Skip the rest of a 1→N expansion (ﻻ → لا): its bytes share one source character.
+        let end = self.starts[range.end..]
+            .iter()
+            .find(|s| **s != last)
+            .map_or(self.original_len, |s| *s) as usize;
         start..end
     }
+
+    /// Whether the folded character at byte `at` is a `ه` that was written `ة`.
+    pub fn was_teh_marbuta(&self, at: usize) -> bool {
+        u32::try_from(at).is_ok_and(|at| self.teh_marbuta.binary_search(&at).is_ok())
+    }
+
+    /// The original byte offset where the folded character at byte `at` came from.
+    pub fn original_start(&self, at: usize) -> usize {
+        self.starts[at] as usize
+    }
 }
 
-/// What happens to one character when folding.
-enum Folding {
+/// What one source character becomes.
+#[derive(Clone, Copy)]
+enum Fold {
     Keep(char),
+    /// A `ه` that was `ة`.
+    TehMarbuta,
     Delete,
-    Space,
+    /// Hamza above or below: deleted, but turns a preceding و or ي into ء.
+    HamzaMark,
+    /// Whitespace or a gap character: one space per run.
+    Gap,
+    /// Needs the compatibility decomposition (rare characters).
+    Decompose,
 }
 
-/// Folds `input` (see the module doc for the rules).
+/// Folds `input` (see the module documentation).
 pub fn fold(input: &str) -> Folded {
-    let mut text = String::with_capacity(input.len());
-    let mut origin: Vec<Range<u32>> = Vec::with_capacity(input.len());
-    // Index in `origin` of the first byte of the last kept character, to extend its range over
-    // characters deleted after it.
-    let mut last_kept: Option<(usize, usize)> = None;
-    let mut in_space = false;
+    assert!(
+        u32::try_from(input.len()).is_ok(),
+        "texts are far below 4 GiB"
+    );
+    let mut out = Out {
+        folded: Folded {
+            text: String::with_capacity(input.len()),
+            starts: Vec::with_capacity(input.len()),
+            teh_marbuta: Vec::new(),
+            original_len: input.len() as u32,
+        },
+        in_gap: false,
+    };
     for (start, ch) in input.char_indices() {
-        let end = (start + ch.len_utf8()) as u32;
-        match fold_char(ch) {
-            Folding::Delete => {
-                if let Some((from, to)) = last_kept {
-                    for r in &mut origin[from..to] {
-                        r.end = end;
-                    }
+        let start = start as u32;
+        match classify(ch) {
+            Fold::Decompose => {
+                let nfkd = DecomposingNormalizerBorrowed::new_nfkd();
+                // The parts are base characters and marks: none needs decomposing again.
+                for part in nfkd.normalize_iter(std::iter::once(ch)) {
+                    out.apply(classify(part), part, start);
                 }
             }
-            Folding::Space if in_space => {
-                if let Some((from, to)) = last_kept {
-                    for r in &mut origin[from..to] {
-                        r.end = end;
-                    }
-                }
-            }
-            Folding::Space => {
-                in_space = true;
-                push(
-                    &mut text,
-                    &mut origin,
-                    &mut last_kept,
-                    ' ',
-                    start as u32..end,
-                );
-            }
-            Folding::Keep(c) => {
-                in_space = false;
-                push(&mut text, &mut origin, &mut last_kept, c, start as u32..end);
-            }
+            other => out.apply(other, ch, start),
         }
     }
-    Folded { text, origin }
-}
-
-fn push(
-    text: &mut String,
-    origin: &mut Vec<Range<u32>>,
-    last_kept: &mut Option<(usize, usize)>,
-    c: char,
-    range: Range<u32>,
-) {
-    let from = origin.len();
-    text.push(c);
-    origin.resize(text.len(), range);
-    *last_kept = Some((from, origin.len()));
+    out.folded
 }
 
 /// Folds `input` and returns only the text; for keywords and tests.
@@ -103,48 +111,112 @@ pub fn fold_str(input: &str) -> String {
     fold(input).text
 }
 
-fn fold_char(ch: char) -> Folding {
-    use Folding::*;
-    match ch {
-        // Harakat, Quranic annotation marks, superscript alef, tatweel.
-        '\u{0610}'..='\u{061A}'
-        | '\u{064B}'..='\u{065F}'
-        | '\u{0670}'
-        | '\u{06D6}'..='\u{06ED}' => Delete,
-        '\u{0640}' => Delete,
-        // Format characters: soft hyphen, ALM, ZWSP..RLM, bidi embeddings and isolates, BOM.
-        '\u{00AD}' | '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' => Delete,
-        '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' => Delete,
-        'أ' | 'إ' | 'آ' | 'ٱ' | '\u{0672}' | '\u{0673}' => Keep('ا'),
-        'ى' | 'ی' | 'ے' | 'ې' => Keep('ي'),
-        'ک' | 'ڪ' => Keep('ك'),
-        'ة' | 'ۃ' => Keep('ه'),
-        'ۀ' | 'ە' => Keep('ه'),
-        'ؤ' | 'ئ' => Keep('ء'),
-        '٠'..='٩' => Keep(char::from(b'0' + (ch as u32 - '٠' as u32) as u8)),
-        '۰'..='۹' => Keep(char::from(b'0' + (ch as u32 - '۰' as u32) as u8)),
-        c if c.is_whitespace() => Space,
-        c if c.is_ascii() => Keep(c.to_ascii_lowercase()),
-        c => Keep(fold_latin(c)),
+struct Out {
+    folded: Folded,
+    in_gap: bool,
+}
+
+impl Out {
+    fn apply(&mut self, fold: Fold, ch: char, start: u32) {
+        match fold {
+            Fold::Keep(c) => self.push(c, start),
+            Fold::TehMarbuta => {
+                self.folded.teh_marbuta.push(self.folded.text.len() as u32);
+                self.push('ه', start);
+            }
+            Fold::Delete => {}
+            Fold::HamzaMark => {
+                // و + U+0654 is ؤ, ي + U+0654 is ئ: both fold to ء. The three are 2 bytes long.
+                let text = &mut self.folded.text;
+                if text.ends_with(['و', 'ي']) {
+                    text.truncate(text.len() - 2);
+                    text.push('ء');
+                }
+            }
+            Fold::Gap if self.in_gap => {}
+            Fold::Gap => {
+                self.push(' ', start);
+                self.in_gap = true;
+            }
+            Fold::Decompose => {
+                for lower in ch.to_lowercase() {
+                    self.push(lower, start);
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, c: char, start: u32) {
+        if c != ' ' {
+            self.in_gap = false;
+        }
+        self.folded.text.push(c);
+        let len = self.folded.text.len();
+        self.folded.starts.resize(len, start);
     }
 }
 
-/// Lower-cases a non-ASCII Latin letter and strips its accent; other characters pass through.
-fn fold_latin(c: char) -> char {
-    let lower = c.to_lowercase().next().unwrap_or(c);
-    match lower {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' => 'a',
-        'ç' | 'ć' | 'č' => 'c',
-        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' => 'e',
-        'ì' | 'í' | 'î' | 'ï' | 'ī' => 'i',
-        'ñ' | 'ń' => 'n',
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' => 'o',
-        'ù' | 'ú' | 'û' | 'ü' | 'ū' => 'u',
-        'ý' | 'ÿ' => 'y',
-        'š' | 'ś' => 's',
-        'ž' | 'ź' | 'ż' => 'z',
-        other => other,
+fn classify(ch: char) -> Fold {
+    match ch {
+        'A'..='Z' => Fold::Keep(ch.to_ascii_lowercase()),
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' => Fold::Gap,
+        '"' | '\'' | '(' | ')' | '[' | ']' | '-' | '_' => Fold::Gap,
+        '\0'..='\u{7F}' => Fold::Keep(ch),
+        '\u{0600}'..='\u{06FF}' => arabic(ch),
+        '«' | '»' | '‘' | '’' | '‚' | '‛' | '“' | '”' | '„' | '‟' | '‹' | '›' => {
+            Fold::Gap
+        }
+        '\u{2010}'..='\u{2015}' | '﴾' | '﴿' | '\u{2212}' => Fold::Gap,
+        // Format characters (Cf): soft hyphen, zero-width and bidi controls, BOM.
+        '\u{00AD}'
+        | '\u{070F}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' => Fold::Delete,
+        '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}' => Fold::Delete,
+        // Isolated haraka forms: deleted before decomposition, which would turn them into a
+        // space and a mark and split the word.
+        '\u{FE70}'..='\u{FE7F}' => Fold::Delete,
+        c if is_mark(c) => Fold::Delete,
+        c if c.is_whitespace() => Fold::Gap,
+        _ => Fold::Decompose,
     }
+}
+
+/// The Arabic block, U+0600–06FF.
+fn arabic(ch: char) -> Fold {
+    match ch {
+        'أ' | 'إ' | 'آ' | 'ٱ' | 'ٲ' | 'ٳ' | 'ٵ' => Fold::Keep('ا'),
+        'ى' | 'ی' | 'ے' | 'ې' => Fold::Keep('ي'),
+        'ک' | 'ڪ' => Fold::Keep('ك'),
+        'ة' | 'ۃ' => Fold::TehMarbuta,
+        'ۀ' | 'ہ' | 'ە' | 'ھ' => Fold::Keep('ه'),
+        'ؤ' | 'ئ' | 'ٶ' | 'ٷ' | 'ٸ' => Fold::Keep('ء'),
+        '٠'..='٩' => Fold::Keep(char::from(b'0' + (ch as u32 - '٠' as u32) as u8)),
+        '۰'..='۹' => Fold::Keep(char::from(b'0' + (ch as u32 - '۰' as u32) as u8)),
+        '\u{0654}' | '\u{0655}' => Fold::HamzaMark,
+        // Harakat and other marks, superscript alef, Quranic annotation signs, tatweel.
+        '\u{0610}'..='\u{061A}'
+        | '\u{064B}'..='\u{065F}'
+        | '\u{0670}'
+        | '\u{06D6}'..='\u{06ED}'
+        | '\u{0640}' => Fold::Delete,
+        // Arabic number signs and the letter mark are format characters.
+        '\u{0600}'..='\u{0605}' | '\u{061C}' => Fold::Delete,
+        _ => Fold::Keep(ch),
+    }
+}
+
+/// Combining marks that can follow a base letter (Mn/Me in the scripts news text uses).
+fn is_mark(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036F}' | '\u{0483}'..='\u{0489}' | '\u{0591}'..='\u{05C7}'
+        | '\u{0610}'..='\u{061A}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{06D6}'..='\u{06ED}'
+        | '\u{08D3}'..='\u{08FF}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}'
+        | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}' | '\u{3099}' | '\u{309A}')
 }
 
 /// Whether `c` (a folded character) is part of a word: a letter or a digit of any script.
@@ -155,28 +227,63 @@ pub fn is_word_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn folds_named_cases() {
         let cases = [
             ("alef_forms_meet", "أإآٱ", "اااا"),
             ("harakat_are_deleted", "مُحَمَّد", "محمد"),
+            ("superscript_alef_is_deleted", "الرحمٰن", "الرحمن"),
             ("tatweel_is_deleted", "داعـــش", "داعش"),
             ("alef_maqsura_becomes_yeh", "مصطفى", "مصطفي"),
             ("teh_marbuta_becomes_heh", "الدولة", "الدوله"),
             ("hamza_seats_become_hamza", "مسؤول رئيس", "مسءول رءيس"),
-            ("persian_letters_fold", "کی", "كي"),
+            ("decomposed_hamza_composes", "مسو\u{0654}ول", "مسءول"),
+            ("persian_letters_fold", "کی ھ", "كي ه"),
             ("arabic_indic_digits_become_ascii", "٢٠٢٦ ۱۲", "2026 12"),
             (
-                "latin_is_lowercased_without_accents",
-                "ISIS Daésh",
-                "isis daesh",
+                "fullwidth_digits_and_letters",
+                "２０２４ ＮＡＴＯ",
+                "2024 nato",
             ),
-            ("whitespace_runs_become_one_space", "a \t\n b", "a b"),
+            (
+                "presentation_forms_expand",
+                "\u{FEA9}\u{FE8D}\u{FECB}\u{FEB6}",
+                "داعش",
+            ),
+            ("lam_alef_ligature_expands", "ال\u{FEFB}جئين", "اللاجءين"),
+            ("allah_ligature_expands", "حزب \u{FDF2}", "حزب الله"),
+            (
+                "isolated_haraka_is_deleted_without_a_space",
+                "الحك\u{FE76}ومة",
+                "الحكومه",
+            ),
+            (
+                "latin_is_lowercased_without_accents",
+                "ISIS Daésh Erdoğan",
+                "isis daesh erdogan",
+            ),
+            (
+                "whitespace_runs_become_one_space",
+                "a \t\n\u{00A0} b",
+                "a b",
+            ),
+            (
+                "gap_characters_become_one_space",
+                "تنظيم «الدولة» (x) #a_b غزة–أريحا",
+                "تنظيم الدوله x #a b غزه اريحا",
+            ),
+            ("clause_punctuation_stays", "أ، ب؛ ج.", "ا، ب؛ ج."),
             (
                 "format_characters_are_deleted",
-                "دا\u{200C}عش\u{200F}",
-                "داعش",
+                "دا\u{200C}عش\u{200F} x",
+                "داعش x",
+            ),
+            (
+                "format_character_keeps_neighbouring_spaces",
+                "a \u{200F} b",
+                "a b",
             ),
         ];
         for (name, input, want) in cases {
@@ -185,19 +292,70 @@ mod tests {
     }
 
     #[test]
-    fn maps_folded_spans_back_to_original_letters_with_their_marks() {
-        let original = "قال لِداعـــشَ اليوم";
-        let folded = fold(original);
-        let at = folded.text.find("داعش").expect("folded text has the word");
-        let range = folded.original_range(at..at + "داعش".len());
-        assert_eq!(&original[range], "داعـــشَ");
+    fn remembers_which_heh_was_teh_marbuta() {
+        let folded = fold("حماسة وجه");
+        let first = folded.text.find('ه').expect("a heh");
+        let second = folded.text.rfind('ه').expect("a heh");
+        assert!(folded.was_teh_marbuta(first));
+        assert!(!folded.was_teh_marbuta(second));
     }
 
     #[test]
-    fn maps_spans_of_latin_text() {
-        let original = "The DAÉSH group";
-        let folded = fold(original);
-        let at = folded.text.find("daesh").expect("found");
-        assert_eq!(&original[folded.original_range(at..at + 5)], "DAÉSH");
+    fn maps_folded_spans_back_to_original_letters_with_their_marks() {
+        let cases = [
+            (
+                "diacritics_and_kashida",
+                "قال لِداعـــشَ اليوم",
+                "داعش",
+                "داعـــشَ",
+            ),
+            ("latin_accents", "The DAÉSH group", "daesh", "DAÉSH"),
+            (
+                "presentation_forms",
+                "في \u{FEA9}\u{FE8D}\u{FECB}\u{FEB6} قرب",
+                "داعش",
+                "\u{FEA9}\u{FE8D}\u{FECB}\u{FEB6}",
+            ),
+            (
+                "inside_an_expansion",
+                "حزب \u{FDF2} قال",
+                "حزب الله",
+                "حزب \u{FDF2}",
+            ),
+            ("before_a_gap", "تنظيم «الدولة»", "الدوله", "الدولة"),
+        ];
+        for (name, original, needle, want) in cases {
+            let folded = fold(original);
+            let at = folded
+                .text
+                .find(needle)
+                .unwrap_or_else(|| panic!("{name}: {:?}", folded.text));
+            assert_eq!(
+                &original[folded.original_range(at..at + needle.len())],
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fold_is_idempotent(text in "\\PC{0,40}") {
+            let once = fold_str(&text);
+            prop_assert_eq!(fold_str(&once), once.clone());
+        }
+
+        #[test]
+        fn source_ranges_are_ordered_on_boundaries_and_inside(text in "\\PC{0,40}") {
+            let folded = fold(&text);
+            let mut previous = 0;
+            for (at, c) in folded.text.char_indices() {
+                let range = folded.original_range(at..at + c.len_utf8());
+                prop_assert!(range.start <= range.end && range.end <= text.len());
+                prop_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
+                prop_assert!(range.start >= previous);
+                previous = range.start;
+            }
+        }
     }
 }

@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::matcher::KeywordSpec;
+use crate::model::Field;
+
 pub use check::check;
 
 /// A checked configuration.
@@ -74,9 +77,13 @@ pub struct Topic {
     /// The name shown in alerts; the id when not given.
     pub name: String,
     /// Keywords of which any one makes a story relevant (aliases included).
-    pub any: Vec<String>,
+    pub any: Vec<KeywordSpec>,
+    /// Keywords that must all hit as well.
+    pub all: Vec<KeywordSpec>,
     /// Keywords of which any one makes a story irrelevant to this topic.
-    pub none: Vec<String>,
+    pub none: Vec<KeywordSpec>,
+    /// The fields searched (all by default).
+    pub fields: Vec<Field>,
     /// Channel ids.
     pub notify: Vec<String>,
 }
@@ -215,7 +222,10 @@ impl Config {
 
     /// How many keywords (with aliases and exclusions) the topics hold.
     pub fn keyword_count(&self) -> usize {
-        self.topics.iter().map(|t| t.any.len() + t.none.len()).sum()
+        self.topics
+            .iter()
+            .map(|t| t.any.len() + t.all.len() + t.none.len())
+            .sum()
     }
 
     /// Things that are allowed but probably not meant, for `rasad check` and the start-up log.
@@ -224,6 +234,21 @@ impl Config {
         for (i, topic) in self.topics.iter().enumerate() {
             if topic.notify.is_empty() {
                 warnings.push(format!("topic[{}].notify: topic {:?} names no channel; its alerts are recorded but sent nowhere", i + 1, topic.id));
+            }
+        }
+        for (i, topic) in self.topics.iter().enumerate() {
+            for keyword in topic.any.iter().chain(&topic.all).chain(&topic.none) {
+                let letters = crate::text::fold_str(&keyword.term)
+                    .chars()
+                    .filter(|c| crate::text::is_word_char(*c))
+                    .count();
+                if letters <= 2 {
+                    warnings.push(format!(
+                        "topic[{}]: keyword {:?} is very short: it matches only as a whole word or with the article",
+                        i + 1,
+                        keyword.term
+                    ));
+                }
             }
         }
         if self.feeds.is_empty() {

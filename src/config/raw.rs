@@ -67,26 +67,17 @@ pub struct RawTopic {
     pub name: Option<String>,
     pub any: Option<Spanned<Vec<RawKeyword>>>,
     #[serde(default)]
+    pub all: Vec<RawKeyword>,
+    #[serde(default)]
     pub none: Vec<RawKeyword>,
+    pub fields: Option<Spanned<Vec<Str>>>,
     #[serde(default)]
     pub notify: Vec<Str>,
 }
 
-/// A keyword: a plain string or a table with options.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RawKeyword {
-    Plain(String),
-    Table(RawKeywordTable),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawKeywordTable {
-    pub term: String,
-    #[serde(default)]
-    pub aliases: Vec<String>,
-}
+/// A keyword: a plain string or a table with options, checked key by key in `check` so that a
+/// mistake is reported with its path.
+pub type RawKeyword = Spanned<toml::Value>;
 
 /// Every key any channel kind takes; `check` rejects those that do not fit the kind.
 #[derive(Debug, Deserialize)]

@@ -283,6 +283,7 @@ mod tests {
             field,
             keyword_span: span.clone(),
             token_span: span,
+            snippet: String::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! ETag/304, an SMTP server that records messages, and a webhook receiver.
 
 mod fetch;
+mod matching;
 mod pipeline;
 mod servers;
 mod support;

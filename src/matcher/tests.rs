@@ -1,0 +1,393 @@
+//! Tables of named cases per phenomenon of the matching policy, and properties that hold for
+//! any text.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn topic(any: Vec<KeywordSpec>) -> TopicSpec {
+    TopicSpec {
+        id: Some("t".into()),
+        any,
+        all: Vec::new(),
+        none: Vec::new(),
+        fields: Field::ALL.to_vec(),
+    }
+}
+
+/// The token spans found for `keyword` in `text`.
+fn tokens(keyword: KeywordSpec, text: &str) -> Vec<String> {
+    let matcher = Matcher::new(vec![topic(vec![keyword])]).expect("keyword compiles");
+    matcher
+        .find_relevant(&[(Field::Title, text)])
+        .into_iter()
+        .map(|h| text[h.token_span].to_string())
+        .collect()
+}
+
+fn check(cases: &[(&str, &str, &str, &[&str])]) {
+    for (name, keyword, text, want) in cases {
+        assert_eq!(tokens(KeywordSpec::plain(*keyword), text), *want, "{name}");
+    }
+}
+
+#[test]
+fn proclitics() {
+    check(&[
+        ("bare_word", "داعش", "هجوم داعش على", &["داعش"]),
+        ("lam", "داعش", "بيان لداعش أمس", &["لداعش"]),
+        ("waw_and_ba", "داعش", "وبداعش", &["وبداعش"]),
+        (
+            "article_before_a_keyword_without_it",
+            "تحالف",
+            "التحالف الدولي",
+            &["التحالف"],
+        ),
+        (
+            "fused_lam_article",
+            "التحالف",
+            "قال للتحالف إن",
+            &["للتحالف"],
+        ),
+        ("fused_with_waw", "الحزب", "وللحزب رأي", &["وللحزب"]),
+        (
+            "fused_lam_before_lam_word",
+            "الليرة",
+            "انهيار لليرة السورية",
+            &["لليرة"],
+        ),
+        ("fused_needs_both_lams", "الدولة", "دعم لدولة جارة", &[]),
+        (
+            "indefinite_does_not_match_article_keyword",
+            "الجيش",
+            "جيش جديد",
+            &[],
+        ),
+        ("future_sin_is_not_a_proclitic", "داعش", "سداعش", &[]),
+        ("root_letters_are_not_proclitics", "داعش", "مداعش", &[]),
+        (
+            "detached_proclitic_starts_the_token",
+            "داعش",
+            "بيان لـ(داعش) أمس",
+            &["لـ(داعش"],
+        ),
+    ]);
+}
+
+#[test]
+fn suffixes() {
+    check(&[
+        ("pronoun", "حكومة", "انتقدوا حكومتهم", &["حكومتهم"]),
+        ("teh_before_dual", "مدينة", "قصف المدينتين", &["المدينتين"]),
+        (
+            "teh_dropped_before_plural",
+            "حكومة",
+            "الحكومات العربية",
+            &["الحكومات"],
+        ),
+        (
+            "plural_with_pronoun",
+            "تحرك",
+            "رصدت تحركاتهم",
+            &["تحركاتهم"],
+        ),
+        (
+            "accusative_nisba",
+            "فلسطين",
+            "أسيرا فلسطينيا",
+            &["فلسطينيا"],
+        ),
+        (
+            "nisba_feminine",
+            "فلسطين",
+            "الدولة الفلسطينية",
+            &["الفلسطينية"],
+        ),
+        (
+            "nisba_keyword_feminine",
+            "الروسي",
+            "الخارجية الروسية",
+            &["الروسية"],
+        ),
+        ("tanween_alef", "مشروع", "قدم مشروعاً", &["مشروعاً"]),
+        (
+            "construct_plural_lost_nun",
+            "مقاتل",
+            "قال مقاتلوه",
+            &["مقاتلوه"],
+        ),
+        ("bare_teh_is_another_word", "حماس", "بحماسة كبيرة", &[]),
+        ("bare_teh_after_article", "الرياض", "وزارة الرياضة", &[]),
+        (
+            "real_heh_pronoun_is_allowed",
+            "كتاب",
+            "قرأ كتابه",
+            &["كتابه"],
+        ),
+        ("unknown_suffix", "داعش", "داعشوني", &[]),
+    ]);
+}
+
+#[test]
+fn short_keywords() {
+    check(&[
+        ("whole_word", "قطر", "زار قطر أمس", &["قطر"]),
+        ("with_article", "سد", "انهيار السد", &["السد"]),
+        ("inside_a_word", "سد", "أسدل الستار", &[]),
+        ("no_suffix", "قطر", "تسرب القطران", &[]),
+        ("no_nisba", "قطر", "مسؤول قطري", &[]),
+        ("no_chain_without_article", "قطر", "مصر وقطر", &[]),
+    ]);
+}
+
+#[test]
+fn multi_word_keywords() {
+    check(&[
+        (
+            "guillemets",
+            "تنظيم الدولة",
+            "في تنظيم «الدولة» شرقي",
+            &["تنظيم «الدولة"],
+        ),
+        (
+            "brackets",
+            "تنظيم الدولة الإسلامية",
+            "أعلن تنظيم (الدولة الإسلامية) مسؤوليته",
+            &["تنظيم (الدولة الإسلامية"],
+        ),
+        (
+            "hashtag",
+            "التحالف الدولي",
+            "وسم #التحالف_الدولي",
+            &["التحالف_الدولي"],
+        ),
+        (
+            "en_dash",
+            "غزة أريحا",
+            "اتفاق غزة–أريحا أولا",
+            &["غزة–أريحا"],
+        ),
+        (
+            "suffix_on_last_word",
+            "رئيس حكومة",
+            "أدى رئيس حكومتها اليمين",
+            &["رئيس حكومتها"],
+        ),
+        (
+            "clause_punctuation_is_no_gap",
+            "تنظيم الدولة",
+            "تنظيم، الدولة",
+            &[],
+        ),
+        (
+            "another_word_is_no_gap",
+            "تنظيم الدولة",
+            "تنظيم هذه الدولة",
+            &[],
+        ),
+    ]);
+}
+
+#[test]
+fn latin_keywords() {
+    check(&[
+        ("any_case", "ISIS", "Attack by isis fighters", &["isis"]),
+        ("inside_a_word", "ISIS", "crisis", &[]),
+        ("possessive", "Daesh", "Daesh's leader", &["Daesh"]),
+        ("accents", "Erdogan", "President Erdoğan met", &["Erdoğan"]),
+        (
+            "hyphen_is_a_gap",
+            "Al Qaeda",
+            "An Al-Qaeda affiliate",
+            &["Al-Qaeda"],
+        ),
+        ("no_plural", "coalition", "coalitions", &[]),
+    ]);
+}
+
+#[test]
+fn keyword_options() {
+    let with = |term: &str, options: KeywordOptions| KeywordSpec {
+        term: term.into(),
+        options,
+    };
+    let cases: &[(&str, KeywordSpec, &str, &[&str])] = &[
+        (
+            "suffixes_none_keeps_the_bare_word",
+            with(
+                "كابل",
+                KeywordOptions {
+                    suffixes: Some(Suffixes::None),
+                    ..Default::default()
+                },
+            ),
+            "وصل إلى كابل",
+            &["كابل"],
+        ),
+        (
+            "suffixes_none_rejects_plural",
+            with(
+                "كابل",
+                KeywordOptions {
+                    suffixes: Some(Suffixes::None),
+                    ..Default::default()
+                },
+            ),
+            "مد كابلات",
+            &[],
+        ),
+        (
+            "pronouns_only_rejects_nisba",
+            with(
+                "الحوثي",
+                KeywordOptions {
+                    suffixes: Some(Suffixes::PronounsOnly),
+                    ..Default::default()
+                },
+            ),
+            "الحوثيين",
+            &[],
+        ),
+        (
+            "prefixes_none",
+            with(
+                "داعش",
+                KeywordOptions {
+                    prefixes: Some(Prefixes::None),
+                    ..Default::default()
+                },
+            ),
+            "لداعش وداعش داعش",
+            &["داعش"],
+        ),
+        (
+            "article_only",
+            with(
+                "حزب",
+                KeywordOptions {
+                    prefixes: Some(Prefixes::ArticleOnly),
+                    ..Default::default()
+                },
+            ),
+            "بحزب والحزب",
+            &["والحزب"],
+        ),
+        (
+            "short_keyword_override",
+            with(
+                "قطر",
+                KeywordOptions {
+                    prefixes: Some(Prefixes::Default),
+                    suffixes: Some(Suffixes::Default),
+                    ..Default::default()
+                },
+            ),
+            "مسؤول قطري",
+            &["قطري"],
+        ),
+        (
+            "case_sensitive_acronym",
+            with(
+                "US",
+                KeywordOptions {
+                    case_sensitive: true,
+                    ..Default::default()
+                },
+            ),
+            "let us see what the US does",
+            &["US"],
+        ),
+    ];
+    for (name, keyword, text, want) in cases {
+        assert_eq!(tokens(keyword.clone(), text), *want, "{name}");
+    }
+}
+
+#[test]
+fn spans_and_snippets() {
+    let text = "قال مصدر أمني إن عناصر لِداعـــشَ انسحبوا من القرية";
+    let matcher = Matcher::from_terms(["داعش".to_owned()]).expect("compiles");
+    let hits = matcher.find_relevant(&[(Field::Summary, text)]);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(&text[hits[0].keyword_span.clone()], "داعـــشَ");
+    assert_eq!(&text[hits[0].token_span.clone()], "لِداعـــشَ");
+    assert_eq!(hits[0].field, Field::Summary);
+    assert_eq!(hits[0].topic, None);
+    assert!(
+        hits[0].snippet.contains("لِداعـــشَ") && hits[0].snippet.contains("عناصر"),
+        "{}",
+        hits[0].snippet
+    );
+}
+
+#[test]
+fn topic_rules_any_all_none_and_fields() {
+    let plain = |terms: &[&str]| {
+        terms
+            .iter()
+            .map(|t| KeywordSpec::plain(*t))
+            .collect::<Vec<_>>()
+    };
+    let topics = vec![
+        TopicSpec {
+            id: Some("all".into()),
+            any: plain(&["داعش"]),
+            all: plain(&["العراق"]),
+            none: Vec::new(),
+            fields: Field::ALL.to_vec(),
+        },
+        TopicSpec {
+            id: Some("veto".into()),
+            any: plain(&["داعش"]),
+            all: Vec::new(),
+            none: plain(&["مسلسل"]),
+            fields: Field::ALL.to_vec(),
+        },
+        TopicSpec {
+            id: Some("titles".into()),
+            any: plain(&["داعش"]),
+            all: Vec::new(),
+            none: Vec::new(),
+            fields: vec![Field::Title],
+        },
+    ];
+    let matcher = Matcher::new(topics).expect("compiles");
+    let topics_of = |title: &str, summary: &str| {
+        let hits = matcher.find_relevant(&[(Field::Title, title), (Field::Summary, summary)]);
+        Matcher::by_topic(&hits)
+            .keys()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        topics_of("هجوم لداعش", "في العراق"),
+        ["all", "titles", "veto"]
+    );
+    assert_eq!(topics_of("هجوم لداعش", "في سوريا"), ["titles", "veto"]);
+    assert_eq!(topics_of("مسلسل عن داعش", ""), ["titles"]);
+    assert_eq!(topics_of("خبر", "هجوم لداعش في العراق"), ["all", "veto"]);
+}
+
+#[test]
+fn rejects_a_keyword_that_folds_to_nothing() {
+    for term in ["\u{064E}", "  ", "«»", "\u{200F}"] {
+        let result = Matcher::from_terms([term.to_owned()]);
+        assert!(
+            matches!(result, Err(MatcherError::EmptyKeyword(_))),
+            "{term:?}"
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn matching_never_panics_and_spans_are_inside(text in "\\PC{0,60}", keyword in "[ابتداعشلوفكة ]{1,8}|\\PC{1,6}") {
+        if let Ok(matcher) = Matcher::from_terms([keyword]) {
+            for hit in matcher.find_relevant(&[(Field::Title, &text)]) {
+                prop_assert!(hit.token_span.start <= hit.keyword_span.start && hit.keyword_span.end <= hit.token_span.end);
+                prop_assert!(text.get(hit.token_span.clone()).is_some());
+                prop_assert!(text.get(hit.keyword_span.clone()).is_some());
+            }
+        }
+    }
+}

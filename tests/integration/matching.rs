@@ -1,0 +1,58 @@
+//! The shared Arabic matching cases (`../shared/samples/arabic-match/dev.jsonl`), each run
+//! through the config parser and the matcher exactly as `rasad match` runs them.
+
+use std::path::Path;
+
+use rasad::config::Config;
+use rasad::matcher::Matcher;
+use rasad::model::Field;
+use rasad::runtime::topic_specs;
+
+const CASES: &str = "../shared/samples/arabic-match/dev.jsonl";
+
+/// A config with one topic whose only keyword is the case's (a string or an option table).
+fn config_for(keyword: &serde_json::Value) -> Config {
+    let keyword: toml::Value =
+        serde_json::from_value(keyword.clone()).expect("a keyword is a string or a table");
+    let mut topic = toml::Table::new();
+    topic.insert("id".into(), "t".into());
+    topic.insert("any".into(), toml::Value::Array(vec![keyword]));
+    let mut file = toml::Table::new();
+    file.insert(
+        "topic".into(),
+        toml::Value::Array(vec![toml::Value::Table(topic)]),
+    );
+    let text = toml::to_string(&file).expect("serialises");
+    Config::parse(&text, Path::new("case.toml")).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+#[test]
+fn every_shared_arabic_matching_case_passes() {
+    let cases = std::fs::read_to_string(CASES).unwrap_or_else(|e| panic!("{CASES}: {e}"));
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for line in cases.lines().filter(|l| !l.trim().is_empty()) {
+        let case: serde_json::Value = serde_json::from_str(line).expect("a JSON case");
+        let matcher = Matcher::new(topic_specs(&config_for(&case["keyword"]))).expect("compiles");
+        let text = case["text"].as_str().expect("a text");
+        let hits = matcher.find_relevant(&[(Field::Title, text)]);
+        let expect = case["expect"].as_bool().expect("an expectation");
+        if hits.is_empty() == expect {
+            failures.push(format!(
+                "{}: expected {}, got {:?} ({})",
+                case["id"],
+                if expect { "a hit" } else { "no hit" },
+                hits,
+                case["why"]
+            ));
+        }
+        count += 1;
+    }
+    assert!(count >= 200, "only {count} cases read");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
