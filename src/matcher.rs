@@ -219,6 +219,8 @@ impl Matcher {
         }
         let folded = fold(text);
         let mut hits: Vec<(usize, Hit)> = Vec::new();
+        // Variants of one keyword may validate the same token: keep it once.
+        let mut seen = std::collections::HashSet::new();
         for m in self.automaton.find_overlapping_iter(&folded.text) {
             let (index, variant) = self.patterns[m.pattern().as_usize()];
             let Some(candidate) = self.validate(text, &folded, index, variant, m.range()) else {
@@ -230,10 +232,7 @@ impl Matcher {
             if keyword.case_sensitive && !same_case(&text[keyword_span.clone()], &keyword.term) {
                 continue;
             }
-            if hits
-                .iter()
-                .any(|(k, h)| *k == index && h.token_span == token_span)
-            {
+            if !seen.insert((index, token_span.start, token_span.end)) {
                 continue;
             }
             let hit = Hit {
@@ -351,17 +350,20 @@ fn same_case(found: &str, term: &str) -> bool {
 /// A few words either side of `span`, for alerts.
 pub fn snippet(text: &str, span: &Range<usize>) -> String {
     const WORDS: usize = 6;
-    let before = &text[..span.start];
-    let start = before
-        .char_indices()
+    // Spaces, tabs and line breaks are ASCII, so their positions are character boundaries.
+    let is_space = |b: &u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
+    let bytes = text.as_bytes();
+    let start = bytes[..span.start]
+        .iter()
+        .enumerate()
         .rev()
-        .filter(|(_, c)| c.is_whitespace())
+        .filter(|(_, b)| is_space(b))
         .nth(WORDS)
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let after = &text[span.end..];
-    let end = after
-        .char_indices()
-        .filter(|(_, c)| c.is_whitespace())
+        .map_or(0, |(i, _)| i + 1);
+    let end = bytes[span.end..]
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| is_space(b))
         .nth(WORDS)
         .map_or(text.len(), |(i, _)| span.end + i);
     text[start..end].trim().to_owned()

@@ -90,8 +90,50 @@ pub fn fold(input: &str) -> Folded {
         },
         in_gap: false,
     };
-    for (start, ch) in input.char_indices() {
-        let start = start as u32;
+    let bytes = input.as_bytes();
+    // Characters that fold to themselves are copied in runs: `run` is where the current run
+    // started. Only ASCII and two-byte Arabic characters join a run.
+    let mut run = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at as u32;
+        let byte = bytes[at];
+        if byte < 0x80 {
+            let fold = ASCII[byte as usize];
+            match fold {
+                Fold::Keep(c) if c as u32 == byte as u32 => out.in_gap = false,
+                Fold::Gap if byte == b' ' && !out.in_gap => out.in_gap = true,
+                _ => {
+                    out.copy_run(input, run..at);
+                    out.apply(fold, byte as char, start);
+                    run = at + 1;
+                }
+            }
+            at += 1;
+            continue;
+        }
+        if (0xD8..=0xDB).contains(&byte) && at + 1 < bytes.len() {
+            // U+0600–06FF: two bytes, 110110xx 10yyyyyy.
+            let index = (((byte & 0x03) as usize) << 6) | (bytes[at + 1] & 0x3F) as usize;
+            let ch = char::from_u32(0x0600 + index as u32).expect("U+0600–06FF are characters");
+            match ARABIC[index] {
+                Fold::Keep(c) if c == ch => out.in_gap = false,
+                fold => {
+                    out.copy_run(input, run..at);
+                    out.apply(fold, ch, start);
+                    run = at + 2;
+                }
+            }
+            at += 2;
+            continue;
+        }
+        out.copy_run(input, run..at);
+        let ch = input[at..]
+            .chars()
+            .next()
+            .expect("`at` is on a character boundary");
+        at += ch.len_utf8();
+        run = at;
         match classify(ch) {
             Fold::Decompose => {
                 let nfkd = DecomposingNormalizerBorrowed::new_nfkd();
@@ -103,6 +145,7 @@ pub fn fold(input: &str) -> Folded {
             other => out.apply(other, ch, start),
         }
     }
+    out.copy_run(input, run..bytes.len());
     out.folded
 }
 
@@ -117,6 +160,24 @@ struct Out {
 }
 
 impl Out {
+    /// Copies a run of characters that fold to themselves (ASCII or two-byte Arabic only).
+    #[inline]
+    fn copy_run(&mut self, input: &str, run: Range<usize>) {
+        if run.is_empty() {
+            return;
+        }
+        let bytes = &input.as_bytes()[run.clone()];
+        self.folded.text.push_str(&input[run.clone()]);
+        // A continuation byte belongs to the character that started one byte earlier.
+        self.folded.starts.extend(
+            bytes
+                .iter()
+                .zip(run)
+                .map(|(b, i)| i as u32 - u32::from(b & 0xC0 == 0x80)),
+        );
+    }
+
+    #[inline]
     fn apply(&mut self, fold: Fold, ch: char, start: u32) {
         match fold {
             Fold::Keep(c) => self.push(c, start),
@@ -134,10 +195,7 @@ impl Out {
                 }
             }
             Fold::Gap if self.in_gap => {}
-            Fold::Gap => {
-                self.push(' ', start);
-                self.in_gap = true;
-            }
+            Fold::Gap => self.push(' ', start),
             Fold::Decompose => {
                 for lower in ch.to_lowercase() {
                     self.push(lower, start);
@@ -146,17 +204,45 @@ impl Out {
         }
     }
 
+    #[inline]
     fn push(&mut self, c: char, start: u32) {
-        if c != ' ' {
-            self.in_gap = false;
-        }
+        self.in_gap = c == ' ';
         self.folded.text.push(c);
-        let len = self.folded.text.len();
-        self.folded.starts.resize(len, start);
+        let starts = &mut self.folded.starts;
+        match c.len_utf8() {
+            1 => starts.push(start),
+            2 => starts.extend_from_slice(&[start, start]),
+            n => starts.extend(std::iter::repeat_n(start, n)),
+        }
     }
 }
 
-fn classify(ch: char) -> Fold {
+/// How each ASCII character folds, computed once at compile time.
+const ASCII: [Fold; 128] = {
+    let mut table = [Fold::Delete; 128];
+    let mut i = 0;
+    while i < 128 {
+        table[i] = classify(i as u8 as char);
+        i += 1;
+    }
+    table
+};
+
+/// How each character of the Arabic block folds, computed once at compile time.
+const ARABIC: [Fold; 256] = {
+    let mut table = [Fold::Delete; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = match char::from_u32(0x0600 + i as u32) {
+            Some(c) => arabic(c),
+            None => Fold::Delete,
+        };
+        i += 1;
+    }
+    table
+};
+
+const fn classify(ch: char) -> Fold {
     match ch {
         'A'..='Z' => Fold::Keep(ch.to_ascii_lowercase()),
         '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' => Fold::Gap,
@@ -187,7 +273,7 @@ fn classify(ch: char) -> Fold {
 }
 
 /// The Arabic block, U+0600–06FF.
-fn arabic(ch: char) -> Fold {
+const fn arabic(ch: char) -> Fold {
     match ch {
         'أ' | 'إ' | 'آ' | 'ٱ' | 'ٲ' | 'ٳ' | 'ٵ' => Fold::Keep('ا'),
         'ى' | 'ی' | 'ے' | 'ې' => Fold::Keep('ي'),
@@ -195,8 +281,8 @@ fn arabic(ch: char) -> Fold {
         'ة' | 'ۃ' => Fold::TehMarbuta,
         'ۀ' | 'ہ' | 'ە' | 'ھ' => Fold::Keep('ه'),
         'ؤ' | 'ئ' | 'ٶ' | 'ٷ' | 'ٸ' => Fold::Keep('ء'),
-        '٠'..='٩' => Fold::Keep(char::from(b'0' + (ch as u32 - '٠' as u32) as u8)),
-        '۰'..='۹' => Fold::Keep(char::from(b'0' + (ch as u32 - '۰' as u32) as u8)),
+        '٠'..='٩' => Fold::Keep((b'0' + (ch as u32 - '٠' as u32) as u8) as char),
+        '۰'..='۹' => Fold::Keep((b'0' + (ch as u32 - '۰' as u32) as u8) as char),
         '\u{0654}' | '\u{0655}' => Fold::HamzaMark,
         // Harakat and other marks, superscript alef, Quranic annotation signs, tatweel.
         '\u{0610}'..='\u{061A}'
@@ -211,7 +297,7 @@ fn arabic(ch: char) -> Fold {
 }
 
 /// Combining marks that can follow a base letter (Mn/Me in the scripts news text uses).
-fn is_mark(c: char) -> bool {
+const fn is_mark(c: char) -> bool {
     matches!(c,
         '\u{0300}'..='\u{036F}' | '\u{0483}'..='\u{0489}' | '\u{0591}'..='\u{05C7}'
         | '\u{0610}'..='\u{061A}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{06D6}'..='\u{06ED}'
