@@ -1,0 +1,343 @@
+//! Delivery through the binary against real SMTP and webhook servers: retries until the
+//! receiver is back, Retry-After that pauses one channel only, dead deliveries put back by
+//! `rasad outbox retry`, and a daemon killed mid-delivery that loses nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::servers::{SmtpServer, WebhookReceiver};
+use crate::support::{Env, KNOWN, RSS, count, rss};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Writes a config for `env`'s servers: the `news` feed, one topic notifying `desk` (email)
+/// and `ops` (webhook), with `delivery` as the `[delivery]` table and `ops_extra` added to
+/// the webhook channel.
+fn write_config(env: &Env, delivery: &str, ops_extra: &str) {
+    let text = format!(
+        r#"
+[daemon]
+state = "state/rasad.db"
+
+[poll]
+interval = "1s"
+timeout = "5s"
+
+[delivery]
+{delivery}
+
+[[feed]]
+id = "news"
+name = "Outlet news"
+url = "{feed}"
+
+[[topic]]
+id = "isis"
+name = "داعش"
+any = ["داعش", "تنظيم الدولة", "ISIS"]
+notify = ["desk", "ops"]
+
+[[channel]]
+id = "desk"
+kind = "email"
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+tls = "none"
+from = "rasad <rasad@test.example>"
+to = ["desk@test.example"]
+timezone = "Asia/Riyadh"
+
+[[channel]]
+id = "ops"
+kind = "webhook"
+url = "{hook}"
+secret_env = "RASAD_TEST_WEBHOOK_SECRET"
+{ops_extra}
+"#,
+        feed = env.feeds.url("/news.xml"),
+        port = env.smtp.port(),
+        hook = env.hook.url(),
+    );
+    std::fs::write(env.config_path(), text).expect("config written");
+}
+
+const FAST_RETRIES: &str = "retry_initial = \"200ms\"\nretry_max = \"400ms\"\ntimeout = \"2s\"";
+
+/// An environment whose feed is known (its first poll alerts no one), with `delivery` and
+/// `ops_extra` as in [`write_config`].
+async fn known_env(delivery: &str, ops_extra: &str) -> Env {
+    let env = Env::start().await;
+    write_config(&env, delivery, ops_extra);
+    env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "new_stories"), 1, "{summary}");
+    env
+}
+
+/// `n` items that each mention داعش, plus the known one.
+fn matching_items(n: usize) -> String {
+    let items: Vec<(String, String, String)> = (0..n)
+        .map(|i| {
+            (
+                format!("m{i}"),
+                format!("بيان لداعش رقم {i}"),
+                format!("نص الخبر {i}"),
+            )
+        })
+        .collect();
+    let mut refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, d)| (g.as_str(), t.as_str(), d.as_str()))
+        .collect();
+    refs.push(KNOWN);
+    rss(&refs)
+}
+
+/// `rasad outbox --json`, one object per undelivered delivery.
+async fn outbox(env: &Env) -> Vec<serde_json::Value> {
+    let output = env.rasad(&["outbox", "--json"]).await;
+    assert!(
+        output.status.success(),
+        "rasad outbox failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+/// Runs `rasad once` until nothing is pending (at most `rounds` times, `pause` apart).
+async fn once_until_settled(env: &Env, rounds: usize, pause: Duration) -> serde_json::Value {
+    let mut summary = env.once().await;
+    for _ in 1..rounds {
+        if count(&summary, "pending") == 0 {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        summary = env.once().await;
+    }
+    summary
+}
+
+#[tokio::test]
+async fn smtp_down_for_three_rounds_then_up_delivers_every_alert_exactly_once() {
+    let mut env = known_env(FAST_RETRIES, "").await;
+    let port = env.smtp.port();
+    let down = std::mem::replace(&mut env.smtp, SmtpServer::start().await);
+    down.shutdown().await;
+
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    for round in 1..=3 {
+        let summary = env.once().await;
+        if round == 1 {
+            assert_eq!(count(&summary, "alerts"), 3, "{summary}");
+        }
+        assert_eq!(count(&summary, "pending"), 3, "round {round}: {summary}");
+        tokio::time::sleep(Duration::from_millis(450)).await;
+    }
+    // The webhook channel was not held up by the mail server being down.
+    assert_eq!(env.hook.accepted().len(), 3);
+    let waiting = outbox(&env).await;
+    assert_eq!(waiting.len(), 3, "{waiting:?}");
+    for entry in &waiting {
+        assert_eq!(entry["channel"], "desk", "{entry}");
+        assert!(
+            ["pending", "retrying"].contains(&entry["state"].as_str().unwrap_or_default()),
+            "{entry}"
+        );
+    }
+    assert!(
+        waiting
+            .iter()
+            .any(|e| e["last_error"].as_str().is_some_and(|m| !m.is_empty())),
+        "{waiting:?}"
+    );
+
+    let up = SmtpServer::start_on(port).await;
+    let _ = std::mem::replace(&mut env.smtp, up);
+    let summary = once_until_settled(&env, 10, Duration::from_millis(450)).await;
+    assert_eq!(count(&summary, "pending"), 0, "{summary}");
+    let mails = env.smtp.messages();
+    assert_eq!(mails.len(), 3);
+    let subjects: HashSet<String> = mails.iter().map(|m| m.decode().subject).collect();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    let ids: HashSet<String> = mails
+        .iter()
+        .filter_map(|m| m.decode().header("Message-ID").map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(outbox(&env).await.is_empty());
+}
+
+#[tokio::test]
+async fn webhook_answering_500_500_200_delivers_once() {
+    let env = known_env(FAST_RETRIES, "").await;
+    env.hook.push_statuses(&[500, 500]);
+    env.feeds.set("/news.xml", matching_items(1), RSS);
+    let summary = once_until_settled(&env, 10, Duration::from_millis(450)).await;
+    assert_eq!(count(&summary, "pending"), 0, "{summary}");
+    let requests = env.hook.requests();
+    let statuses: Vec<u16> = requests.iter().map(|(_, s)| *s).collect();
+    assert_eq!(statuses, [500, 500, 200]);
+    let keys: HashSet<&str> = requests
+        .iter()
+        .filter_map(|(r, _)| r.header("idempotency-key"))
+        .collect();
+    assert_eq!(keys.len(), 1, "one delivery, retried with one key");
+    assert_eq!(env.hook.accepted().len(), 1);
+}
+
+#[tokio::test]
+async fn webhook_429_with_retry_after_pauses_that_channel_only() {
+    let env = known_env(FAST_RETRIES, "").await;
+    env.hook
+        .push_status_with_headers(429, &[("Retry-After", "2")]);
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    let mut daemon = env.spawn(&["run"]);
+    let first = env.hook.wait_for_requests(1, WAIT).await;
+    assert_eq!(first.first().map(|(_, s)| *s), Some(429), "{first:?}");
+    // Meanwhile the mail channel delivers everything.
+    let mails = env.smtp.wait_for_messages(3, WAIT).await;
+    assert_eq!(mails.len(), 3);
+    let accepted = env.hook.wait_for_accepted(3, WAIT).await;
+    daemon.start_kill().expect("rasad stopped");
+    let _ = daemon.wait().await;
+    assert_eq!(accepted.len(), 3, "{}", env.log());
+    let requests = env.hook.requests();
+    let paused_at = requests[0].0.received_at;
+    for (request, _) in &requests[1..] {
+        let gap = request.received_at.duration_since(paused_at);
+        assert!(
+            gap >= Duration::from_millis(1950),
+            "a request came {gap:?} after the 429"
+        );
+    }
+    assert_eq!(requests.len(), 4, "one 429, then the three alerts");
+}
+
+#[tokio::test]
+async fn webhook_400_is_dead_listed_and_delivered_after_outbox_retry() {
+    let env = known_env(FAST_RETRIES, "").await;
+    env.hook.push_statuses(&[400, 400]);
+    env.feeds.set("/news.xml", matching_items(2), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "dead"), 2, "{summary}");
+
+    let dead = outbox(&env).await;
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    for entry in &dead {
+        assert_eq!(
+            (entry["channel"].as_str(), entry["state"].as_str()),
+            (Some("ops"), Some("dead")),
+            "{entry}"
+        );
+        assert!(
+            entry["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("400")),
+            "{entry}"
+        );
+    }
+    let listing = env.rasad(&["outbox"]).await;
+    let text = String::from_utf8_lossy(&listing.stdout);
+    assert!(text.contains("dead") && text.contains("HTTP 400"), "{text}");
+
+    // One back by id: delivered, the other still dead.
+    let id = dead[0]["id"].as_i64().expect("an id").to_string();
+    let retried = env.rasad(&["outbox", "retry", &id]).await;
+    assert!(retried.status.success(), "{retried:?}");
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "delivered"), 1, "{summary}");
+    let left = outbox(&env).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["id"], dead[1]["id"]);
+
+    // The rest back with --dead.
+    let retried = env.rasad(&["outbox", "retry", "--dead"]).await;
+    assert!(retried.status.success(), "{retried:?}");
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "delivered"), 1, "{summary}");
+    assert!(outbox(&env).await.is_empty());
+    let keys: HashSet<String> = env
+        .hook
+        .accepted()
+        .iter()
+        .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 2);
+
+    // An unknown id is an input error.
+    let missing = env.rasad(&["outbox", "retry", "999999"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn a_daemon_killed_mid_delivery_loses_nothing() {
+    const ALERTS: usize = 200;
+    let env = known_env(FAST_RETRIES, "").await;
+    // A slow receiver makes sends really in flight when the daemon is killed.
+    env.hook.set_delay(Some(Duration::from_millis(15)));
+    env.feeds.set("/news.xml", matching_items(ALERTS), RSS);
+
+    let mut first = env.spawn(&["run"]);
+    env.hook.wait_for_requests(ALERTS / 4, WAIT).await;
+    first.start_kill().expect("SIGKILL sent");
+    let _ = first.wait().await;
+    let before = env.hook.requests().len();
+    assert!(before < ALERTS, "the kill came too late to test anything");
+
+    let started = Instant::now();
+    let mut second = env.spawn(&["run"]);
+    let accepted = wait_for_distinct_keys(&env.hook, ALERTS, Duration::from_secs(25)).await;
+    let mails = env.smtp.wait_for_messages(ALERTS, WAIT).await;
+    second.start_kill().expect("SIGKILL sent");
+    let _ = second.wait().await;
+
+    let mut per_key: HashMap<String, usize> = HashMap::new();
+    for request in &accepted {
+        let key = request.header("idempotency-key").expect("a key").to_owned();
+        *per_key.entry(key).or_default() += 1;
+    }
+    assert_eq!(
+        per_key.len(),
+        ALERTS,
+        "after {:?}: {}",
+        started.elapsed(),
+        env.log()
+    );
+    // Each channel sends one message at a time: at most one was in flight at the kill.
+    let duplicates = accepted.len() - per_key.len();
+    eprintln!(
+        "killed after {before} webhook requests; all {ALERTS} arrived {:?} after the restart; {duplicates} duplicate(s)",
+        started.elapsed()
+    );
+    assert!(duplicates <= 1, "{duplicates} duplicate webhook calls");
+
+    let ids: HashSet<String> = mails
+        .iter()
+        .filter_map(|m| m.decode().header("Message-ID").map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), ALERTS);
+    assert!(mails.len() - ids.len() <= 1, "{} mails", mails.len());
+}
+
+/// Waits until the receiver accepted `n` distinct Idempotency-Keys (or `timeout`).
+async fn wait_for_distinct_keys(
+    hook: &WebhookReceiver,
+    n: usize,
+    timeout: Duration,
+) -> Vec<crate::servers::RecordedRequest> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let accepted = hook.accepted();
+        let distinct: HashSet<&str> = accepted
+            .iter()
+            .filter_map(|r| r.header("idempotency-key"))
+            .collect();
+        if distinct.len() >= n || Instant::now() > deadline {
+            return accepted;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
