@@ -4,7 +4,8 @@
 //! `.html` templates are auto-escaped; JSON bodies are built as values and written with
 //! `|tojson`, so that no feed string can break out of its JSON string. Filters added to
 //! Jinja's: `clip(n)` (cut at n characters, with …), `mrkdwn` (Slack escaping), `md`
-//! (Markdown escaping) and `mdurl` (a URL safe inside a Markdown link).
+//! (Markdown escaping), `mdurl` (a URL safe inside a Markdown link) and `xml` (`& < > "`
+//! escaped, for Telegram's HTML).
 
 use minijinja::{AutoEscape, Environment};
 
@@ -84,6 +85,9 @@ impl Templates {
                 .replace('>', "&gt;")
         });
         env.add_filter("md", escape_markdown);
+        env.add_filter("xml", |text: String| {
+            html_escape::encode_double_quoted_attribute(&text).into_owned()
+        });
         env.add_filter("mdurl", |url: String| {
             url.replace('(', "%28")
                 .replace(')', "%29")
@@ -147,7 +151,7 @@ impl Templates {
 fn escape_markdown(text: String) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if "\\`*_{}[]()#+-!|<>~".contains(c) {
+        if "\\`*_[]<>|~".contains(c) {
             out.push('\\');
         }
         out.push(c);
@@ -266,7 +270,12 @@ mod tests {
     fn markdown_is_escaped() {
         let cases = [
             ("plain", "داعش", "داعش"),
-            ("link", "[x](y)", "\\[x\\]\\(y\\)"),
+            ("link", "[x](y)", "\\[x\\](y)"),
+            (
+                "dates_stay_readable",
+                "2026-11-29 +03:00",
+                "2026-11-29 +03:00",
+            ),
             ("emphasis", "*a* _b_", "\\*a\\* \\_b\\_"),
         ];
         for (name, input, want) in cases {

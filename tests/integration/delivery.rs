@@ -11,9 +11,9 @@ use crate::support::{Env, KNOWN, RSS, count, rss};
 const WAIT: Duration = Duration::from_secs(15);
 
 /// Writes a config for `env`'s servers: the `news` feed, one topic notifying `desk` (email)
-/// and `ops` (webhook), with `delivery` as the `[delivery]` table and `ops_extra` added to
-/// the webhook channel.
-fn write_config(env: &Env, delivery: &str, ops_extra: &str) {
+/// and `ops` (webhook), with `delivery` as the `[delivery]` table, `desk_extra` added to the
+/// email channel and `tail` (more keys of the webhook channel, or more tables) at the end.
+fn write_config(env: &Env, delivery: &str, desk_extra: &str, tail: &str) {
     let text = format!(
         r#"
 [daemon]
@@ -46,13 +46,14 @@ tls = "none"
 from = "rasad <rasad@test.example>"
 to = ["desk@test.example"]
 timezone = "Asia/Riyadh"
+{desk_extra}
 
 [[channel]]
 id = "ops"
 kind = "webhook"
 url = "{hook}"
 secret_env = "RASAD_TEST_WEBHOOK_SECRET"
-{ops_extra}
+{tail}
 "#,
         feed = env.feeds.url("/news.xml"),
         port = env.smtp.port(),
@@ -63,11 +64,11 @@ secret_env = "RASAD_TEST_WEBHOOK_SECRET"
 
 const FAST_RETRIES: &str = "retry_initial = \"200ms\"\nretry_max = \"400ms\"\ntimeout = \"2s\"";
 
-/// An environment whose feed is known (its first poll alerts no one), with `delivery` and
-/// `ops_extra` as in [`write_config`].
-async fn known_env(delivery: &str, ops_extra: &str) -> Env {
+/// An environment whose feed is known (its first poll alerts no one), configured as in
+/// [`write_config`].
+async fn known_env(delivery: &str, desk_extra: &str, tail: &str) -> Env {
     let env = Env::start().await;
-    write_config(&env, delivery, ops_extra);
+    write_config(&env, delivery, desk_extra, tail);
     env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
     let summary = env.once().await;
     assert_eq!(count(&summary, "new_stories"), 1, "{summary}");
@@ -122,7 +123,7 @@ async fn once_until_settled(env: &Env, rounds: usize, pause: Duration) -> serde_
 
 #[tokio::test]
 async fn smtp_down_for_three_rounds_then_up_delivers_every_alert_exactly_once() {
-    let mut env = known_env(FAST_RETRIES, "").await;
+    let mut env = known_env(FAST_RETRIES, "", "").await;
     let port = env.smtp.port();
     let down = std::mem::replace(&mut env.smtp, SmtpServer::start().await);
     down.shutdown().await;
@@ -172,7 +173,7 @@ async fn smtp_down_for_three_rounds_then_up_delivers_every_alert_exactly_once() 
 
 #[tokio::test]
 async fn webhook_answering_500_500_200_delivers_once() {
-    let env = known_env(FAST_RETRIES, "").await;
+    let env = known_env(FAST_RETRIES, "", "").await;
     env.hook.push_statuses(&[500, 500]);
     env.feeds.set("/news.xml", matching_items(1), RSS);
     let summary = once_until_settled(&env, 10, Duration::from_millis(450)).await;
@@ -190,7 +191,7 @@ async fn webhook_answering_500_500_200_delivers_once() {
 
 #[tokio::test]
 async fn webhook_429_with_retry_after_pauses_that_channel_only() {
-    let env = known_env(FAST_RETRIES, "").await;
+    let env = known_env(FAST_RETRIES, "", "").await;
     env.hook
         .push_status_with_headers(429, &[("Retry-After", "2")]);
     env.feeds.set("/news.xml", matching_items(3), RSS);
@@ -218,7 +219,7 @@ async fn webhook_429_with_retry_after_pauses_that_channel_only() {
 
 #[tokio::test]
 async fn webhook_400_is_dead_listed_and_delivered_after_outbox_retry() {
-    let env = known_env(FAST_RETRIES, "").await;
+    let env = known_env(FAST_RETRIES, "", "").await;
     env.hook.push_statuses(&[400, 400]);
     env.feeds.set("/news.xml", matching_items(2), RSS);
     let summary = env.once().await;
@@ -275,7 +276,7 @@ async fn webhook_400_is_dead_listed_and_delivered_after_outbox_retry() {
 #[tokio::test]
 async fn a_daemon_killed_mid_delivery_loses_nothing() {
     const ALERTS: usize = 200;
-    let env = known_env(FAST_RETRIES, "").await;
+    let env = known_env(FAST_RETRIES, "", "").await;
     // A slow receiver makes sends really in flight when the daemon is killed.
     env.hook.set_delay(Some(Duration::from_millis(15)));
     env.feeds.set("/news.xml", matching_items(ALERTS), RSS);
@@ -340,4 +341,244 @@ async fn wait_for_distinct_keys(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_digest_channel_sends_one_message_grouped_by_topic() {
+    let coalition = "\n[[topic]]\nid = \"coalition\"\nname = \"التحالف\"\nany = [\"التحالف\"]\nnotify = [\"desk\"]\n";
+    let env = known_env(FAST_RETRIES, "digest = \"1s\"", coalition).await;
+    env.feeds.set(
+        "/news.xml",
+        rss(&[
+            ("d1", "بيان لداعش", "نص"),
+            ("d2", "غارات التحالف", "نص"),
+            ("d3", "هجوم لداعش", "نص"),
+            KNOWN,
+        ]),
+        RSS,
+    );
+    let first = env.once().await;
+    assert_eq!(count(&first, "alerts"), 3, "{first}");
+    // The digest window is still open: nothing went out by mail yet, but nothing is lost.
+    assert!(env.smtp.messages().is_empty());
+    assert_eq!(outbox(&env).await.len(), 3);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "delivered"), 3, "{summary}");
+    let mails = env.smtp.messages();
+    assert_eq!(mails.len(), 1, "one digest");
+    let mail = mails[0].decode();
+    assert!(mail.subject.contains('3'), "{}", mail.subject);
+    let isis = mail.text.find("══ داعش (2) ══").expect("a داعش group");
+    let coalition = mail
+        .text
+        .find("══ التحالف (1) ══")
+        .expect("an التحالف group");
+    assert!(isis < coalition, "{}", mail.text);
+    assert_eq!(mail.html.matches("<mark").count(), 3, "{}", mail.html);
+}
+
+#[tokio::test]
+async fn the_hourly_limit_holds_the_overflow_for_one_digest_across_restarts() {
+    let env = known_env(FAST_RETRIES, "max_per_hour = 2", "").await;
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "pending"), 0, "{summary}");
+    let mails = env.smtp.messages();
+    assert_eq!(mails.len(), 2, "one alone, then the overflow as one digest");
+    let digest = mails[1].decode();
+    assert_eq!(
+        digest.text.matches("بيان لداعش رقم").count(),
+        2,
+        "{}",
+        digest.text
+    );
+
+    // More alerts in the same hour wait (in another process: the count is in the store).
+    env.feeds.set("/news.xml", matching_items(5), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "alerts"), 2, "{summary}");
+    assert_eq!(env.smtp.messages().len(), 2);
+    let held: Vec<_> = outbox(&env)
+        .await
+        .into_iter()
+        .filter(|e| e["channel"] == "desk")
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(held.iter().all(|e| e["state"] == "pending"), "{held:?}");
+}
+
+#[tokio::test]
+async fn alerts_about_one_story_thread_together() {
+    let coalition = "\n[[topic]]\nid = \"coalition\"\nname = \"التحالف\"\nany = [\"التحالف\"]\nnotify = [\"desk\"]\n";
+    let env = known_env(FAST_RETRIES, "", coalition).await;
+    env.feeds.set(
+        "/news.xml",
+        rss(&[
+            ("t1", "غارات التحالف على مواقع داعش", "نص"),
+            ("t2", "بيان لداعش", "نص"),
+            KNOWN,
+        ]),
+        RSS,
+    );
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "alerts"), 3, "{summary}");
+    let mails: Vec<_> = env.smtp.messages().iter().map(|m| m.decode()).collect();
+    assert_eq!(mails.len(), 3);
+    let thread = |needle: &str| -> Vec<String> {
+        mails
+            .iter()
+            .filter(|m| m.subject.contains(needle))
+            .map(|m| m.header("References").unwrap_or_default().to_owned())
+            .collect()
+    };
+    let same_story = thread("غارات التحالف");
+    assert_eq!(same_story.len(), 2);
+    assert_eq!(same_story[0], same_story[1]);
+    assert!(same_story[0].starts_with("<story-"), "{same_story:?}");
+    let other = thread("بيان لداعش");
+    assert_eq!(other.len(), 1);
+    assert_ne!(other[0], same_story[0]);
+    for mail in &mails {
+        assert_eq!(mail.header("In-Reply-To"), mail.header("References"));
+        assert!(mail.text.contains("+03:00 (Asia/Riyadh)"), "{}", mail.text);
+    }
+}
+
+#[tokio::test]
+async fn notify_test_reports_what_each_server_answered() {
+    let telegram = WebhookReceiver::start().await;
+    let tail = format!(
+        "\n[[channel]]\nid = \"tg\"\nkind = \"webhook\"\nformat = \"telegram\"\nurl = \"http://{}\"\nbot_token_env = \"RASAD_TEST_WEBHOOK_SECRET\"\nchat_id = \"-10042\"\n",
+        telegram.addr()
+    );
+    let env = Env::start().await;
+    write_config(&env, FAST_RETRIES, "", &tail);
+    let cases = [
+        ("desk", 0, "250"),
+        ("ops", 0, "HTTP 200: ok"),
+        ("tg", 0, "HTTP 200: ok"),
+    ];
+    for (channel, code, answer) in cases {
+        let output = env.rasad(&["notify-test", channel]).await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(code), "{channel}: {output:?}");
+        assert!(stdout.contains(answer), "{channel}: {stdout}");
+    }
+    let mail = env.smtp.messages()[0].decode();
+    assert!(mail.subject.contains("بيان لداعش"), "{}", mail.subject);
+    let sent = telegram.accepted();
+    assert_eq!(sent.len(), 1);
+    let token = crate::support::SECRET;
+    let path = format!("/bot{}/sendMessage", token);
+    let encoded: String = url_path_encode(&path);
+    assert!(
+        sent[0].path == path || sent[0].path == encoded,
+        "{}",
+        sent[0].path
+    );
+    let body = sent[0].json().expect("JSON");
+    assert_eq!(body["chat_id"], "-10042");
+    assert_eq!(body["parse_mode"], "HTML");
+
+    // A refusal is reported with exit code 3.
+    env.hook.push_statuses(&[400]);
+    let output = env.rasad(&["notify-test", "ops"]).await;
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("HTTP 400"));
+    let output = env.rasad(&["notify-test", "nope"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    telegram.shutdown().await;
+}
+
+/// `path` with the bytes outside ASCII percent-encoded, as an HTTP client sends it.
+fn url_path_encode(path: &str) -> String {
+    path.bytes()
+        .map(|b| {
+            if b.is_ascii_graphic() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Compares `actual` with the committed snapshot `tests/data/snapshots/NAME`; with
+/// `RASAD_UPDATE_SNAPSHOTS=1` it writes the snapshot instead.
+fn snapshot(name: &str, actual: &str) -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/snapshots")
+        .join(name);
+    if std::env::var_os("RASAD_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder created");
+        std::fs::write(&path, actual).expect("snapshot written");
+        return None;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    (expected != actual).then(|| {
+        format!(
+            "{name} differs from {} (RASAD_UPDATE_SNAPSHOTS=1 rewrites it):\n{actual}",
+            path.display()
+        )
+    })
+}
+
+#[test]
+fn every_format_and_both_email_parts_match_their_snapshots() {
+    use rasad::config::{TemplateOverrides, WebhookFormat};
+    use rasad::sink::Templates;
+    use rasad::sink::render::message_view;
+    use rasad::sink::sample::{sample_delivery, sample_latin_delivery};
+
+    let arabic = sample_delivery();
+    let latin = sample_latin_delivery();
+    let stories = [
+        ("ar", &arabic, chrono_tz::Asia::Riyadh),
+        ("en", &latin, chrono_tz::Europe::London),
+    ];
+    let mut mismatches = Vec::new();
+    for (lang, delivery, tz) in stories {
+        let view = message_view(&[delivery], tz, Some("-1001234567890"));
+        for format in WebhookFormat::ALL {
+            let templates =
+                Templates::new(format, &TemplateOverrides::default()).expect("defaults compile");
+            let body = templates.body(&view).expect("renders");
+            let value: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+            let pretty = serde_json::to_string_pretty(&value).expect("serialises") + "\n";
+            mismatches.extend(snapshot(
+                &format!("webhook-{}-{lang}.json", format.as_str()),
+                &pretty,
+            ));
+        }
+        let templates = Templates::new(WebhookFormat::Json, &TemplateOverrides::default())
+            .expect("defaults compile");
+        let text = format!(
+            "Subject: {}\n\n{}",
+            templates.subject(&view).expect("subject"),
+            templates.text(&view).expect("text")
+        );
+        mismatches.extend(snapshot(&format!("email-{lang}.txt"), &text));
+        let html = templates.html(&view).expect("html");
+        mismatches.extend(snapshot(&format!("email-{lang}.html"), &html));
+    }
+    // A digest: two Arabic alerts on two topics and a Latin one.
+    let mut second = sample_delivery();
+    second.payload.topic_id = "coalition".into();
+    second.payload.topic_name = "التحالف".into();
+    second.idempotency_key = "0193c0de-0000-7000-8000-000000000003".into();
+    let view = message_view(&[&arabic, &second, &latin], chrono_tz::Asia::Riyadh, None);
+    let templates = Templates::new(WebhookFormat::Slack, &TemplateOverrides::default())
+        .expect("defaults compile");
+    let text = format!(
+        "Subject: {}\n\n{}",
+        templates.subject(&view).expect("subject"),
+        templates.text(&view).expect("text")
+    );
+    mismatches.extend(snapshot("email-digest.txt", &text));
+    mismatches.extend(snapshot(
+        "email-digest.html",
+        &templates.html(&view).expect("html"),
+    ));
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
 }
