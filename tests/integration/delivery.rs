@@ -187,6 +187,30 @@ async fn webhook_answering_500_500_200_delivers_once() {
         .collect();
     assert_eq!(keys.len(), 1, "one delivery, retried with one key");
     assert_eq!(env.hook.accepted().len(), 1);
+
+    // Every attempt is on record with what the receiver answered.
+    let store = rasad::store::Store::open(&env.dir.path().join("state/rasad.db"))
+        .await
+        .expect("the state opens");
+    let mut histories = Vec::new();
+    for id in 1..=2 {
+        let attempts = store.delivery_attempts(id).await.expect("readable");
+        histories.push(
+            attempts
+                .into_iter()
+                .map(|(_, outcome, reason)| format!("{outcome}: {reason}"))
+                .collect::<Vec<_>>(),
+        );
+    }
+    store.close().await;
+    assert!(
+        histories.contains(&vec![
+            "retry: HTTP 500: status 500".to_owned(),
+            "retry: HTTP 500: status 500".to_owned(),
+            "delivered: HTTP 200: ok".to_owned(),
+        ]),
+        "{histories:?}"
+    );
 }
 
 #[tokio::test]
