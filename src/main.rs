@@ -458,7 +458,7 @@ fn print_outbox(entries: &[rasad::store::OutboxEntry], json: bool) {
         return;
     }
     if entries.is_empty() {
-        println!("the outbox is empty: every alert was delivered");
+        println!("nothing waiting: no pending, retrying or dead deliveries");
         return;
     }
     println!("ID\tCHANNEL\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tTOPIC\tTITLE\tLAST ERROR");

@@ -109,15 +109,6 @@ impl Store {
         Ok(())
     }
 
-    /// Releases a lease without counting an attempt (a delivery claimed but not sent).
-    pub async fn release(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Holds every pending delivery of `channel` until at least `until` (the receiver asked the
     /// channel to slow down): durable, so that a restart does not hammer it either.
     pub async fn postpone_channel(
