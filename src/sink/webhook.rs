@@ -15,7 +15,6 @@ use crate::model::{Delivery, SendOutcome};
 /// How much of a response body is kept as the receiver's answer.
 const ANSWER_BYTES: usize = 300;
 
-#[derive(Debug)]
 pub struct WebhookSink {
     client: reqwest::Client,
     /// Where to POST; for Telegram it holds the bot token, so it is never logged.
@@ -26,6 +25,17 @@ pub struct WebhookSink {
     templates: Templates,
     options: ChannelOptions,
     timeout: Duration,
+}
+
+impl std::fmt::Debug for WebhookSink {
+    /// Without the URL: it may hold a secret (a Telegram bot token, a Slack hook path).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSink")
+            .field("host", &self.url.host_str())
+            .field("format", &self.format)
+            .field("signed", &self.secret.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A platform's limits: the shortest gap between two posts to one webhook or chat, and the most

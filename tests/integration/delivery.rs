@@ -533,7 +533,17 @@ async fn notify_test_reports_what_each_server_answered() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("HTTP 400"));
     let output = env.rasad(&["notify-test", "nope"]).await;
     assert_eq!(output.status.code(), Some(2));
+
+    // A Telegram server that is down: retried, and the bot token (in the URL) is never shown.
     telegram.shutdown().await;
+    let output = env.rasad(&["notify-test", "tg"]).await;
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("would be retried"), "{stderr}");
+    assert!(
+        !stderr.contains(token) && !stderr.contains(&url_path_encode(token)),
+        "{stderr}"
+    );
 }
 
 /// `path` with the bytes outside ASCII percent-encoded, as an HTTP client sends it.
