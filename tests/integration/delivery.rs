@@ -559,6 +559,65 @@ fn url_path_encode(path: &str) -> String {
         .collect()
 }
 
+#[tokio::test]
+async fn a_slow_webhook_does_not_hold_up_the_mail() {
+    let env = known_env(FAST_RETRIES, "", "").await;
+    env.hook.set_delay(Some(Duration::from_millis(1500)));
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    let mut daemon = env.spawn(&["run"]);
+    let first_call = env.hook.wait_for_requests(1, WAIT).await;
+    assert_eq!(first_call.len(), 1);
+    let mails = env
+        .smtp
+        .wait_for_messages(3, Duration::from_millis(1200))
+        .await;
+    let calls = env.hook.requests().len();
+    daemon.start_kill().expect("rasad stopped");
+    let _ = daemon.wait().await;
+    assert_eq!(
+        mails.len(),
+        3,
+        "the mail waited for the webhook: {}",
+        env.log()
+    );
+    assert!(calls < 3, "{calls} webhook calls already");
+}
+
+#[tokio::test]
+async fn channel_templates_from_files_replace_the_defaults() {
+    let env = Env::start().await;
+    let body = env.dir.path().join("body.json");
+    std::fs::write(
+        &body,
+        "{{ {\"text\": alert.topic ~ \": \" ~ alert.title, \"n\": count} | tojson }}",
+    )
+    .expect("template written");
+    let subject = env.dir.path().join("subject.txt");
+    std::fs::write(&subject, "تنبيه: {{ alert.title }}\nX-Injected: yes")
+        .expect("template written");
+    write_config(
+        &env,
+        FAST_RETRIES,
+        &format!("subject_template = \"{}\"", subject.display()),
+        &format!("body_template = \"{}\"", body.display()),
+    );
+    for channel in ["ops", "desk"] {
+        let output = env.rasad(&["notify-test", channel]).await;
+        assert!(output.status.success(), "{output:?}");
+    }
+    let call = &env.hook.accepted()[0];
+    assert_eq!(
+        call.json().expect("JSON"),
+        serde_json::json!({"text": "داعش: بيان لداعش يتبنى الهجوم على الحاجز", "n": 1})
+    );
+    let mail = env.smtp.messages()[0].decode();
+    assert_eq!(
+        mail.subject,
+        "تنبيه: بيان لداعش يتبنى الهجوم على الحاجز X-Injected: yes"
+    );
+    assert!(mail.header("X-Injected").is_none());
+}
+
 /// Compares `actual` with the committed snapshot `tests/data/snapshots/NAME`; with
 /// `RASAD_UPDATE_SNAPSHOTS=1` it writes the snapshot instead.
 fn snapshot(name: &str, actual: &str) -> Option<String> {
