@@ -569,7 +569,7 @@ async fn a_slow_webhook_does_not_hold_up_the_mail() {
     assert_eq!(first_call.len(), 1);
     let mails = env
         .smtp
-        .wait_for_messages(3, Duration::from_millis(1200))
+        .wait_for_messages(3, Duration::from_millis(2500))
         .await;
     let calls = env.hook.requests().len();
     daemon.start_kill().expect("rasad stopped");
