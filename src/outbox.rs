@@ -273,6 +273,8 @@ impl ChannelWorker {
         self.last_sent = Some(tokio::time::Instant::now());
         let now = Utc::now();
         let mut counts = DrainCounts::default();
+        // The channel failed: it waits until the earliest retry of what it just tried.
+        let mut hold: Option<DateTime<Utc>> = None;
         let channel = &self.channel;
         let reason = outcome.reason();
         for delivery in claimed {
@@ -295,7 +297,7 @@ impl ChannelWorker {
                 }
                 DeliveryUpdate::RetryAt(at) => {
                     tracing::warn!(delivery = id, %channel, attempt = delivery.attempts + 1, retry_at = %at, %reason, "delivery failed, will retry");
-                    self.hold_until = Some(self.hold_until.map_or(at, |h| h.min(at)));
+                    hold = Some(hold.map_or(at, |h| h.min(at)));
                     counts.retried += 1;
                 }
                 DeliveryUpdate::Dead => {
@@ -304,6 +306,7 @@ impl ChannelWorker {
                 }
             }
         }
+        self.hold_until = hold;
         match &outcome {
             SendOutcome::Delivered { .. } => {
                 store.record_message(channel, now, claimed.len()).await?;
