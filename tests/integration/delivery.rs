@@ -1,6 +1,8 @@
 //! Delivery through the binary against real SMTP and webhook servers: retries until the
 //! receiver is back, Retry-After that pauses one channel only, dead deliveries put back by
-//! `rasad outbox retry`, and a daemon killed mid-delivery that loses nothing.
+//! `rasad outbox retry`, digests and hourly limits, threading, templates, `rasad notify-test`,
+//! and a daemon killed mid-delivery that loses nothing. (Snapshots of the rendered formats are
+//! unit tests in `src/sink/templates.rs`.)
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -616,83 +618,4 @@ async fn channel_templates_from_files_replace_the_defaults() {
         "تنبيه: بيان لداعش يتبنى الهجوم على الحاجز X-Injected: yes"
     );
     assert!(mail.header("X-Injected").is_none());
-}
-
-/// Compares `actual` with the committed snapshot `tests/data/snapshots/NAME`; with
-/// `RASAD_UPDATE_SNAPSHOTS=1` it writes the snapshot instead.
-fn snapshot(name: &str, actual: &str) -> Option<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/snapshots")
-        .join(name);
-    if std::env::var_os("RASAD_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder created");
-        std::fs::write(&path, actual).expect("snapshot written");
-        return None;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    (expected != actual).then(|| {
-        format!(
-            "{name} differs from {} (RASAD_UPDATE_SNAPSHOTS=1 rewrites it):\n{actual}",
-            path.display()
-        )
-    })
-}
-
-#[test]
-fn every_format_and_both_email_parts_match_their_snapshots() {
-    use rasad::config::{TemplateOverrides, WebhookFormat};
-    use rasad::sink::Templates;
-    use rasad::sink::render::message_view;
-    use rasad::sink::sample::{sample_delivery, sample_latin_delivery};
-
-    let arabic = sample_delivery();
-    let latin = sample_latin_delivery();
-    let stories = [
-        ("ar", &arabic, chrono_tz::Asia::Riyadh),
-        ("en", &latin, chrono_tz::Europe::London),
-    ];
-    let mut mismatches = Vec::new();
-    for (lang, delivery, tz) in stories {
-        let view = message_view(&[delivery], tz, Some("-1001234567890"));
-        for format in WebhookFormat::ALL {
-            let templates =
-                Templates::new(format, &TemplateOverrides::default()).expect("defaults compile");
-            let body = templates.body(&view).expect("renders");
-            let value: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
-            let pretty = serde_json::to_string_pretty(&value).expect("serialises") + "\n";
-            mismatches.extend(snapshot(
-                &format!("webhook-{}-{lang}.json", format.as_str()),
-                &pretty,
-            ));
-        }
-        let templates = Templates::new(WebhookFormat::Json, &TemplateOverrides::default())
-            .expect("defaults compile");
-        let text = format!(
-            "Subject: {}\n\n{}",
-            templates.subject(&view).expect("subject"),
-            templates.text(&view).expect("text")
-        );
-        mismatches.extend(snapshot(&format!("email-{lang}.txt"), &text));
-        let html = templates.html(&view).expect("html");
-        mismatches.extend(snapshot(&format!("email-{lang}.html"), &html));
-    }
-    // A digest: two Arabic alerts on two topics and a Latin one.
-    let mut second = sample_delivery();
-    second.payload.topic_id = "coalition".into();
-    second.payload.topic_name = "التحالف".into();
-    second.idempotency_key = "0193c0de-0000-7000-8000-000000000003".into();
-    let view = message_view(&[&arabic, &second, &latin], chrono_tz::Asia::Riyadh, None);
-    let templates = Templates::new(WebhookFormat::Slack, &TemplateOverrides::default())
-        .expect("defaults compile");
-    let text = format!(
-        "Subject: {}\n\n{}",
-        templates.subject(&view).expect("subject"),
-        templates.text(&view).expect("text")
-    );
-    mismatches.extend(snapshot("email-digest.txt", &text));
-    mismatches.extend(snapshot(
-        "email-digest.html",
-        &templates.html(&view).expect("html"),
-    ));
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
 }
