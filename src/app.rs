@@ -23,8 +23,6 @@ use crate::store::{Store, StoreError};
 /// How long shutdown waits for in-flight polls and sends before it abandons them (their leases
 /// and unsaved validators make them safe to redo).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// The outbox looks for due deliveries at least this often, even when nothing woke it.
-const OUTBOX_IDLE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -68,7 +66,7 @@ impl std::fmt::Display for OnceSummary {
 pub async fn once(runtime: Arc<Runtime>, store: &Store) -> Result<OnceSummary, AppError> {
     let feeds: Vec<usize> = (0..runtime.config.feeds.len()).collect();
     let reports = poll_many(&runtime, store, feeds).await?;
-    let drained = outbox::drain(store, &runtime.sinks, runtime.backoff()).await?;
+    let drained = outbox::drain(store, &runtime).await?;
     let outbox = store.outbox_counts(Utc::now()).await?;
     let mut summary = OnceSummary {
         delivered: drained.delivered,
@@ -335,29 +333,39 @@ async fn sync_schedule(
     Ok(())
 }
 
-/// Sends due deliveries whenever woken, and at the latest when the next one falls due.
+/// Runs one outbox worker per channel (so that a slow or paused channel holds only itself),
+/// starts workers for channels added by a reload, and wakes them all when a poll added
+/// deliveries.
 async fn run_outbox(
     store: Store,
-    runtime: watch::Receiver<Arc<Runtime>>,
+    mut runtime: watch::Receiver<Arc<Runtime>>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    while !shutdown.is_cancelled() {
-        let current = runtime.borrow().clone();
-        if let Err(e) = outbox::drain(&store, &current.sinks, current.backoff()).await {
-            tracing::error!(error = %e, "outbox: cannot read or record deliveries");
+    let (tick, _) = watch::channel(());
+    let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        let current = runtime.borrow_and_update().clone();
+        workers.retain(|_, task| !task.is_finished());
+        for channel in current.sinks.keys() {
+            if !workers.contains_key(channel) {
+                let task = tokio::spawn(outbox::run_channel(
+                    store.clone(),
+                    runtime.clone(),
+                    channel.clone(),
+                    tick.subscribe(),
+                    shutdown.clone(),
+                ));
+                workers.insert(channel.clone(), task);
+            }
         }
-        let wait = match store.next_delivery_at().await {
-            Ok(Some(at)) => (at - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .clamp(Duration::from_millis(50), OUTBOX_IDLE),
-            Ok(None) | Err(_) => OUTBOX_IDLE,
-        };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => { tick.send_replace(()); }
+            Ok(()) = runtime.changed() => {}
         }
+    }
+    for (_, task) in workers {
+        let _ = task.await;
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use rasad::app;
 use rasad::config::Config;
 use rasad::matcher::Matcher;
-use rasad::model::Field;
+use rasad::model::{Field, SendOutcome};
 use rasad::runtime::{Runtime, topic_specs};
 use rasad::source::fetch::{FetchOutcome, Fetcher, Validators};
 use rasad::source::parse::parse_feed;
@@ -90,6 +90,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the deliveries not yet delivered (pending, retrying, in flight, dead) with their
+    /// last error; `outbox retry ID` or `outbox retry --dead` puts them back in the queue.
+    Outbox {
+        /// The config file.
+        #[arg(
+            short,
+            long,
+            env = "RASAD_CONFIG",
+            default_value = "/etc/rasad/rasad.toml",
+            global = true
+        )]
+        config: PathBuf,
+        /// Print one JSON object per delivery.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+    },
+    /// Send a sample Arabic alert through one channel and show what its server answered.
+    NotifyTest {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The channel id.
+        channel: String,
+    },
     /// Parse one feed (a file or an http(s) URL) and print its items.
     Parse {
         /// A feed file or URL.
@@ -97,6 +122,19 @@ enum Command {
         /// Print the feed as JSON (the shape the peer suites read).
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxAction {
+    /// Put a dead or waiting delivery back in the queue, due now.
+    Retry {
+        /// The delivery id (as `rasad outbox` lists it).
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        id: Option<i64>,
+        /// Put back every dead delivery.
+        #[arg(long)]
+        dead: bool,
     },
 }
 
@@ -161,6 +199,12 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             json,
         } => match_stdin(config, keywords, json),
         Command::Parse { source, json } => parse(source, json).await,
+        Command::Outbox {
+            config,
+            json,
+            action,
+        } => outbox(config, json, action).await,
+        Command::NotifyTest { config, channel } => notify_test(config.config, channel).await,
     }
 }
 
@@ -355,6 +399,118 @@ async fn parse(source: String, json: bool) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn outbox(
+    path: PathBuf,
+    json: bool,
+    action: Option<OutboxAction>,
+) -> Result<ExitCode, Failure> {
+    let config = Config::load(&path).map_err(input)?;
+    let store = Store::open(&config.daemon.state)
+        .await
+        .map_err(runtime_failure)?;
+    let now = chrono::Utc::now();
+    let result = match action {
+        Some(OutboxAction::Retry { dead: true, .. }) => {
+            let n = store.requeue_dead(now).await.map_err(runtime_failure)?;
+            println!("{n} dead deliveries put back in the queue");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(OutboxAction::Retry { id: Some(id), .. }) => {
+            if store.requeue(id, now).await.map_err(runtime_failure)? {
+                println!("delivery {id} put back in the queue");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(input(anyhow::anyhow!(
+                    "no undelivered delivery with id {id}"
+                )))
+            }
+        }
+        Some(OutboxAction::Retry { id: None, .. }) => {
+            Err(input(anyhow::anyhow!("give a delivery id or --dead")))
+        }
+        None => {
+            let entries = store.outbox_entries(now).await.map_err(runtime_failure)?;
+            print_outbox(&entries, json);
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    store.close().await;
+    result
+}
+
+fn print_outbox(entries: &[rasad::store::OutboxEntry], json: bool) {
+    if json {
+        for entry in entries {
+            println!(
+                "{}",
+                serde_json::to_string(entry).expect("an outbox entry serialises")
+            );
+        }
+        return;
+    }
+    if entries.is_empty() {
+        println!("nothing waiting: no pending, retrying or dead deliveries");
+        return;
+    }
+    println!("ID\tCHANNEL\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tTOPIC\tTITLE\tLAST ERROR");
+    for e in entries {
+        let next = e
+            .next_attempt_at
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{}\t{}\t{}\t{}\t{next}\t{}\t{}\t{}",
+            e.id,
+            e.channel,
+            e.state,
+            e.attempts,
+            e.topic,
+            e.title,
+            e.last_error.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+async fn notify_test(path: PathBuf, channel: String) -> Result<ExitCode, Failure> {
+    let (runtime, _) = load(&path)?;
+    let Some(sink) = runtime.sinks.get(&channel) else {
+        let known: Vec<&str> = runtime
+            .config
+            .channels
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        return Err(input(anyhow::anyhow!(
+            "no channel {channel:?} in {}; channels: {}",
+            path.display(),
+            known.join(", ")
+        )));
+    };
+    let mut sample = rasad::sink::sample::sample_delivery();
+    sample.channel = channel.clone();
+    sample.idempotency_key = format!("notify-test-{}", uuid::Uuid::now_v7());
+    let timeout = sink.pacing().timeout;
+    let outcome = tokio::time::timeout(timeout, sink.send(&[&sample]))
+        .await
+        .unwrap_or_else(|_| SendOutcome::Retry {
+            after: None,
+            reason: format!("no answer within {timeout:?}"),
+        });
+    match outcome {
+        SendOutcome::Delivered { answer } => {
+            println!("{channel}: delivered; the server answered: {answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+        SendOutcome::Retry { reason, after } => Err(runtime_failure(anyhow::anyhow!(
+            "{channel}: not delivered (would be retried{}): {reason}",
+            after.map(|a| format!(" after {a:?}")).unwrap_or_default()
+        ))),
+        SendOutcome::Rejected { reason } => Err(runtime_failure(anyhow::anyhow!(
+            "{channel}: refused (would not be retried): {reason}"
+        ))),
+    }
 }
 
 fn init_logging(format: LogFormat) {

@@ -102,11 +102,15 @@ pub struct AlertPayload {
 pub struct Delivery {
     pub id: i64,
     pub alert_id: i64,
+    /// The story cluster the alert is about: alerts of one cluster thread together in mail.
+    pub cluster_id: i64,
     pub channel: String,
     /// Unique per delivery; sent as `Idempotency-Key` so that receivers can drop a repeat.
     pub idempotency_key: String,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// When the delivery entered the outbox, or was last put back by `rasad outbox retry`: its
+    /// age decides when it is given up.
     pub created_at: DateTime<Utc>,
     pub payload: AlertPayload,
 }
@@ -114,8 +118,8 @@ pub struct Delivery {
 /// How a sink judged one send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendOutcome {
-    /// The receiver confirmed it (SMTP reply to DATA, HTTP 2xx).
-    Delivered,
+    /// The receiver confirmed it (SMTP reply to DATA, HTTP 2xx); `answer` is what it said.
+    Delivered { answer: String },
     /// A transient failure; `after` is the receiver's own hint (Retry-After), if any.
     Retry {
         after: Option<std::time::Duration>,
@@ -123,4 +127,14 @@ pub enum SendOutcome {
     },
     /// A permanent refusal: retrying would not help.
     Rejected { reason: String },
+}
+
+impl SendOutcome {
+    /// What the receiver answered, or why there was no answer: recorded with each attempt.
+    pub fn reason(&self) -> &str {
+        match self {
+            SendOutcome::Delivered { answer } => answer,
+            SendOutcome::Retry { reason, .. } | SendOutcome::Rejected { reason } => reason,
+        }
+    }
 }

@@ -1,23 +1,33 @@
-//! The outbox worker: claim due deliveries, send each through its channel's sink, record the
-//! outcome. A delivery is marked delivered only after the sink confirms it; failures wait a
-//! capped, jittered, exponentially growing time, which is stored so that it survives a restart.
+//! The outbox: each channel claims its own due deliveries, sends them through its sink (one alert
+//! or a digest per message), and records every attempt. A delivery is marked delivered only
+//! after the sink confirms it; failures wait a capped, jittered, exponentially growing time
+//! stored with the delivery, and a delivery still failing after `max_age` is dead.
+//!
+//! Channels run side by side: a slow, failing or rate-limited channel holds only itself.
+//! `plan` (when may a channel send, and how many alerts at once) and `decide` (what an outcome
+//! does to a delivery) are pure; `drain_channel` is the shell that waits, claims, sends, records.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
-use crate::model::SendOutcome;
-use crate::sink::Sink;
-use crate::store::{Store, StoreError};
+use crate::config::Delivery as DeliveryConfig;
+use crate::model::{Delivery, SendOutcome};
+use crate::runtime::Runtime;
+use crate::sink::{Pacing, Sink};
+use crate::store::{ChannelQueue, DeliveryUpdate, Store, StoreError};
 
-/// How long a claimed delivery stays leased to this sender: longer than any send can take, so
-/// that only a crashed sender's rows come back.
-pub const LEASE: Duration = Duration::from_secs(300);
-/// Deliveries claimed at once.
-const BATCH: u32 = 32;
+/// A claimed delivery stays leased this much longer than its send may take: only a crashed
+/// sender's rows come back, and they come back soon.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// The longest a receiver's `Retry-After` is honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// A channel worker looks at its queue at least this often, even when nothing woke it.
+const IDLE: Duration = Duration::from_secs(30);
 
 /// Settings for retries.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +49,27 @@ impl Backoff {
     }
 }
 
-/// What one drain did.
+/// How long to keep trying, and how to space the tries.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub backoff: Backoff,
+    /// A delivery still failing this long after it entered the outbox is dead.
+    pub max_age: Duration,
+}
+
+impl Settings {
+    pub fn from_config(config: &DeliveryConfig) -> Settings {
+        Settings {
+            backoff: Backoff {
+                initial: config.retry_initial,
+                max: config.retry_max,
+            },
+            max_age: config.max_age,
+        }
+    }
+}
+
+/// What a drain did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DrainCounts {
     pub delivered: u64,
@@ -47,51 +77,291 @@ pub struct DrainCounts {
     pub dead: u64,
 }
 
-/// Sends every delivery that is due now, until none is left (those that fail are rescheduled for
-/// later, so the loop ends).
-pub async fn drain(
-    store: &Store,
-    sinks: &HashMap<String, Sink>,
-    backoff: Backoff,
-) -> Result<DrainCounts, StoreError> {
-    let mut counts = DrainCounts::default();
-    loop {
-        let claimed = store.claim_due(Utc::now(), BATCH, LEASE).await?;
-        if claimed.is_empty() {
-            return Ok(counts);
+impl std::ops::AddAssign for DrainCounts {
+    fn add_assign(&mut self, other: DrainCounts) {
+        self.delivered += other.delivered;
+        self.retried += other.retried;
+        self.dead += other.dead;
+    }
+}
+
+/// What a channel may do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing is pending.
+    Idle,
+    /// Send one message holding up to this many alerts.
+    Send(usize),
+    /// Nothing may be sent before this time.
+    WaitUntil(DateTime<Utc>),
+}
+
+/// When a channel may send and how much: pending deliveries must be due; a digest channel
+/// gathers alerts for its period, counted from the oldest waiting one; a channel at its hourly
+/// limit waits until its oldest message of the hour ages out, and then sends everything held
+/// back as one digest instead of dropping any of it.
+pub fn plan(
+    now: DateTime<Utc>,
+    pacing: &Pacing,
+    queue: &ChannelQueue,
+    sent_last_hour: &[DateTime<Utc>],
+) -> Plan {
+    if queue.pending == 0 {
+        return Plan::Idle;
+    }
+    let Some(next_due) = queue.next_due else {
+        return Plan::Idle;
+    };
+    let mut ready = next_due;
+    if let Some(max) = pacing.max_per_hour {
+        let max = max as usize;
+        if sent_last_hour.len() >= max {
+            let frees = sent_last_hour[sent_last_hour.len() - max] + chrono::Duration::hours(1);
+            ready = ready.max(frees);
         }
-        for delivery in claimed {
-            let outcome = match sinks.get(&delivery.channel) {
-                Some(sink) => sink.send(&delivery).await,
-                // The channel left the config: keep the delivery until it comes back.
-                None => SendOutcome::Retry {
-                    after: Some(backoff.max),
-                    reason: format!("channel {:?} is not in the config", delivery.channel),
-                },
-            };
+    }
+    if let (Some(period), Some(oldest)) = (pacing.digest, queue.oldest) {
+        ready = ready.max(oldest + to_chrono(period));
+    }
+    if ready > now {
+        return Plan::WaitUntil(ready);
+    }
+    let last_slot = pacing
+        .max_per_hour
+        .is_some_and(|max| sent_last_hour.len() + 1 >= max as usize);
+    if pacing.digest.is_some() || (last_slot && queue.pending > 1) {
+        Plan::Send(pacing.max_alerts.max(1))
+    } else {
+        Plan::Send(1)
+    }
+}
+
+/// What one outcome does to a delivery that had failed `attempts` times and entered the outbox
+/// at `created_at`: delivered, pending again later (the receiver's wait, or the backoff), or
+/// dead (refused for good, or still failing after `max_age`).
+pub fn decide(
+    outcome: &SendOutcome,
+    attempts: u32,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    jitter: f64,
+) -> DeliveryUpdate {
+    match outcome {
+        SendOutcome::Delivered { .. } => DeliveryUpdate::Delivered,
+        SendOutcome::Rejected { .. } => DeliveryUpdate::Dead,
+        SendOutcome::Retry { .. } if now - created_at >= to_chrono(settings.max_age) => {
+            DeliveryUpdate::Dead
+        }
+        SendOutcome::Retry { after, .. } => {
+            let wait = after
+                .map(|a| a.min(MAX_RETRY_AFTER))
+                .unwrap_or_else(|| settings.backoff.delay(attempts, jitter));
+            DeliveryUpdate::RetryAt(now + to_chrono(wait))
+        }
+    }
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(365))
+}
+
+/// Sends every delivery of every configured channel that may be sent now, the channels side by
+/// side, and returns when each channel is idle, waiting or held by a failure.
+pub async fn drain(store: &Store, runtime: &Arc<Runtime>) -> Result<DrainCounts, StoreError> {
+    let settings = Settings::from_config(&runtime.config.delivery);
+    let mut tasks = JoinSet::new();
+    for channel in runtime.sinks.keys() {
+        let (store, runtime, channel) = (store.clone(), runtime.clone(), channel.clone());
+        tasks.spawn(async move {
+            let sink = &runtime.sinks[&channel];
+            let mut worker = ChannelWorker::new(channel.clone(), settings);
+            worker.drain(&store, sink, &CancellationToken::new()).await
+        });
+    }
+    let mut counts = DrainCounts::default();
+    while let Some(joined) = tasks.join_next().await {
+        let (drained, _) = joined.expect("a channel drain does not panic")?;
+        counts += drained;
+    }
+    Ok(counts)
+}
+
+/// One channel's sender: its hold after a failure and the time of its last message live here
+/// (in memory; what must survive a restart is in the store).
+#[derive(Debug)]
+pub struct ChannelWorker {
+    channel: String,
+    settings: Settings,
+    /// No send before this time: the channel failed, or asked us to slow down.
+    hold_until: Option<DateTime<Utc>>,
+    last_sent: Option<tokio::time::Instant>,
+}
+
+impl ChannelWorker {
+    pub fn new(channel: String, settings: Settings) -> ChannelWorker {
+        ChannelWorker {
+            channel,
+            settings,
+            hold_until: None,
+            last_sent: None,
+        }
+    }
+
+    /// Sends until the channel is idle or must wait; returns what it did and when to look
+    /// again (`None`: when woken).
+    pub async fn drain(
+        &mut self,
+        store: &Store,
+        sink: &Sink,
+        cancel: &CancellationToken,
+    ) -> Result<(DrainCounts, Option<DateTime<Utc>>), StoreError> {
+        let mut counts = DrainCounts::default();
+        let pacing = sink.pacing();
+        loop {
             let now = Utc::now();
-            match outcome {
-                SendOutcome::Delivered => {
-                    store.mark_delivered(delivery.id, now).await?;
-                    tracing::info!(delivery = delivery.id, channel = %delivery.channel, topic = %delivery.payload.topic_id, "alert delivered");
+            if let Some(hold) = self.hold_until.filter(|h| *h > now) {
+                return Ok((counts, Some(hold)));
+            }
+            if cancel.is_cancelled() {
+                return Ok((counts, None));
+            }
+            let queue = store.channel_queue(&self.channel).await?;
+            let sent = store
+                .messages_since(&self.channel, now - chrono::Duration::hours(1))
+                .await?;
+            let max = match plan(now, &pacing, &queue, &sent) {
+                Plan::Idle => return Ok((counts, None)),
+                Plan::WaitUntil(at) => return Ok((counts, Some(at))),
+                Plan::Send(max) => max,
+            };
+            self.keep_pace(pacing.min_interval).await;
+            let lease = pacing.timeout + LEASE_MARGIN;
+            let claimed = store
+                .claim_due(&self.channel, Utc::now(), max as u32, lease)
+                .await?;
+            if claimed.is_empty() {
+                // Another sender took them: look again shortly.
+                return Ok((counts, Some(Utc::now() + chrono::Duration::seconds(1))));
+            }
+            counts += self.send(store, sink, &pacing, &claimed).await?;
+        }
+    }
+
+    /// Waits until `min_interval` has passed since this channel's last message.
+    async fn keep_pace(&self, min_interval: Duration) {
+        if let Some(last) = self.last_sent {
+            tokio::time::sleep_until(last + min_interval).await;
+        }
+    }
+
+    /// Sends one message of `claimed` and records the outcome for each of them.
+    async fn send(
+        &mut self,
+        store: &Store,
+        sink: &Sink,
+        pacing: &Pacing,
+        claimed: &[Delivery],
+    ) -> Result<DrainCounts, StoreError> {
+        let refs: Vec<&Delivery> = claimed.iter().collect();
+        let outcome = tokio::time::timeout(pacing.timeout, sink.send(&refs))
+            .await
+            .unwrap_or_else(|_| SendOutcome::Retry {
+                after: None,
+                reason: format!("no answer within {:?}", pacing.timeout),
+            });
+        self.last_sent = Some(tokio::time::Instant::now());
+        let now = Utc::now();
+        let mut counts = DrainCounts::default();
+        // The channel failed: it waits until the earliest retry of what it just tried.
+        let mut hold: Option<DateTime<Utc>> = None;
+        let channel = &self.channel;
+        let reason = outcome.reason();
+        for delivery in claimed {
+            let update = decide(
+                &outcome,
+                delivery.attempts,
+                delivery.created_at,
+                now,
+                &self.settings,
+                fastrand::f64(),
+            );
+            store
+                .record_outcome(delivery.id, now, &update, reason)
+                .await?;
+            let id = delivery.id;
+            match update {
+                DeliveryUpdate::Delivered => {
+                    tracing::info!(delivery = id, %channel, topic = %delivery.payload.topic_id, "alert delivered");
                     counts.delivered += 1;
                 }
-                SendOutcome::Retry { after, reason } => {
-                    let wait = after
-                        .map(|a| a.min(MAX_RETRY_AFTER))
-                        .unwrap_or_else(|| backoff.delay(delivery.attempts, fastrand::f64()));
-                    let next = now
-                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
-                    store.mark_retry(delivery.id, next, &reason).await?;
-                    tracing::warn!(delivery = delivery.id, channel = %delivery.channel, attempt = delivery.attempts + 1, retry_in = ?wait, %reason, "delivery failed, will retry");
+                DeliveryUpdate::RetryAt(at) => {
+                    tracing::warn!(delivery = id, %channel, attempt = delivery.attempts + 1, retry_at = %at, %reason, "delivery failed, will retry");
+                    hold = Some(hold.map_or(at, |h| h.min(at)));
                     counts.retried += 1;
                 }
-                SendOutcome::Rejected { reason } => {
-                    store.mark_dead(delivery.id, &reason).await?;
-                    tracing::error!(delivery = delivery.id, channel = %delivery.channel, %reason, "delivery refused for good");
+                DeliveryUpdate::Dead => {
+                    tracing::error!(delivery = id, %channel, %reason, "delivery given up");
                     counts.dead += 1;
                 }
             }
+        }
+        self.hold_until = hold;
+        match &outcome {
+            SendOutcome::Delivered { .. } => {
+                store.record_message(channel, now, claimed.len()).await?;
+            }
+            // The receiver asked the whole channel to wait: hold every pending delivery.
+            SendOutcome::Retry {
+                after: Some(wait), ..
+            } => {
+                let until = now + to_chrono((*wait).min(MAX_RETRY_AFTER));
+                store.postpone_channel(channel, until).await?;
+                self.hold_until = Some(until);
+                tracing::warn!(%channel, until = %until, "channel paused at the receiver's request");
+            }
+            _ => {}
+        }
+        Ok(counts)
+    }
+}
+
+/// Runs one channel's worker until `cancel`: drains whenever woken (a poll added deliveries, the
+/// config was reloaded) and when the next delivery falls due. It ends when its channel leaves
+/// the config.
+pub async fn run_channel(
+    store: Store,
+    mut runtime: watch::Receiver<Arc<Runtime>>,
+    channel: String,
+    mut wake: watch::Receiver<()>,
+    cancel: CancellationToken,
+) {
+    let mut worker = ChannelWorker::new(
+        channel.clone(),
+        Settings::from_config(&runtime.borrow().config.delivery),
+    );
+    while !cancel.is_cancelled() {
+        let current = runtime.borrow_and_update().clone();
+        let Some(sink) = current.sinks.get(&channel) else {
+            return;
+        };
+        worker.settings = Settings::from_config(&current.config.delivery);
+        let next = match worker.drain(&store, sink, &cancel).await {
+            Ok((_, next)) => next,
+            Err(e) => {
+                tracing::error!(%channel, error = %e, "outbox: cannot read or record deliveries");
+                None
+            }
+        };
+        let wait = next
+            .and_then(|at| (at - Utc::now()).to_std().ok())
+            .unwrap_or(if next.is_some() { Duration::ZERO } else { IDLE })
+            .clamp(Duration::from_millis(20), IDLE);
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            Ok(()) = wake.changed() => {}
+            Ok(()) = runtime.changed() => {}
+            () = tokio::time::sleep(wait) => {}
         }
     }
 }
@@ -99,6 +369,10 @@ pub async fn drain(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn t(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).expect("valid")
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
@@ -119,6 +393,187 @@ mod tests {
                 Duration::from_secs(secs),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn decides_what_an_outcome_does() {
+        let settings = Settings {
+            backoff: Backoff {
+                initial: Duration::from_secs(10),
+                max: Duration::from_secs(100),
+            },
+            max_age: Duration::from_secs(48 * 3600),
+        };
+        let retry = |after: Option<u64>| SendOutcome::Retry {
+            after: after.map(Duration::from_secs),
+            reason: "r".into(),
+        };
+        let delivered = SendOutcome::Delivered {
+            answer: "250".into(),
+        };
+        let rejected = SendOutcome::Rejected {
+            reason: "550".into(),
+        };
+        let young = t(-60);
+        let old = t(-48 * 3600);
+        let cases = [
+            (
+                "delivered_is_delivered",
+                &delivered,
+                0,
+                young,
+                DeliveryUpdate::Delivered,
+            ),
+            (
+                "rejected_is_dead",
+                &rejected,
+                0,
+                young,
+                DeliveryUpdate::Dead,
+            ),
+            (
+                "first_failure_waits_the_initial_delay",
+                &retry(None),
+                0,
+                young,
+                DeliveryUpdate::RetryAt(t(10)),
+            ),
+            (
+                "third_failure_waits_four_times_longer",
+                &retry(None),
+                2,
+                young,
+                DeliveryUpdate::RetryAt(t(40)),
+            ),
+            (
+                "backoff_is_capped",
+                &retry(None),
+                9,
+                young,
+                DeliveryUpdate::RetryAt(t(100)),
+            ),
+            (
+                "retry_after_is_honoured",
+                &retry(Some(2)),
+                5,
+                young,
+                DeliveryUpdate::RetryAt(t(2)),
+            ),
+            (
+                "retry_after_is_capped_at_a_day",
+                &retry(Some(999_999)),
+                0,
+                young,
+                DeliveryUpdate::RetryAt(t(86_400)),
+            ),
+            (
+                "too_old_to_retry_is_dead",
+                &retry(None),
+                40,
+                old,
+                DeliveryUpdate::Dead,
+            ),
+            (
+                "too_old_but_delivered_is_delivered",
+                &delivered,
+                40,
+                old,
+                DeliveryUpdate::Delivered,
+            ),
+        ];
+        for (name, outcome, attempts, created, want) in cases {
+            assert_eq!(
+                decide(outcome, attempts, created, t(0), &settings, 1.0),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn plans_when_and_how_much_a_channel_sends() {
+        let pacing = |digest: Option<u64>, max_per_hour: Option<u32>| Pacing {
+            digest: digest.map(Duration::from_secs),
+            max_per_hour,
+            min_interval: Duration::ZERO,
+            max_alerts: 10,
+            timeout: Duration::from_secs(5),
+        };
+        let queue = |pending: u64, next_due: i64, oldest: i64| ChannelQueue {
+            pending,
+            next_due: Some(t(next_due)),
+            oldest: Some(t(oldest)),
+        };
+        let hour: Vec<DateTime<Utc>> = (0..3).map(|i| t(-3000 + i * 60)).collect();
+        type Case<'a> = (&'a str, Pacing, ChannelQueue, &'a [DateTime<Utc>], Plan);
+        let cases: Vec<Case> = vec![
+            (
+                "nothing_pending_is_idle",
+                pacing(None, None),
+                ChannelQueue::default(),
+                &[],
+                Plan::Idle,
+            ),
+            (
+                "one_due_is_sent_alone",
+                pacing(None, None),
+                queue(5, -1, -1),
+                &[],
+                Plan::Send(1),
+            ),
+            (
+                "not_due_waits",
+                pacing(None, None),
+                queue(1, 30, -1),
+                &[],
+                Plan::WaitUntil(t(30)),
+            ),
+            (
+                "digest_gathers_for_its_period",
+                pacing(Some(900), None),
+                queue(3, -100, -100),
+                &[],
+                Plan::WaitUntil(t(800)),
+            ),
+            (
+                "digest_sends_all_when_the_period_is_over",
+                pacing(Some(900), None),
+                queue(3, -1000, -1000),
+                &[],
+                Plan::Send(10),
+            ),
+            (
+                "under_the_hourly_limit_sends_alone",
+                pacing(None, Some(5)),
+                queue(4, -1, -1),
+                &hour,
+                Plan::Send(1),
+            ),
+            (
+                "at_the_hourly_limit_waits_for_the_oldest_to_age_out",
+                pacing(None, Some(3)),
+                queue(4, -1, -1),
+                &hour,
+                Plan::WaitUntil(t(600)),
+            ),
+            (
+                "last_slot_of_the_hour_sends_the_overflow_as_one_digest",
+                pacing(None, Some(4)),
+                queue(4, -1, -1),
+                &hour,
+                Plan::Send(10),
+            ),
+            (
+                "last_slot_with_one_alert_sends_it_alone",
+                pacing(None, Some(4)),
+                queue(1, -1, -1),
+                &hour,
+                Plan::Send(1),
+            ),
+        ];
+        for (name, pacing, queue, sent, want) in cases {
+            assert_eq!(plan(t(0), &pacing, &queue, sent), want, "{name}");
         }
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::matcher::{Matcher, MatcherError, TopicSpec};
-use crate::outbox::Backoff;
 use crate::sink::{Sink, SinkError};
 use crate::source::fetch::Fetcher;
 
@@ -49,13 +48,6 @@ impl Runtime {
             fetcher,
             sinks,
         })
-    }
-
-    pub fn backoff(&self) -> Backoff {
-        Backoff {
-            initial: self.config.delivery.retry_initial,
-            max: self.config.delivery.retry_max,
-        }
     }
 }
 

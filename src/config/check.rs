@@ -14,6 +14,8 @@ use super::*;
 use crate::matcher::{KeywordOptions, KeywordSpec, Prefixes, Suffixes};
 use crate::model::Field;
 
+mod channel;
+
 /// Checks `raw` (parsed from `text`, read from `path`) and builds the `Config`, or returns every
 /// problem found.
 pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Problem>> {
@@ -82,6 +84,11 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
             "delivery.timeout",
             &raw.delivery.timeout,
             Duration::from_secs(30),
+        ),
+        max_age: c.duration(
+            "delivery.max_age",
+            &raw.delivery.max_age,
+            Duration::from_secs(48 * 3600),
         ),
     };
     let feeds = c.feeds(&raw, poll.interval);
@@ -429,10 +436,12 @@ impl Checker<'_> {
                     None
                 }
             };
+            let options = self.channel_options(&at, channel);
             if let Some(kind) = kind {
                 channels.push(Channel {
                     id: channel.id.get_ref().clone(),
                     kind,
+                    options,
                 });
             }
         }
@@ -549,39 +558,6 @@ impl Checker<'_> {
         })
     }
 
-    fn webhook(&mut self, at: &str, ch: &RawChannel, timeout: Duration) -> Option<WebhookChannel> {
-        self.unused(at, ch, "webhook");
-        if let Some(format) = &ch.format
-            && format.get_ref() != "json"
-        {
-            self.problem(
-                format!("{at}.format"),
-                format.span(),
-                format!(
-                    "{:?} is not supported by this version: use \"json\"",
-                    format.get_ref()
-                ),
-            );
-        }
-        let secret = self.secret(at, "secret", &ch.secret, &ch.secret_env, &ch.secret_file);
-        let url = match &ch.url {
-            Some(url) => self.url(&format!("{at}.url"), url, &["http", "https"]),
-            None => {
-                self.problem(
-                    format!("{at}.url"),
-                    ch.id.span(),
-                    "is required for a webhook channel",
-                );
-                None
-            }
-        };
-        Some(WebhookChannel {
-            url: url?,
-            secret,
-            timeout,
-        })
-    }
-
     fn required(
         &mut self,
         at: &str,
@@ -677,6 +653,9 @@ impl Checker<'_> {
             ("format", &ch.format),
             ("secret_env", &ch.secret_env),
             ("secret_file", &ch.secret_file),
+            ("bot_token_env", &ch.bot_token_env),
+            ("bot_token_file", &ch.bot_token_file),
+            ("chat_id", &ch.chat_id),
         ];
         let mut foreign: Vec<(&str, &Option<Str>)> = Vec::new();
         if kind != "email" {

@@ -60,6 +60,8 @@ pub struct Delivery {
     pub retry_max: Duration,
     /// Default limit on one send.
     pub timeout: Duration,
+    /// A delivery still failing this long after it entered the outbox is given up (dead).
+    pub max_age: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +94,66 @@ pub struct Topic {
 pub struct Channel {
     pub id: String,
     pub kind: ChannelKind,
+    /// Digests, limits, time zone and templates: the same keys for every kind.
+    pub options: ChannelOptions,
+}
+
+/// How a channel paces and presents its alerts, whatever its kind.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelOptions {
+    /// Gather the alerts of this long into one message, grouped by topic.
+    pub digest: Option<Duration>,
+    /// At most this many messages an hour; the overflow waits for the next digest.
+    pub max_per_hour: Option<u32>,
+    /// The time zone of the times shown in alerts (UTC by default).
+    pub timezone: chrono_tz::Tz,
+    /// Template sources read from the channel's `*_template` files, replacing the defaults.
+    pub templates: TemplateOverrides,
+}
+
+/// Template sources that replace the embedded defaults (see `sink::templates`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateOverrides {
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub body: Option<String>,
+}
+
+/// The body a webhook channel posts: rasad's own JSON or a chat platform's message format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Slack,
+    Discord,
+    /// A Microsoft Teams Workflows webhook: an Adaptive Card in a message envelope.
+    Teams,
+    /// The Telegram Bot API's `sendMessage`, with `parse_mode = HTML`.
+    Telegram,
+    Mattermost,
+}
+
+impl WebhookFormat {
+    pub const ALL: [WebhookFormat; 6] = [
+        WebhookFormat::Json,
+        WebhookFormat::Slack,
+        WebhookFormat::Discord,
+        WebhookFormat::Teams,
+        WebhookFormat::Telegram,
+        WebhookFormat::Mattermost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Discord => "discord",
+            WebhookFormat::Teams => "teams",
+            WebhookFormat::Telegram => "telegram",
+            WebhookFormat::Mattermost => "mattermost",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -125,9 +187,13 @@ pub struct EmailChannel {
 
 #[derive(Debug, Clone)]
 pub struct WebhookChannel {
+    /// The webhook URL; for Telegram, the Bot API's base (`https://api.telegram.org`).
     pub url: Url,
+    pub format: WebhookFormat,
     /// The HMAC key that signs each body, when set.
     pub secret: Option<Secret>,
+    /// Telegram only: the bot token and the chat to post to.
+    pub telegram: Option<(Secret, String)>,
     pub timeout: Duration,
 }
 

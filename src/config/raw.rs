@@ -49,6 +49,7 @@ pub struct RawDelivery {
     pub retry_initial: Option<Str>,
     pub retry_max: Option<Str>,
     pub timeout: Option<Str>,
+    pub max_age: Option<Str>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +102,18 @@ pub struct RawChannel {
     pub secret: Option<Str>,
     pub secret_env: Option<Str>,
     pub secret_file: Option<Str>,
-    // both
+    // telegram webhooks
+    pub bot_token: Option<Str>,
+    pub bot_token_env: Option<Str>,
+    pub bot_token_file: Option<Str>,
+    pub chat_id: Option<Str>,
+    // every kind
     pub timeout: Option<Str>,
+    pub timezone: Option<Str>,
+    pub digest: Option<Str>,
+    pub max_per_hour: Option<Spanned<i64>>,
+    pub subject_template: Option<Str>,
+    pub text_template: Option<Str>,
+    pub html_template: Option<Str>,
+    pub body_template: Option<Str>,
 }

@@ -1,10 +1,11 @@
-//! Rendering of one alert for people and machines: the email subject, text and HTML parts, the
-//! stdout block and the webhook JSON body. Every string that came from a feed is escaped for the
-//! medium it goes into.
+//! What templates see: one alert (or a digest of several) turned into plain, display-ready
+//! fields — local time, reading direction, a snippet cut around the first hit with the matched
+//! words marked, only http(s) links — and the versioned JSON webhook body. Pure.
 
 use std::ops::Range;
 
-use html_escape::{encode_double_quoted_attribute, encode_text};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::model::{AlertPayload, Delivery, Field, Hit};
@@ -14,98 +15,181 @@ pub const WEBHOOK_SCHEMA_VERSION: u32 = 1;
 /// How much of the story's text an alert quotes around the first hit.
 const SNIPPET_CHARS: usize = 280;
 
-/// A one-line subject: the topic and the story title, without line breaks or control characters
-/// (a title with CR/LF must not inject mail headers).
-pub fn subject(payload: &AlertPayload) -> String {
-    let line = format!("[rasad] {}: {}", payload.topic_name, payload.story.title);
-    let clean: String = line
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_chars(&clean, 200)
+/// A piece of displayed text: `mark` when it is a matched word. Templates escape `text` for
+/// their medium and wrap marked pieces in their own highlight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Part {
+    pub text: String,
+    pub mark: bool,
 }
 
-/// The plain-text email part, also printed by the stdout channel.
-pub fn text_block(payload: &AlertPayload) -> String {
-    let story = &payload.story;
-    let mut out = String::new();
-    out.push_str(&format!(
-        "── {} ── {} ── {}\n",
-        payload.topic_name,
-        payload.feed_name,
-        when(payload)
-    ));
-    out.push_str(&one_line(&story.title));
-    out.push('\n');
-    if let Some(url) = &story.url {
-        out.push_str(&one_line(url));
-        out.push('\n');
-    }
-    let (text, _) = snippet(payload);
-    if !text.is_empty() {
-        out.push_str(&text);
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "matched: {}\n\n",
-        matched_words(payload).join("، ")
-    ));
-    out
+/// One alert, ready to display.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertView {
+    pub alert_id: i64,
+    pub delivery_id: String,
+    pub topic_id: String,
+    pub topic: String,
+    pub outlet: String,
+    pub title: String,
+    pub title_parts: Vec<Part>,
+    /// The story's link, only when it is http or https.
+    pub url: Option<String>,
+    pub snippet: String,
+    pub snippet_parts: Vec<Part>,
+    /// The matched words as they stand in the story, each once.
+    pub matched: Vec<String>,
+    /// Publication (or fetch) time in the channel's time zone, e.g. `2026-11-29 11:00 +03`.
+    pub when: String,
+    /// The same instant in RFC 3339 UTC, for machines.
+    pub at: String,
+    /// Right-to-left: the story is in Arabic script.
+    pub rtl: bool,
 }
 
-/// The HTML email part: right-to-left for Arabic stories, inline styles only, no scripts, the
-/// matched words highlighted and every feed string escaped.
-pub fn email_html(payload: &AlertPayload) -> String {
-    let story = &payload.story;
-    let rtl = story
-        .title
-        .chars()
-        .chain(story.summary.chars())
-        .any(is_rtl_letter);
-    let (dir, align, lang) = if rtl {
-        ("rtl", "right", "ar")
+/// The alerts of one topic within a message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicGroup {
+    pub topic_id: String,
+    pub topic: String,
+    pub alerts: Vec<AlertView>,
+}
+
+/// Everything a template renders from: one alert, or a digest grouped by topic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageView {
+    /// More than one alert: a digest.
+    pub digest: bool,
+    pub count: usize,
+    /// The first alert (the only one unless `digest`).
+    pub alert: AlertView,
+    pub groups: Vec<TopicGroup>,
+    pub rtl: bool,
+    pub dir: &'static str,
+    pub align: &'static str,
+    pub lang: &'static str,
+    pub labels: Labels,
+    /// The versioned JSON body (see [`webhook_body`]).
+    pub body: serde_json::Value,
+    /// Telegram's chat id, when the channel has one.
+    pub chat_id: Option<String>,
+}
+
+/// The few fixed words of a message, in the story's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Labels {
+    pub matched: &'static str,
+    pub open: &'static str,
+    pub alerts: &'static str,
+}
+
+const ARABIC: Labels = Labels {
+    matched: "الكلمات المطابقة",
+    open: "فتح الخبر",
+    alerts: "تنبيهات",
+};
+const ENGLISH: Labels = Labels {
+    matched: "Matched",
+    open: "Open the story",
+    alerts: "alerts",
+};
+
+/// The view of `deliveries` (one alert, or several for a digest) with times in `tz`.
+///
+/// # Panics
+/// Never for a non-empty slice; callers pass at least one delivery.
+pub fn message_view(
+    deliveries: &[&Delivery],
+    tz: chrono_tz::Tz,
+    chat_id: Option<&str>,
+) -> MessageView {
+    let alerts: Vec<AlertView> = deliveries.iter().map(|d| alert_view(d, tz)).collect();
+    let first = alerts
+        .first()
+        .cloned()
+        .expect("a message holds at least one alert");
+    let mut groups: Vec<TopicGroup> = Vec::new();
+    for alert in &alerts {
+        match groups.iter_mut().find(|g| g.topic_id == alert.topic_id) {
+            Some(group) => group.alerts.push(alert.clone()),
+            None => groups.push(TopicGroup {
+                topic_id: alert.topic_id.clone(),
+                topic: alert.topic.clone(),
+                alerts: vec![alert.clone()],
+            }),
+        }
+    }
+    let rtl = alerts.iter().filter(|a| a.rtl).count() * 2 >= alerts.len();
+    let body = if deliveries.len() == 1 {
+        webhook_body(deliveries[0])
     } else {
-        ("ltr", "left", "en")
+        json!({
+            "version": WEBHOOK_SCHEMA_VERSION,
+            "event": "digest",
+            "alerts": deliveries.iter().map(|d| webhook_body(d)).collect::<Vec<_>>(),
+        })
     };
-    let title = highlight(&story.title, &spans(payload, Field::Title));
-    let title = match story
-        .url
-        .as_deref()
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-    {
-        Some(url) => format!(
-            "<a href=\"{}\" style=\"color:#1a4d8f;text-decoration:none\">{title}</a>",
-            encode_double_quoted_attribute(url)
-        ),
-        None => title,
-    };
-    let (snippet_text, snippet_spans) = snippet(payload);
-    let words: Vec<String> = matched_words(payload)
-        .iter()
-        .map(|w| encode_text(w).into_owned())
-        .collect();
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{subject}</title></head>\n\
-<body style=\"margin:0;padding:16px;background:#f6f6f6\">\n\
-<div dir=\"{dir}\" style=\"direction:{dir};text-align:{align};max-width:640px;margin:0 auto;padding:16px;background:#ffffff;font-family:Tahoma,Arial,sans-serif;font-size:16px;line-height:1.6;color:#222\">\n\
-<p style=\"margin:0 0 8px;color:#666;font-size:13px\">{topic} · {outlet} · {when}</p>\n\
-<h2 style=\"margin:0 0 12px;font-size:20px\">{title}</h2>\n\
-<p style=\"margin:0 0 12px\">{snippet}</p>\n\
-<p style=\"margin:0;color:#666;font-size:13px\">{matched_label}: {words}</p>\n\
-</div>\n</body></html>\n",
-        subject = encode_text(&subject(payload)),
-        topic = encode_text(&payload.topic_name),
-        outlet = encode_text(&payload.feed_name),
-        when = encode_text(&when(payload)),
-        snippet = highlight(&snippet_text, &snippet_spans),
-        matched_label = if rtl {
-            "الكلمات المطابقة"
-        } else {
-            "Matched"
-        },
-        words = words.join("، "),
-    )
+    MessageView {
+        digest: alerts.len() > 1,
+        count: alerts.len(),
+        alert: first,
+        groups,
+        rtl,
+        dir: if rtl { "rtl" } else { "ltr" },
+        align: if rtl { "right" } else { "left" },
+        lang: if rtl { "ar" } else { "en" },
+        labels: if rtl { ARABIC } else { ENGLISH },
+        body,
+        chat_id: chat_id.map(str::to_owned),
+    }
+}
+
+/// One alert, ready to display, with times in `tz`.
+pub fn alert_view(delivery: &Delivery, tz: chrono_tz::Tz) -> AlertView {
+    let payload = &delivery.payload;
+    let story = &payload.story;
+    let at = story.published.unwrap_or(story.fetched);
+    let (snippet, snippet_spans) = snippet(payload);
+    AlertView {
+        alert_id: delivery.alert_id,
+        delivery_id: delivery.idempotency_key.clone(),
+        topic_id: payload.topic_id.clone(),
+        topic: one_line(&payload.topic_name),
+        outlet: one_line(&payload.feed_name),
+        title: one_line(&story.title),
+        title_parts: parts(&story.title, &spans(payload, Field::Title))
+            .into_iter()
+            .map(|p| Part {
+                text: one_line(&p.text),
+                ..p
+            })
+            .collect(),
+        url: story
+            .url
+            .as_deref()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .map(one_line),
+        snippet_parts: parts(&snippet, &snippet_spans),
+        snippet,
+        matched: matched_words(payload),
+        when: local_time(at, tz),
+        at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        rtl: story
+            .title
+            .chars()
+            .chain(story.summary.chars())
+            .any(is_rtl_letter),
+    }
+}
+
+/// `2026-11-29 11:00 +03` in `tz`; the zone's name is added unless it is UTC.
+pub fn local_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let local = at.with_timezone(&tz);
+    if tz == chrono_tz::Tz::UTC {
+        local.format("%Y-%m-%d %H:%M UTC").to_string()
+    } else {
+        format!("{} ({})", local.format("%Y-%m-%d %H:%M %:z"), tz.name())
+    }
 }
 
 /// The JSON body of a webhook call (schema version [`WEBHOOK_SCHEMA_VERSION`], see the README).
@@ -137,6 +221,18 @@ pub fn webhook_body(delivery: &Delivery) -> serde_json::Value {
     })
 }
 
+/// A one-line header value: control characters (CR/LF above all) become spaces, runs of
+/// whitespace one space, and the result is cut at `max` characters. Applied after any template,
+/// so that no title or template can inject mail headers.
+pub fn header_line(text: &str, max: usize) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate_chars(&clean, max)
+}
+
 /// The words as they stand in the story, each once, in order of appearance.
 pub fn matched_words(payload: &AlertPayload) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
@@ -151,11 +247,6 @@ pub fn matched_words(payload: &AlertPayload) -> Vec<String> {
         }
     }
     words
-}
-
-fn when(payload: &AlertPayload) -> String {
-    let at = payload.story.published.unwrap_or(payload.story.fetched);
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn spans(payload: &AlertPayload, field: Field) -> Vec<Range<usize>> {
@@ -179,7 +270,11 @@ fn snippet(payload: &AlertPayload) -> (String, Vec<Range<usize>>) {
             Field::Summary
         });
     let text = story.field_text(field);
-    let spans = spans(payload, field);
+    let spans: Vec<Range<usize>> = spans(payload, field)
+        .into_iter()
+        .filter(|s| s.start < s.end && s.end <= text.len())
+        .filter(|s| text.is_char_boundary(s.start) && text.is_char_boundary(s.end))
+        .collect();
     let first = spans.iter().map(|s| s.start).min().unwrap_or(0);
     // Start a few words before the first hit, on a character boundary.
     let start = text[..first]
@@ -208,27 +303,34 @@ fn snippet(payload: &AlertPayload) -> (String, Vec<Range<usize>>) {
     (window, moved)
 }
 
-/// `text` HTML-escaped, with each span wrapped in `<mark>`. Overlapping spans are merged.
-fn highlight(text: &str, spans: &[Range<usize>]) -> String {
+/// `text` cut into pieces, the spans marked. Overlapping spans are merged into the first.
+fn parts(text: &str, spans: &[Range<usize>]) -> Vec<Part> {
     let mut spans: Vec<Range<usize>> = spans
         .iter()
         .filter(|s| s.end <= text.len() && s.start < s.end)
+        .filter(|s| text.is_char_boundary(s.start) && text.is_char_boundary(s.end))
         .cloned()
         .collect();
     spans.sort_by_key(|s| s.start);
-    let mut out = String::with_capacity(text.len() + 64);
+    let mut out = Vec::new();
     let mut at = 0;
+    let mut push = |text: &str, mark: bool| {
+        if !text.is_empty() {
+            out.push(Part {
+                text: text.to_owned(),
+                mark,
+            });
+        }
+    };
     for span in spans {
         if span.start < at {
             continue;
         }
-        out.push_str(&encode_text(&text[at..span.start]));
-        out.push_str("<mark style=\"background:#ffe066;color:#000\">");
-        out.push_str(&encode_text(&text[span.clone()]));
-        out.push_str("</mark>");
+        push(&text[at..span.start], false);
+        push(&text[span.clone()], true);
         at = span.end;
     }
-    out.push_str(&encode_text(&text[at..]));
+    push(&text[at..], false);
     out
 }
 
@@ -238,7 +340,8 @@ fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-fn truncate_chars(text: &str, max: usize) -> String {
+/// `text` cut at `max` characters, with `…` when cut.
+pub fn truncate_chars(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_owned(),
@@ -252,85 +355,126 @@ fn is_rtl_letter(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Story;
+    use crate::sink::sample::sample_delivery;
 
-    fn payload(title: &str, summary: &str, hits: Vec<Hit>) -> AlertPayload {
-        AlertPayload {
-            topic_id: "isis".into(),
-            topic_name: "داعش".into(),
-            feed_name: "<b>Outlet</b>".into(),
-            story: Story {
-                feed: "f".into(),
-                key: "k".into(),
-                title: title.into(),
-                summary_html: summary.into(),
-                summary: summary.into(),
-                content_html: String::new(),
-                content: String::new(),
-                url: Some("https://news.example/a?x=1&y=\"2\"".into()),
-                guid: None,
-                published: None,
-                fetched: chrono::Utc::now(),
-            },
-            hits,
-        }
-    }
-
-    fn hit(field: Field, span: Range<usize>) -> Hit {
-        Hit {
-            topic: Some("isis".into()),
-            keyword: "داعش".into(),
-            field,
-            keyword_span: span.clone(),
-            token_span: span,
-            snippet: String::new(),
+    #[test]
+    fn header_lines_have_no_breaks_and_are_cut() {
+        let cases = [
+            ("crlf_becomes_space", "a\r\nBcc: x@y", 100, "a Bcc: x@y"),
+            ("runs_of_space_collapse", "a \t  b", 100, "a b"),
+            ("long_is_cut", "abcdef", 3, "abc…"),
+            ("arabic_counts_characters", "داعش", 2, "دا…"),
+        ];
+        for (name, input, max, want) in cases {
+            assert_eq!(header_line(input, max), want, "{name}");
         }
     }
 
     #[test]
-    fn html_is_rtl_highlighted_and_escaped() {
-        let title = "هجوم لداعش <script>alert(1)</script>";
-        let at = title.find("لداعش").expect("in title");
-        let p = payload(title, "نص", vec![hit(Field::Title, at..at + "لداعش".len())]);
-        let html = email_html(&p);
-        assert!(html.contains("dir=\"rtl\""));
-        assert!(html.contains("<mark style=\"background:#ffe066;color:#000\">لداعش</mark>"));
-        assert!(!html.contains("<script>"), "{html}");
-        assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains("&lt;b&gt;Outlet&lt;/b&gt;"));
-        assert!(
-            html.contains("href=\"https://news.example/a?x=1&amp;y=&quot;2&quot;\""),
-            "{html}"
-        );
+    #[allow(clippy::single_range_in_vec_init)]
+    fn parts_mark_spans_and_skip_bad_ones() {
+        let text = "هجوم لداعش اليوم";
+        let at = text.find("لداعش").expect("present");
+        type Case<'a> = (&'a str, Vec<Range<usize>>, Vec<(&'a str, bool)>);
+        let cases: Vec<Case> = vec![
+            (
+                "one_span",
+                vec![at..at + "لداعش".len()],
+                vec![("هجوم ", false), ("لداعش", true), (" اليوم", false)],
+            ),
+            ("no_span", vec![], vec![(text, false)]),
+            (
+                "span_inside_a_letter_is_ignored",
+                vec![1..3],
+                vec![(text, false)],
+            ),
+            (
+                "span_past_the_end_is_ignored",
+                vec![0..999],
+                vec![(text, false)],
+            ),
+        ];
+        for (name, spans, want) in cases {
+            let got: Vec<(String, bool)> = parts(text, &spans)
+                .into_iter()
+                .map(|p| (p.text, p.mark))
+                .collect();
+            let want: Vec<(String, bool)> =
+                want.into_iter().map(|(t, m)| (t.to_owned(), m)).collect();
+            assert_eq!(got, want, "{name}");
+        }
     }
 
     #[test]
-    fn latin_story_is_ltr_and_javascript_links_are_not_linked() {
-        let mut p = payload("ISIS attack", "text", vec![]);
-        p.story.url = Some("javascript:alert(1)".into());
-        let html = email_html(&p);
-        assert!(html.contains("dir=\"ltr\""));
-        assert!(!html.contains("javascript:"));
-    }
-
-    #[test]
-    fn subject_has_no_line_breaks() {
-        let p = payload("عنوان\r\nBcc: victim@example.org", "", vec![]);
-        assert_eq!(subject(&p), "[rasad] داعش: عنوان Bcc: victim@example.org");
+    fn local_time_names_the_zone() {
+        let at = DateTime::parse_from_rfc3339("2026-11-29T08:00:00Z")
+            .expect("valid")
+            .with_timezone(&Utc);
+        let cases = [
+            ("utc", chrono_tz::Tz::UTC, "2026-11-29 08:00 UTC"),
+            (
+                "riyadh",
+                chrono_tz::Asia::Riyadh,
+                "2026-11-29 11:00 +03:00 (Asia/Riyadh)",
+            ),
+            (
+                "new_york_in_winter",
+                chrono_tz::America::New_York,
+                "2026-11-29 03:00 -05:00 (America/New_York)",
+            ),
+        ];
+        for (name, tz, want) in cases {
+            assert_eq!(local_time(at, tz), want, "{name}");
+        }
     }
 
     #[test]
     fn snippet_keeps_highlights_inside_the_window() {
+        let mut delivery = sample_delivery();
         let summary = format!("{} داعش {}", "كلمة ".repeat(200), "نهاية ".repeat(200));
         let at = summary.find("داعش").expect("present");
-        let p = payload(
-            "t",
-            &summary,
-            vec![hit(Field::Summary, at..at + "داعش".len())],
-        );
-        let (text, spans) = snippet(&p);
+        delivery.payload.story.summary = summary;
+        delivery.payload.hits.truncate(1);
+        delivery.payload.hits[0].field = Field::Summary;
+        delivery.payload.hits[0].token_span = at..at + "داعش".len();
+        let (text, spans) = snippet(&delivery.payload);
         assert_eq!(spans.len(), 1);
         assert_eq!(&text[spans[0].clone()], "داعش");
         assert!(text.starts_with('…') && text.ends_with('…'));
+    }
+
+    #[test]
+    fn spans_that_do_not_fit_the_text_are_ignored() {
+        let mut delivery = sample_delivery();
+        delivery.payload.hits[1].token_span = 1..3;
+        let (text, spans) = snippet(&delivery.payload);
+        assert!(spans.is_empty());
+        assert!(text.starts_with("قال"), "{text}");
+    }
+
+    #[test]
+    fn javascript_links_are_dropped() {
+        let mut delivery = sample_delivery();
+        delivery.payload.story.url = Some("javascript:alert(1)".into());
+        assert_eq!(alert_view(&delivery, chrono_tz::Tz::UTC).url, None);
+    }
+
+    #[test]
+    fn a_digest_groups_by_topic_in_order_of_first_appearance() {
+        let a = sample_delivery();
+        let mut b = sample_delivery();
+        b.payload.topic_id = "coalition".into();
+        b.payload.topic_name = "التحالف".into();
+        let c = sample_delivery();
+        let view = message_view(&[&a, &b, &c], chrono_tz::Tz::UTC, None);
+        assert!(view.digest);
+        let groups: Vec<(&str, usize)> = view
+            .groups
+            .iter()
+            .map(|g| (g.topic_id.as_str(), g.alerts.len()))
+            .collect();
+        assert_eq!(groups, [("isis", 2), ("coalition", 1)]);
+        assert_eq!(view.body["event"], "digest");
+        assert_eq!(view.body["alerts"].as_array().map(Vec::len), Some(3));
     }
 }

@@ -1,4 +1,5 @@
-//! The webhook channel: one signed JSON POST per alert, classified by its HTTP status.
+//! The webhook channel: one signed POST per message in the channel's format (rasad's JSON, Slack,
+//! Discord, Teams, Telegram, Mattermost), classified by its HTTP status.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -6,39 +7,113 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::StatusCode;
 use sha2::Sha256;
 
-use super::render;
-use crate::config::{Secret, WebhookChannel};
+use super::render::message_view;
+use super::{Pacing, Templates, message_key};
+use crate::config::{ChannelOptions, Secret, WebhookChannel, WebhookFormat};
 use crate::model::{Delivery, SendOutcome};
 
-#[derive(Debug)]
+/// How much of a response body is kept as the receiver's answer.
+const ANSWER_BYTES: usize = 300;
+
 pub struct WebhookSink {
     client: reqwest::Client,
+    /// Where to POST; for Telegram it holds the bot token, so it is never logged.
     url: url::Url,
+    format: WebhookFormat,
     secret: Option<Secret>,
+    chat_id: Option<String>,
+    templates: Templates,
+    options: ChannelOptions,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for WebhookSink {
+    /// Without the URL: it may hold a secret (a Telegram bot token, a Slack hook path).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSink")
+            .field("host", &self.url.host_str())
+            .field("format", &self.format)
+            .field("signed", &self.secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A platform's limits: the shortest gap between two posts to one webhook or chat, and the most
+/// alerts one message holds.
+///
+/// Slack allows about one message a second per webhook; Discord 30 a minute per channel;
+/// Telegram about 20 a minute in a group; Teams Workflows throttle bursts. Message sizes:
+/// Slack 50 blocks, Discord 10 embeds, Telegram 4096 characters.
+pub fn platform_limits(format: WebhookFormat) -> (Duration, usize) {
+    match format {
+        WebhookFormat::Json => (Duration::ZERO, 100),
+        WebhookFormat::Slack => (Duration::from_secs(1), 20),
+        WebhookFormat::Discord => (Duration::from_secs(2), 10),
+        WebhookFormat::Teams => (Duration::from_secs(1), 15),
+        WebhookFormat::Telegram => (Duration::from_secs(3), 8),
+        WebhookFormat::Mattermost => (Duration::from_millis(200), 30),
+    }
 }
 
 impl WebhookSink {
-    pub fn new(config: &WebhookChannel) -> Result<WebhookSink, String> {
+    pub fn new(
+        config: &WebhookChannel,
+        options: &ChannelOptions,
+        templates: Templates,
+    ) -> Result<WebhookSink, String> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("rasad/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
+        let (url, chat_id) = match &config.telegram {
+            Some((token, chat)) => {
+                let base = config.url.as_str().trim_end_matches('/');
+                let url = url::Url::parse(&format!("{base}/bot{}/sendMessage", token.expose()))
+                    .map_err(|_| "the Telegram bot token does not fit in a URL".to_owned())?;
+                (url, Some(chat.clone()))
+            }
+            None => (config.url.clone(), None),
+        };
         Ok(WebhookSink {
             client,
-            url: config.url.clone(),
+            url,
+            format: config.format,
             secret: config.secret.clone(),
+            chat_id,
+            templates,
+            options: options.clone(),
+            timeout: config.timeout,
         })
     }
 
-    pub async fn send(&self, delivery: &Delivery) -> SendOutcome {
-        let body = render::webhook_body(delivery).to_string();
+    pub fn pacing(&self) -> Pacing {
+        let (min_interval, max_alerts) = platform_limits(self.format);
+        Pacing {
+            digest: self.options.digest,
+            max_per_hour: self.options.max_per_hour,
+            min_interval,
+            max_alerts,
+            timeout: self.timeout,
+        }
+    }
+
+    pub async fn send(&self, deliveries: &[&Delivery]) -> SendOutcome {
+        let view = message_view(deliveries, self.options.timezone, self.chat_id.as_deref());
+        let body = match self.templates.body(&view) {
+            Ok(body) => body,
+            Err(e) => {
+                return SendOutcome::Rejected {
+                    reason: e.to_string(),
+                };
+            }
+        };
         let mut request = self
             .client
             .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("Idempotency-Key", &delivery.idempotency_key);
+            .header("Idempotency-Key", message_key(deliveries));
         if let Some(secret) = &self.secret {
             let timestamp = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -52,19 +127,49 @@ impl WebhookSink {
         }
         match request.body(body).send().await {
             Ok(response) => {
-                let retry_after = crate::retry_after::retry_after(response.headers());
-                classify(response.status(), retry_after)
+                let status = response.status();
+                let header_hint = crate::retry_after::retry_after(response.headers());
+                let text = response.text().await.unwrap_or_default();
+                let hint = header_hint.or_else(|| retry_after_in_body(&text));
+                classify(status, hint, &answer(status, &text))
             }
+            // The URL may hold a secret (a Telegram token, a Slack hook path): never show it.
             Err(e) if e.is_timeout() => SendOutcome::Retry {
                 after: None,
                 reason: "timed out".into(),
             },
             Err(e) => SendOutcome::Retry {
                 after: None,
-                reason: crate::error_chain(&e),
+                reason: crate::error_chain(&e.without_url()),
             },
         }
     }
+}
+
+/// `HTTP 200: ok`, the body cut short and on one line.
+fn answer(status: StatusCode, body: &str) -> String {
+    let body: String = body
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(ANSWER_BYTES)
+        .collect();
+    let body = body.trim();
+    if body.is_empty() {
+        format!("HTTP {}", status.as_u16())
+    } else {
+        format!("HTTP {}: {body}", status.as_u16())
+    }
+}
+
+/// The wait a 429 body asks for: Discord's `retry_after` (seconds) or Telegram's
+/// `parameters.retry_after`.
+fn retry_after_in_body(body: &str) -> Option<Duration> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let seconds = value
+        .get("retry_after")
+        .or_else(|| value.get("parameters")?.get("retry_after"))?
+        .as_f64()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86400.0)))
 }
 
 /// The hex HMAC-SHA256 of `"<timestamp>.<body>"` under `secret`.
@@ -77,20 +182,22 @@ pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
     crate::dedupe::hex(&mac.finalize().into_bytes())
 }
 
-/// 2xx is delivered; 408, 425, 429 and 5xx are retried (honouring `Retry-After`); any other
-/// status is a refusal that retrying would not change.
-pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> SendOutcome {
+/// 2xx is delivered; 408, 425, 429 and 5xx are retried (honouring the receiver's wait); any
+/// other status is a refusal that retrying would not change.
+pub fn classify(status: StatusCode, retry_after: Option<Duration>, answer: &str) -> SendOutcome {
     let code = status.as_u16();
     if status.is_success() {
-        SendOutcome::Delivered
+        SendOutcome::Delivered {
+            answer: answer.to_owned(),
+        }
     } else if matches!(code, 408 | 425 | 429) || status.is_server_error() {
         SendOutcome::Retry {
             after: retry_after,
-            reason: format!("HTTP {code}"),
+            reason: answer.to_owned(),
         }
     } else {
         SendOutcome::Rejected {
-            reason: format!("HTTP {code}"),
+            reason: answer.to_owned(),
         }
     }
 }
@@ -105,18 +212,24 @@ mod tests {
         let cases: &[(&str, u16, Option<Duration>, &str)] = &[
             ("ok_is_delivered", 200, None, "delivered"),
             ("accepted_is_delivered", 202, None, "delivered"),
+            ("no_content_is_delivered", 204, None, "delivered"),
             ("server_error_retries", 500, None, "retry"),
             ("bad_gateway_retries", 502, None, "retry"),
+            ("unavailable_retries_after_hint", 503, wait, "retry"),
             ("too_many_requests_retries_after_hint", 429, wait, "retry"),
             ("request_timeout_retries", 408, None, "retry"),
+            ("too_early_retries", 425, None, "retry"),
+            ("bad_request_is_rejected", 400, None, "rejected"),
             ("not_found_is_rejected", 404, None, "rejected"),
             ("unauthorised_is_rejected", 401, None, "rejected"),
+            ("gone_is_rejected", 410, None, "rejected"),
+            ("payload_too_large_is_rejected", 413, None, "rejected"),
             ("redirect_is_rejected", 301, None, "rejected"),
         ];
         for (name, code, hint, want) in cases {
-            let outcome = classify(StatusCode::from_u16(*code).expect("valid"), *hint);
+            let outcome = classify(StatusCode::from_u16(*code).expect("valid"), *hint, "x");
             let got = match &outcome {
-                SendOutcome::Delivered => "delivered",
+                SendOutcome::Delivered { .. } => "delivered",
                 SendOutcome::Retry { after, .. } => {
                     assert_eq!(after, hint, "{name}");
                     "retry"
@@ -125,6 +238,55 @@ mod tests {
             };
             assert_eq!(got, *want, "{name}");
         }
+    }
+
+    #[test]
+    fn reads_the_wait_from_discord_and_telegram_bodies() {
+        let cases = [
+            (
+                "discord",
+                r#"{"message":"rate limited","retry_after":1.5,"global":false}"#,
+                Some(1500),
+            ),
+            (
+                "telegram",
+                r#"{"ok":false,"error_code":429,"parameters":{"retry_after":3}}"#,
+                Some(3000),
+            ),
+            ("no_hint", r#"{"ok":false}"#, None),
+            ("not_json", "slow down", None),
+            ("negative", r#"{"retry_after":-1}"#, None),
+        ];
+        for (name, body, want) in cases {
+            assert_eq!(
+                retry_after_in_body(body).map(|d| d.as_millis()),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_are_one_short_line() {
+        let cases = [
+            ("empty_body", 204, "", "HTTP 204"),
+            ("body_kept", 200, "ok\n", "HTTP 200: ok"),
+            (
+                "breaks_removed",
+                400,
+                "bad\r\nrequest",
+                "HTTP 400: bad  request",
+            ),
+        ];
+        for (name, code, body, want) in cases {
+            let status = StatusCode::from_u16(code).expect("valid");
+            assert_eq!(answer(status, body), want, "{name}");
+        }
+        let long = "x".repeat(5000);
+        assert_eq!(
+            answer(StatusCode::OK, &long).len(),
+            "HTTP 200: ".len() + ANSWER_BYTES
+        );
     }
 
     #[test]

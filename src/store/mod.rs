@@ -102,6 +102,52 @@ pub struct OutboxCounts {
     pub dead: u64,
 }
 
+/// How one attempt at a delivery ends, as the outbox decided it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryUpdate {
+    Delivered,
+    /// Pending again, due at this time.
+    RetryAt(DateTime<Utc>),
+    Dead,
+}
+
+impl DeliveryUpdate {
+    /// The word recorded in `delivery_attempts.outcome`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeliveryUpdate::Delivered => "delivered",
+            DeliveryUpdate::RetryAt(_) => "retry",
+            DeliveryUpdate::Dead => "dead",
+        }
+    }
+}
+
+/// A delivery not yet delivered, as `rasad outbox` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub channel: String,
+    /// `pending`, `retrying` (waiting after a failure), `in_flight` (leased) or `dead`.
+    pub state: String,
+    pub attempts: u32,
+    pub topic: String,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    /// When it is due next (pending and retrying only).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// One channel's pending deliveries, in brief.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelQueue {
+    pub pending: u64,
+    /// When the earliest pending delivery can be claimed.
+    pub next_due: Option<DateTime<Utc>>,
+    /// When the oldest pending delivery entered the outbox (a digest window opens then).
+    pub oldest: Option<DateTime<Utc>>,
+}
+
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }

@@ -10,7 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::*;
-use crate::model::Delivery;
+
+mod outbox;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -206,101 +207,6 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// Leases up to `limit` pending deliveries that are due at `now`, for `lease`: a sender that
-    /// dies leaves them to be claimed again when the lease runs out.
-    pub async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease: Duration,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let now_ms = millis(now);
-        let lease_until = now_ms + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "UPDATE deliveries SET lease_until = $3
-             WHERE id IN (SELECT id FROM deliveries
-                          WHERE status = 'pending' AND next_attempt_at <= $1 AND COALESCE(lease_until, 0) <= $1
-                          ORDER BY next_attempt_at, id LIMIT $2)
-             RETURNING id, alert_id, channel_id, idempotency_key, attempts, created_at,
-                       (SELECT payload FROM alerts WHERE alerts.id = deliveries.alert_id)",
-        )
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .bind(lease_until)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let alert_id: i64 = row.get(1);
-            let payload: String = row.get(6);
-            let payload = serde_json::from_str(&payload).map_err(|source| StoreError::Payload {
-                alert: alert_id,
-                source,
-            })?;
-            claimed.push(Delivery {
-                id: row.get(0),
-                alert_id,
-                channel: row.get(2),
-                idempotency_key: row.get(3),
-                attempts: row.get::<i64, _>(4).try_into().unwrap_or(u32::MAX),
-                created_at: from_millis(row.get(5)),
-                payload,
-            });
-        }
-        claimed.sort_by_key(|d| d.id);
-        Ok(claimed)
-    }
-
-    pub async fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $2, lease_until = NULL, last_error = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .bind(millis(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Schedules another attempt at `next_attempt_at`.
-    pub async fn mark_retry(
-        &self,
-        id: i64,
-        next_attempt_at: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(millis(next_attempt_at))
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Gives up on a delivery: the receiver refused it for good.
-    pub async fn mark_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL, last_error = $2 WHERE id = $1")
-            .bind(id)
-            .bind(error)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Releases a lease without counting an attempt (a send cut short by shutdown).
-    pub async fn release(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 

@@ -192,6 +192,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// Request body (de-chunked when sent with `Transfer-Encoding: chunked`).
     pub body: Vec<u8>,
+    /// When the whole request had been read.
+    pub received_at: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -383,6 +385,7 @@ async fn read_http_request(conn: &mut BufReader<TcpStream>) -> io::Result<Option
             path,
             headers,
             body,
+            received_at: std::time::Instant::now(),
         },
         close,
     }))

@@ -118,6 +118,32 @@ secret_env = "RASAD_TEST_WEBHOOK_SECRET"
             .expect("rasad started")
     }
 
+    /// Starts `rasad ARGS -c CONFIG` in the background (killed when dropped); its log is
+    /// appended to `rasad.log` in the environment's folder (see [`Env::log`]).
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("rasad.log"))
+            .expect("log file opened");
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_rasad"))
+            .args(args)
+            .arg("-c")
+            .arg(self.config_path())
+            .env("RASAD_TEST_WEBHOOK_SECRET", SECRET)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("rasad started")
+    }
+
+    /// What the processes started by [`Env::spawn`] logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("rasad.log")).unwrap_or_default()
+    }
+
     /// Runs `rasad once --json` and returns its summary; panics (with stderr) when it fails.
     pub async fn once(&self) -> serde_json::Value {
         let output = self.rasad(&["once", "--json"]).await;

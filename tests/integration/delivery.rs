@@ -1,0 +1,621 @@
+//! Delivery through the binary against real SMTP and webhook servers: retries until the
+//! receiver is back, Retry-After that pauses one channel only, dead deliveries put back by
+//! `rasad outbox retry`, digests and hourly limits, threading, templates, `rasad notify-test`,
+//! and a daemon killed mid-delivery that loses nothing. (Snapshots of the rendered formats are
+//! unit tests in `src/sink/templates.rs`.)
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::servers::{SmtpServer, WebhookReceiver};
+use crate::support::{Env, KNOWN, RSS, count, rss};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Writes a config for `env`'s servers: the `news` feed, one topic notifying `desk` (email)
+/// and `ops` (webhook), with `delivery` as the `[delivery]` table, `desk_extra` added to the
+/// email channel and `tail` (more keys of the webhook channel, or more tables) at the end.
+fn write_config(env: &Env, delivery: &str, desk_extra: &str, tail: &str) {
+    let text = format!(
+        r#"
+[daemon]
+state = "state/rasad.db"
+
+[poll]
+interval = "1s"
+timeout = "5s"
+
+[delivery]
+{delivery}
+
+[[feed]]
+id = "news"
+name = "Outlet news"
+url = "{feed}"
+
+[[topic]]
+id = "isis"
+name = "داعش"
+any = ["داعش", "تنظيم الدولة", "ISIS"]
+notify = ["desk", "ops"]
+
+[[channel]]
+id = "desk"
+kind = "email"
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+tls = "none"
+from = "rasad <rasad@test.example>"
+to = ["desk@test.example"]
+timezone = "Asia/Riyadh"
+{desk_extra}
+
+[[channel]]
+id = "ops"
+kind = "webhook"
+url = "{hook}"
+secret_env = "RASAD_TEST_WEBHOOK_SECRET"
+{tail}
+"#,
+        feed = env.feeds.url("/news.xml"),
+        port = env.smtp.port(),
+        hook = env.hook.url(),
+    );
+    std::fs::write(env.config_path(), text).expect("config written");
+}
+
+const FAST_RETRIES: &str = "retry_initial = \"200ms\"\nretry_max = \"400ms\"\ntimeout = \"2s\"";
+
+/// An environment whose feed is known (its first poll alerts no one), configured as in
+/// [`write_config`].
+async fn known_env(delivery: &str, desk_extra: &str, tail: &str) -> Env {
+    let env = Env::start().await;
+    write_config(&env, delivery, desk_extra, tail);
+    env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "new_stories"), 1, "{summary}");
+    env
+}
+
+/// `n` items that each mention داعش, plus the known one.
+fn matching_items(n: usize) -> String {
+    let items: Vec<(String, String, String)> = (0..n)
+        .map(|i| {
+            (
+                format!("m{i}"),
+                format!("بيان لداعش رقم {i}"),
+                format!("نص الخبر {i}"),
+            )
+        })
+        .collect();
+    let mut refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, d)| (g.as_str(), t.as_str(), d.as_str()))
+        .collect();
+    refs.push(KNOWN);
+    rss(&refs)
+}
+
+/// `rasad outbox --json`, one object per undelivered delivery.
+async fn outbox(env: &Env) -> Vec<serde_json::Value> {
+    let output = env.rasad(&["outbox", "--json"]).await;
+    assert!(
+        output.status.success(),
+        "rasad outbox failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+/// Runs `rasad once` until nothing is pending (at most `rounds` times, `pause` apart).
+async fn once_until_settled(env: &Env, rounds: usize, pause: Duration) -> serde_json::Value {
+    let mut summary = env.once().await;
+    for _ in 1..rounds {
+        if count(&summary, "pending") == 0 {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        summary = env.once().await;
+    }
+    summary
+}
+
+#[tokio::test]
+async fn smtp_down_for_three_rounds_then_up_delivers_every_alert_exactly_once() {
+    let mut env = known_env(FAST_RETRIES, "", "").await;
+    let port = env.smtp.port();
+    let down = std::mem::replace(&mut env.smtp, SmtpServer::start().await);
+    down.shutdown().await;
+
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    for round in 1..=3 {
+        let summary = env.once().await;
+        if round == 1 {
+            assert_eq!(count(&summary, "alerts"), 3, "{summary}");
+        }
+        assert_eq!(count(&summary, "pending"), 3, "round {round}: {summary}");
+        tokio::time::sleep(Duration::from_millis(450)).await;
+    }
+    // The webhook channel was not held up by the mail server being down.
+    assert_eq!(env.hook.accepted().len(), 3);
+    let waiting = outbox(&env).await;
+    assert_eq!(waiting.len(), 3, "{waiting:?}");
+    for entry in &waiting {
+        assert_eq!(entry["channel"], "desk", "{entry}");
+        assert!(
+            ["pending", "retrying"].contains(&entry["state"].as_str().unwrap_or_default()),
+            "{entry}"
+        );
+    }
+    assert!(
+        waiting
+            .iter()
+            .any(|e| e["last_error"].as_str().is_some_and(|m| !m.is_empty())),
+        "{waiting:?}"
+    );
+
+    let up = SmtpServer::start_on(port).await;
+    let _ = std::mem::replace(&mut env.smtp, up);
+    let summary = once_until_settled(&env, 10, Duration::from_millis(450)).await;
+    assert_eq!(count(&summary, "pending"), 0, "{summary}");
+    let mails = env.smtp.messages();
+    assert_eq!(mails.len(), 3);
+    let subjects: HashSet<String> = mails.iter().map(|m| m.decode().subject).collect();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    let ids: HashSet<String> = mails
+        .iter()
+        .filter_map(|m| m.decode().header("Message-ID").map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(outbox(&env).await.is_empty());
+}
+
+#[tokio::test]
+async fn webhook_answering_500_500_200_delivers_once() {
+    let env = known_env(FAST_RETRIES, "", "").await;
+    env.hook.push_statuses(&[500, 500]);
+    env.feeds.set("/news.xml", matching_items(1), RSS);
+    let summary = once_until_settled(&env, 10, Duration::from_millis(450)).await;
+    assert_eq!(count(&summary, "pending"), 0, "{summary}");
+    let requests = env.hook.requests();
+    let statuses: Vec<u16> = requests.iter().map(|(_, s)| *s).collect();
+    assert_eq!(statuses, [500, 500, 200]);
+    let keys: HashSet<&str> = requests
+        .iter()
+        .filter_map(|(r, _)| r.header("idempotency-key"))
+        .collect();
+    assert_eq!(keys.len(), 1, "one delivery, retried with one key");
+    assert_eq!(env.hook.accepted().len(), 1);
+
+    // Every attempt is on record with what the receiver answered.
+    let store = rasad::store::Store::open(&env.dir.path().join("state/rasad.db"))
+        .await
+        .expect("the state opens");
+    let mut histories = Vec::new();
+    for id in 1..=2 {
+        let attempts = store.delivery_attempts(id).await.expect("readable");
+        histories.push(
+            attempts
+                .into_iter()
+                .map(|(_, outcome, reason)| format!("{outcome}: {reason}"))
+                .collect::<Vec<_>>(),
+        );
+    }
+    store.close().await;
+    assert!(
+        histories.contains(&vec![
+            "retry: HTTP 500: status 500".to_owned(),
+            "retry: HTTP 500: status 500".to_owned(),
+            "delivered: HTTP 200: ok".to_owned(),
+        ]),
+        "{histories:?}"
+    );
+}
+
+#[tokio::test]
+async fn webhook_429_with_retry_after_pauses_that_channel_only() {
+    let env = known_env(FAST_RETRIES, "", "").await;
+    env.hook
+        .push_status_with_headers(429, &[("Retry-After", "2")]);
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    let mut daemon = env.spawn(&["run"]);
+    let first = env.hook.wait_for_requests(1, WAIT).await;
+    assert_eq!(first.first().map(|(_, s)| *s), Some(429), "{first:?}");
+    // Meanwhile the mail channel delivers everything.
+    let mails = env.smtp.wait_for_messages(3, WAIT).await;
+    assert_eq!(mails.len(), 3);
+    let accepted = env.hook.wait_for_accepted(3, WAIT).await;
+    daemon.start_kill().expect("rasad stopped");
+    let _ = daemon.wait().await;
+    assert_eq!(accepted.len(), 3, "{}", env.log());
+    let requests = env.hook.requests();
+    let paused_at = requests[0].0.received_at;
+    for (request, _) in &requests[1..] {
+        let gap = request.received_at.duration_since(paused_at);
+        assert!(
+            gap >= Duration::from_millis(1950),
+            "a request came {gap:?} after the 429"
+        );
+    }
+    assert_eq!(requests.len(), 4, "one 429, then the three alerts");
+}
+
+#[tokio::test]
+async fn webhook_400_is_dead_listed_and_delivered_after_outbox_retry() {
+    let env = known_env(FAST_RETRIES, "", "").await;
+    env.hook.push_statuses(&[400, 400]);
+    env.feeds.set("/news.xml", matching_items(2), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "dead"), 2, "{summary}");
+
+    let dead = outbox(&env).await;
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    for entry in &dead {
+        assert_eq!(
+            (entry["channel"].as_str(), entry["state"].as_str()),
+            (Some("ops"), Some("dead")),
+            "{entry}"
+        );
+        assert!(
+            entry["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("400")),
+            "{entry}"
+        );
+    }
+    let listing = env.rasad(&["outbox"]).await;
+    let text = String::from_utf8_lossy(&listing.stdout);
+    assert!(text.contains("dead") && text.contains("HTTP 400"), "{text}");
+
+    // One back by id: delivered, the other still dead.
+    let id = dead[0]["id"].as_i64().expect("an id").to_string();
+    let retried = env.rasad(&["outbox", "retry", &id]).await;
+    assert!(retried.status.success(), "{retried:?}");
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "delivered"), 1, "{summary}");
+    let left = outbox(&env).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["id"], dead[1]["id"]);
+
+    // The rest back with --dead.
+    let retried = env.rasad(&["outbox", "retry", "--dead"]).await;
+    assert!(retried.status.success(), "{retried:?}");
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "delivered"), 1, "{summary}");
+    assert!(outbox(&env).await.is_empty());
+    let keys: HashSet<String> = env
+        .hook
+        .accepted()
+        .iter()
+        .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 2);
+
+    // An unknown id is an input error.
+    let missing = env.rasad(&["outbox", "retry", "999999"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn a_daemon_killed_mid_delivery_loses_nothing() {
+    const ALERTS: usize = 200;
+    let env = known_env(FAST_RETRIES, "", "").await;
+    // A slow receiver makes sends really in flight when the daemon is killed.
+    env.hook.set_delay(Some(Duration::from_millis(40)));
+    env.feeds.set("/news.xml", matching_items(ALERTS), RSS);
+
+    let mut first = env.spawn(&["run"]);
+    env.hook.wait_for_requests(ALERTS / 4, WAIT).await;
+    first.start_kill().expect("SIGKILL sent");
+    let _ = first.wait().await;
+    let before = env.hook.requests().len();
+    assert!(before < ALERTS, "the kill came too late to test anything");
+    // What the outbox had in flight (claimed, outcome not recorded) when the process died.
+    let in_flight = |channel: &str, entries: &[serde_json::Value]| {
+        entries
+            .iter()
+            .filter(|e| e["channel"] == channel && e["state"] == "in_flight")
+            .count()
+    };
+    let entries = outbox(&env).await;
+    let (hook_in_flight, mail_in_flight) =
+        (in_flight("ops", &entries), in_flight("desk", &entries));
+    assert!(
+        hook_in_flight <= 1 && mail_in_flight <= 1,
+        "one message at a time per channel"
+    );
+
+    let started = Instant::now();
+    let mut second = env.spawn(&["run"]);
+    let accepted = wait_for_distinct_keys(&env.hook, ALERTS, Duration::from_secs(25)).await;
+    let mails = env.smtp.wait_for_messages(ALERTS, WAIT).await;
+    second.start_kill().expect("SIGKILL sent");
+    let _ = second.wait().await;
+
+    let mut per_key: HashMap<String, usize> = HashMap::new();
+    for request in &accepted {
+        let key = request.header("idempotency-key").expect("a key").to_owned();
+        *per_key.entry(key).or_default() += 1;
+    }
+    assert_eq!(
+        per_key.len(),
+        ALERTS,
+        "after {:?}: {}",
+        started.elapsed(),
+        env.log()
+    );
+    let duplicates = accepted.len() - per_key.len();
+    eprintln!(
+        "killed after {before} webhook requests with {hook_in_flight} webhook and {mail_in_flight} mail in flight; \
+         all {ALERTS} arrived {:?} after the restart; {duplicates} duplicate webhook call(s)",
+        started.elapsed()
+    );
+    assert!(
+        duplicates <= hook_in_flight,
+        "{duplicates} duplicate webhook calls, {hook_in_flight} in flight"
+    );
+
+    let ids: HashSet<String> = mails
+        .iter()
+        .filter_map(|m| m.decode().header("Message-ID").map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), ALERTS);
+    assert!(
+        mails.len() - ids.len() <= mail_in_flight,
+        "{} mails",
+        mails.len()
+    );
+}
+
+/// Waits until the receiver accepted `n` distinct Idempotency-Keys (or `timeout`).
+async fn wait_for_distinct_keys(
+    hook: &WebhookReceiver,
+    n: usize,
+    timeout: Duration,
+) -> Vec<crate::servers::RecordedRequest> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let accepted = hook.accepted();
+        let distinct: HashSet<&str> = accepted
+            .iter()
+            .filter_map(|r| r.header("idempotency-key"))
+            .collect();
+        if distinct.len() >= n || Instant::now() > deadline {
+            return accepted;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_digest_channel_sends_one_message_grouped_by_topic() {
+    let coalition = "\n[[topic]]\nid = \"coalition\"\nname = \"التحالف\"\nany = [\"التحالف\"]\nnotify = [\"desk\"]\n";
+    let env = known_env(FAST_RETRIES, "digest = \"1s\"", coalition).await;
+    env.feeds.set(
+        "/news.xml",
+        rss(&[
+            ("d1", "بيان لداعش", "نص"),
+            ("d2", "غارات التحالف", "نص"),
+            ("d3", "هجوم لداعش", "نص"),
+            KNOWN,
+        ]),
+        RSS,
+    );
+    let first = env.once().await;
+    assert_eq!(count(&first, "alerts"), 3, "{first}");
+    // The digest window is still open: nothing went out by mail yet, but nothing is lost.
+    assert!(env.smtp.messages().is_empty());
+    assert_eq!(outbox(&env).await.len(), 3);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "delivered"), 3, "{summary}");
+    let mails = env.smtp.messages();
+    assert_eq!(mails.len(), 1, "one digest");
+    let mail = mails[0].decode();
+    assert!(mail.subject.contains('3'), "{}", mail.subject);
+    let isis = mail.text.find("══ داعش (2) ══").expect("a داعش group");
+    let coalition = mail
+        .text
+        .find("══ التحالف (1) ══")
+        .expect("an التحالف group");
+    assert!(isis < coalition, "{}", mail.text);
+    assert_eq!(mail.html.matches("<mark").count(), 3, "{}", mail.html);
+}
+
+#[tokio::test]
+async fn the_hourly_limit_holds_the_overflow_for_one_digest_across_restarts() {
+    let env = known_env(FAST_RETRIES, "max_per_hour = 2", "").await;
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "pending"), 0, "{summary}");
+    let mails = env.smtp.messages();
+    assert_eq!(mails.len(), 2, "one alone, then the overflow as one digest");
+    let digest = mails[1].decode();
+    assert_eq!(
+        digest.text.matches("بيان لداعش رقم").count(),
+        2,
+        "{}",
+        digest.text
+    );
+
+    // More alerts in the same hour wait (in another process: the count is in the store).
+    env.feeds.set("/news.xml", matching_items(5), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "alerts"), 2, "{summary}");
+    assert_eq!(env.smtp.messages().len(), 2);
+    let held: Vec<_> = outbox(&env)
+        .await
+        .into_iter()
+        .filter(|e| e["channel"] == "desk")
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(held.iter().all(|e| e["state"] == "pending"), "{held:?}");
+}
+
+#[tokio::test]
+async fn alerts_about_one_story_thread_together() {
+    let coalition = "\n[[topic]]\nid = \"coalition\"\nname = \"التحالف\"\nany = [\"التحالف\"]\nnotify = [\"desk\"]\n";
+    let env = known_env(FAST_RETRIES, "", coalition).await;
+    env.feeds.set(
+        "/news.xml",
+        rss(&[
+            ("t1", "غارات التحالف على مواقع داعش", "نص"),
+            ("t2", "بيان لداعش", "نص"),
+            KNOWN,
+        ]),
+        RSS,
+    );
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "alerts"), 3, "{summary}");
+    let mails: Vec<_> = env.smtp.messages().iter().map(|m| m.decode()).collect();
+    assert_eq!(mails.len(), 3);
+    let thread = |needle: &str| -> Vec<String> {
+        mails
+            .iter()
+            .filter(|m| m.subject.contains(needle))
+            .map(|m| m.header("References").unwrap_or_default().to_owned())
+            .collect()
+    };
+    let same_story = thread("غارات التحالف");
+    assert_eq!(same_story.len(), 2);
+    assert_eq!(same_story[0], same_story[1]);
+    assert!(same_story[0].starts_with("<story-"), "{same_story:?}");
+    let other = thread("بيان لداعش");
+    assert_eq!(other.len(), 1);
+    assert_ne!(other[0], same_story[0]);
+    for mail in &mails {
+        assert_eq!(mail.header("In-Reply-To"), mail.header("References"));
+        assert!(mail.text.contains("+03:00 (Asia/Riyadh)"), "{}", mail.text);
+    }
+}
+
+#[tokio::test]
+async fn notify_test_reports_what_each_server_answered() {
+    let telegram = WebhookReceiver::start().await;
+    let tail = format!(
+        "\n[[channel]]\nid = \"tg\"\nkind = \"webhook\"\nformat = \"telegram\"\nurl = \"http://{}\"\nbot_token_env = \"RASAD_TEST_WEBHOOK_SECRET\"\nchat_id = \"-10042\"\n",
+        telegram.addr()
+    );
+    let env = Env::start().await;
+    write_config(&env, FAST_RETRIES, "", &tail);
+    let cases = [
+        ("desk", 0, "250"),
+        ("ops", 0, "HTTP 200: ok"),
+        ("tg", 0, "HTTP 200: ok"),
+    ];
+    for (channel, code, answer) in cases {
+        let output = env.rasad(&["notify-test", channel]).await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(code), "{channel}: {output:?}");
+        assert!(stdout.contains(answer), "{channel}: {stdout}");
+    }
+    let mail = env.smtp.messages()[0].decode();
+    assert!(mail.subject.contains("بيان لداعش"), "{}", mail.subject);
+    let sent = telegram.accepted();
+    assert_eq!(sent.len(), 1);
+    let token = crate::support::SECRET;
+    let path = format!("/bot{}/sendMessage", token);
+    let encoded: String = url_path_encode(&path);
+    assert!(
+        sent[0].path == path || sent[0].path == encoded,
+        "{}",
+        sent[0].path
+    );
+    let body = sent[0].json().expect("JSON");
+    assert_eq!(body["chat_id"], "-10042");
+    assert_eq!(body["parse_mode"], "HTML");
+
+    // A refusal is reported with exit code 3.
+    env.hook.push_statuses(&[400]);
+    let output = env.rasad(&["notify-test", "ops"]).await;
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("HTTP 400"));
+    let output = env.rasad(&["notify-test", "nope"]).await;
+    assert_eq!(output.status.code(), Some(2));
+
+    // A Telegram server that is down: retried, and the bot token (in the URL) is never shown.
+    telegram.shutdown().await;
+    let output = env.rasad(&["notify-test", "tg"]).await;
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("would be retried"), "{stderr}");
+    assert!(
+        !stderr.contains(token) && !stderr.contains(&url_path_encode(token)),
+        "{stderr}"
+    );
+}
+
+/// `path` with the bytes outside ASCII percent-encoded, as an HTTP client sends it.
+fn url_path_encode(path: &str) -> String {
+    path.bytes()
+        .map(|b| {
+            if b.is_ascii_graphic() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_slow_webhook_does_not_hold_up_the_mail() {
+    let env = known_env(FAST_RETRIES, "", "").await;
+    env.hook.set_delay(Some(Duration::from_millis(1500)));
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    let mut daemon = env.spawn(&["run"]);
+    let first_call = env.hook.wait_for_requests(1, WAIT).await;
+    assert_eq!(first_call.len(), 1);
+    let mails = env
+        .smtp
+        .wait_for_messages(3, Duration::from_millis(2500))
+        .await;
+    let calls = env.hook.requests().len();
+    daemon.start_kill().expect("rasad stopped");
+    let _ = daemon.wait().await;
+    assert_eq!(
+        mails.len(),
+        3,
+        "the mail waited for the webhook: {}",
+        env.log()
+    );
+    assert!(calls < 3, "{calls} webhook calls already");
+}
+
+#[tokio::test]
+async fn channel_templates_from_files_replace_the_defaults() {
+    let env = Env::start().await;
+    let body = env.dir.path().join("body.json");
+    std::fs::write(
+        &body,
+        "{{ {\"text\": alert.topic ~ \": \" ~ alert.title, \"n\": count} | tojson }}",
+    )
+    .expect("template written");
+    let subject = env.dir.path().join("subject.txt");
+    std::fs::write(&subject, "تنبيه: {{ alert.title }}\nX-Injected: yes")
+        .expect("template written");
+    write_config(
+        &env,
+        FAST_RETRIES,
+        &format!("subject_template = \"{}\"", subject.display()),
+        &format!("body_template = \"{}\"", body.display()),
+    );
+    for channel in ["ops", "desk"] {
+        let output = env.rasad(&["notify-test", channel]).await;
+        assert!(output.status.success(), "{output:?}");
+    }
+    let call = &env.hook.accepted()[0];
+    assert_eq!(
+        call.json().expect("JSON"),
+        serde_json::json!({"text": "داعش: بيان لداعش يتبنى الهجوم على الحاجز", "n": 1})
+    );
+    let mail = env.smtp.messages()[0].decode();
+    assert_eq!(
+        mail.subject,
+        "تنبيه: بيان لداعش يتبنى الهجوم على الحاجز X-Injected: yes"
+    );
+    assert!(mail.header("X-Injected").is_none());
+}
