@@ -485,3 +485,31 @@ async fn dry_run_prints_matches_and_writes_no_state() {
     );
     assert!(env.smtp.messages().is_empty() && env.hook.requests().is_empty());
 }
+
+#[tokio::test]
+async fn shipped_configs_pass_check() {
+    for (path, secrets) in [
+        ("config/rasad.toml", &[][..]),
+        (
+            "config/rasad.example.toml",
+            &[
+                "RASAD_SMTP_PASSWORD",
+                "RASAD_WEBHOOK_SECRET",
+                "RASAD_TELEGRAM_TOKEN",
+            ][..],
+        ),
+    ] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rasad"));
+        command.args(["check", "-c", path]);
+        for name in secrets {
+            command.env(name, "test-value");
+        }
+        let output = command.output().expect("runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{path}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
