@@ -22,15 +22,27 @@ use std::ops::Range;
 
 use icu_normalizer::DecomposingNormalizerBorrowed;
 
-/// Folded text, with the original position of each of its bytes.
+/// Folded text, with a map back to the original text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folded {
     pub text: String,
-    /// For each folded byte, the original byte offset of the character that produced it.
-    starts: Vec<u32>,
+    /// Where the folded text came from, as segments in folded order. Most characters fold to a
+    /// character of the same length, so long stretches map byte for byte and need one segment;
+    /// a new one starts only where that stops (a deleted mark, a collapsed space, a digit).
+    segments: Vec<Segment>,
     /// Folded byte offsets of the `ه` that were `ة`, in order.
     teh_marbuta: Vec<u32>,
     original_len: u32,
+}
+
+/// A stretch of folded text and where it starts in the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Segment {
+    folded: u32,
+    original: u32,
+    /// Byte for byte (`true`), or all from the one character at `original` (an expansion or a
+    /// change of length).
+    linear: bool,
 }
 
 impl Folded {
@@ -38,15 +50,26 @@ impl Folded {
     /// original text. The range ends where the next kept character starts, so the marks, tatweel
     /// and format characters deleted after the last letter are included.
     pub fn original_range(&self, range: Range<usize>) -> Range<usize> {
-        debug_assert!(range.start < range.end && range.end <= self.starts.len());
-        let start = self.starts[range.start] as usize;
-        let last = self.starts[range.end - 1];
-        // Skip the rest of a 1→N expansion (ﻻ → لا): its bytes share one source character.
-        let end = self.starts[range.end..]
-            .iter()
-            .find(|s| **s != last)
-            .map_or(self.original_len, |s| *s) as usize;
-        start..end
+        debug_assert!(range.start < range.end && range.end <= self.text.len());
+        let start = self.map(self.segment_of(range.start), range.start);
+        let last = self.map(self.segment_of(range.end - 1), range.end - 1);
+        // The first kept character after the range; the rest of an expansion (ﻻ → لا) shares
+        // its source character with the range's last byte and is skipped.
+        let index = self.segment_of(range.end);
+        let mut end = if range.end < self.text.len() {
+            self.map(index, range.end)
+        } else {
+            self.original_len
+        };
+        let mut next = index + 1;
+        while end <= last {
+            end = self
+                .segments
+                .get(next)
+                .map_or(self.original_len, |s| s.original);
+            next += 1;
+        }
+        start as usize..end as usize
     }
 
     /// Whether the folded character at byte `at` is a `ه` that was written `ة`.
@@ -54,9 +77,18 @@ impl Folded {
         u32::try_from(at).is_ok_and(|at| self.teh_marbuta.binary_search(&at).is_ok())
     }
 
-    /// The original byte offset where the folded character at byte `at` came from.
-    pub fn original_start(&self, at: usize) -> usize {
-        self.starts[at] as usize
+    fn segment_of(&self, at: usize) -> usize {
+        self.segments
+            .partition_point(|s| s.folded as usize <= at)
+            .saturating_sub(1)
+    }
+
+    fn map(&self, index: usize, at: usize) -> u32 {
+        match self.segments.get(index) {
+            Some(s) if s.linear => s.original + (at as u32 - s.folded),
+            Some(s) => s.original,
+            None => self.original_len,
+        }
     }
 }
 
@@ -84,7 +116,7 @@ pub fn fold(input: &str) -> Folded {
     let mut out = Out {
         folded: Folded {
             text: String::with_capacity(input.len()),
-            starts: Vec::with_capacity(input.len()),
+            segments: Vec::new(),
             teh_marbuta: Vec::new(),
             original_len: input.len() as u32,
         },
@@ -139,7 +171,7 @@ pub fn fold(input: &str) -> Folded {
                 let nfkd = DecomposingNormalizerBorrowed::new_nfkd();
                 // The parts are base characters and marks: none needs decomposing again.
                 for part in nfkd.normalize_iter(std::iter::once(ch)) {
-                    out.apply(classify(part), part, start);
+                    out.apply_part(classify(part), part, start);
                 }
             }
             other => out.apply(other, ch, start),
@@ -166,24 +198,18 @@ impl Out {
         if run.is_empty() {
             return;
         }
-        let bytes = &input.as_bytes()[run.clone()];
-        self.folded.text.push_str(&input[run.clone()]);
-        // A continuation byte belongs to the character that started one byte earlier.
-        self.folded.starts.extend(
-            bytes
-                .iter()
-                .zip(run)
-                .map(|(b, i)| i as u32 - u32::from(b & 0xC0 == 0x80)),
-        );
+        self.note(run.start as u32, true);
+        self.folded.text.push_str(&input[run]);
     }
 
     #[inline]
     fn apply(&mut self, fold: Fold, ch: char, start: u32) {
+        let same_length = |c: char| c.len_utf8() == ch.len_utf8();
         match fold {
-            Fold::Keep(c) => self.push(c, start),
+            Fold::Keep(c) => self.push(c, start, same_length(c)),
             Fold::TehMarbuta => {
                 self.folded.teh_marbuta.push(self.folded.text.len() as u32);
-                self.push('ه', start);
+                self.push('ه', start, same_length('ه'));
             }
             Fold::Delete => {}
             Fold::HamzaMark => {
@@ -195,25 +221,60 @@ impl Out {
                 }
             }
             Fold::Gap if self.in_gap => {}
-            Fold::Gap => self.push(' ', start),
+            Fold::Gap => self.push(' ', start, same_length(' ')),
             Fold::Decompose => {
-                for lower in ch.to_lowercase() {
-                    self.push(lower, start);
+                let mut lower = ch.to_lowercase();
+                let linear = lower.len() == 1;
+                for c in lower.by_ref() {
+                    self.push(c, start, linear && same_length(c));
                 }
             }
         }
     }
 
-    #[inline]
-    fn push(&mut self, c: char, start: u32) {
-        self.in_gap = c == ' ';
-        self.folded.text.push(c);
-        let starts = &mut self.folded.starts;
-        match c.len_utf8() {
-            1 => starts.push(start),
-            2 => starts.extend_from_slice(&[start, start]),
-            n => starts.extend(std::iter::repeat_n(start, n)),
+    /// Like `apply`, for one part of a decomposed character: its output never maps byte for byte.
+    fn apply_part(&mut self, fold: Fold, part: char, start: u32) {
+        match fold {
+            Fold::Keep(c) => self.push(c, start, false),
+            Fold::TehMarbuta => {
+                self.folded.teh_marbuta.push(self.folded.text.len() as u32);
+                self.push('ه', start, false);
+            }
+            Fold::Gap if !self.in_gap => self.push(' ', start, false),
+            Fold::Decompose => {
+                for c in part.to_lowercase() {
+                    self.push(c, start, false);
+                }
+            }
+            other => self.apply(other, part, start),
         }
+    }
+
+    /// Appends `c`, which came from the source character at `start`; `linear` when it is as
+    /// long as that character (so the map stays byte for byte).
+    #[inline]
+    fn push(&mut self, c: char, start: u32, linear: bool) {
+        self.in_gap = c == ' ';
+        self.note(start, linear);
+        self.folded.text.push(c);
+    }
+
+    /// Starts a new segment unless the text about to be appended continues the last one.
+    #[inline]
+    fn note(&mut self, original: u32, linear: bool) {
+        let folded = self.folded.text.len() as u32;
+        if let Some(last) = self.folded.segments.last()
+            && linear
+            && last.linear
+            && original.wrapping_sub(last.original) == folded.wrapping_sub(last.folded)
+        {
+            return;
+        }
+        self.folded.segments.push(Segment {
+            folded,
+            original,
+            linear,
+        });
     }
 }
 
