@@ -157,7 +157,7 @@ fn item(feed: usize, n: usize, version: usize) -> (String, String, String) {
     let serial = n + version;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((feed as u64) << 20) ^ serial as u64);
     // One item in eight carries a story of the shared pool, as agencies' wires do.
-    let shared = rng.next() % 8 == 0;
+    let shared = rng.next().is_multiple_of(8);
     let story = if shared {
         (rng.next() % 500) as usize
     } else {
@@ -165,7 +165,7 @@ fn item(feed: usize, n: usize, version: usize) -> (String, String, String) {
     };
     let mut story_rng = Rng(0x5851_f42d_4c95_7f2d ^ story as u64);
     let mut title = story_rng.sentence(9);
-    if story_rng.next() % 25 == 0 {
+    if story_rng.next().is_multiple_of(25) {
         title = format!("{} {}", story_rng.pick(MENTIONS), title);
     }
     let body = (0..10)
@@ -205,12 +205,12 @@ fn atom(feed: usize, version: usize) -> String {
 
 /// The feed's body and content type.
 fn feed_body(feed: usize, version: usize) -> (Vec<u8>, &'static str) {
-    if feed % 5 == 0 {
+    if feed.is_multiple_of(5) {
         (
             atom(feed, version).into_bytes(),
             "application/atom+xml; charset=utf-8",
         )
-    } else if feed % 7 == 0 {
+    } else if feed.is_multiple_of(7) {
         let text = rss(feed, version).replace("encoding=\"UTF-8\"", "encoding=\"windows-1256\"");
         let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode(&text);
         (
