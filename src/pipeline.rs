@@ -11,7 +11,7 @@ use crate::dedupe::canonical_url;
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
 use crate::source::fetch::{FetchOutcome, Fetcher};
-use crate::source::parse::parse_feed;
+use crate::source::parse::{BodyHints, parse_feed_with};
 use crate::source::schedule::next_poll_in;
 use crate::store::{NewAlert, NewStory, PollAttempt, PollCounts, PollRecord, Store, StoreError};
 
@@ -47,8 +47,10 @@ pub async fn poll_feed(
     let failures = state.consecutive_failures + 1;
     let body = match fetcher.fetch(&feed.url, &state.validators).await {
         FetchOutcome::Modified {
-            body, validators, ..
-        } => (body, validators),
+            body,
+            validators,
+            content_type,
+        } => (body, validators, content_type),
         FetchOutcome::NotModified => {
             let record = attempt("304", None, 0, None);
             store.record_attempt(&record).await?;
@@ -83,8 +85,12 @@ pub async fn poll_feed(
             .await;
         }
     };
-    let (body, validators) = body;
-    let parsed = match parse_feed(&body) {
+    let (body, validators, content_type) = body;
+    let hints = BodyHints {
+        content_type: content_type.as_deref(),
+        url: Some(&feed.url),
+    };
+    let parsed = match parse_feed_with(&body, hints) {
         Ok(parsed) => parsed,
         Err(e) => {
             let reason = format!("parse failed: {e}");

@@ -1,13 +1,19 @@
-//! A feed body (RSS, Atom or JSON Feed bytes) parsed by feed-rs into the feed's own fields and
-//! into `Story` values, with plain text for matching next to the display forms.
+//! A feed body (RSS, Atom or JSON Feed bytes) read into the feed's own fields and into `Story`
+//! values, with plain text for matching next to the display forms. The body is decoded
+//! (`decode`) and repaired (`lenient`) before feed-rs reads it; dates go through `dates`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use url::Url;
 
 use crate::dedupe::story_key;
 use crate::model::Story;
+use crate::source::dates::parse_timestamp;
+use crate::source::decode::{c1_replacement, decode};
+use crate::source::fallback;
+use crate::source::lenient::{MISSING_LINK, repair};
 
 /// One parsed feed, in the shape `rasad parse --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -16,19 +22,32 @@ pub struct ParsedFeed {
     pub entries: Vec<Entry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FeedInfo {
     pub title: Option<String>,
     pub link: Option<String>,
     pub language: Option<String>,
+    pub id: Option<String>,
+    pub subtitle: Option<String>,
+    pub author: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// RSS `<ttl>`: how long, in minutes, the feed may be cached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_minutes: Option<u32>,
+    /// The charset the body was read in.
+    pub encoding: &'static str,
 }
 
-/// One item as the feed gave it: HTML kept as given in `summary` and `content`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One item as the feed gave it: HTML kept as given in `title`, `summary` and `content`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Entry {
     /// The guid / Atom id, when the feed gave one (feed-rs would invent one otherwise).
     pub id: Option<String>,
     pub title: Option<String>,
+    /// The title is HTML (Atom `type="html"`/`"xhtml"`), not plain text.
+    #[serde(skip)]
+    pub title_is_html: bool,
     pub link: Option<String>,
     pub summary: Option<String>,
     pub content: Option<String>,
@@ -39,58 +58,298 @@ pub struct Entry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("not a feed: {0}")]
-    Feed(String),
+    /// What came is no feed: names its content type and, for an HTML page, the feed it
+    /// advertises.
+    #[error("not a feed ({what}){advertised}: {reason}")]
+    NotAFeed {
+        what: String,
+        advertised: String,
+        reason: String,
+    },
     #[error("the feed parser crashed on this body: {0}")]
     Panic(String),
 }
 
-/// Parses a feed body. A panic inside the parser becomes an error for this body alone.
+/// What is known about a body besides its bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyHints<'a> {
+    /// The HTTP `Content-Type`, for its charset.
+    pub content_type: Option<&'a str>,
+    /// The document's URL, against which relative links are resolved.
+    pub url: Option<&'a Url>,
+}
+
+/// Parses a feed body with no HTTP header and no URL known.
 pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, ParseError> {
+    parse_feed_with(body, BodyHints::default())
+}
+
+/// Parses a feed body. A panic inside the parser becomes an error for this body alone.
+pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
+    catch_unwind(AssertUnwindSafe(|| read_feed(body, hints)))
+        .map_err(|panic| ParseError::Panic(panic_message(&panic)))?
+}
+
+/// Decode, repair, parse, fill in: the steps of [`parse_feed_with`].
+fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
+    let decoded = decode(body, hints.content_type);
+    let text = repair(&decoded.text);
     let parser = feed_rs::parser::Builder::new()
+        .base_uri(hints.url.map(Url::as_str))
         // An item without a guid gets an empty id here, not a random one: identity is ours to
         // decide (see `dedupe::story_key`), and a random id would re-alert on every poll.
         .id_generator(|_, _, _| String::new())
+        .timestamp_parser(parse_timestamp)
         .build();
-    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(body)))
-        .map_err(|panic| ParseError::Panic(panic_message(&panic)))?
-        .map_err(|e| ParseError::Feed(e.to_string()))?;
-    Ok(ParsedFeed {
+    let feed = parser
+        .parse(text.as_bytes())
+        .map_err(|e| not_a_feed(&text, hints.content_type, &e.to_string()))?;
+    let is_rss = matches!(
+        feed.feed_type,
+        feed_rs::model::FeedType::RSS0
+            | feed_rs::model::FeedType::RSS1
+            | feed_rs::model::FeedType::RSS2
+    );
+    let mut parsed = ParsedFeed {
         feed: FeedInfo {
-            title: feed.title.map(|t| text_of(&t)),
-            link: feed.links.first().map(|l| l.href.clone()),
+            title: feed
+                .title
+                .map(text_content)
+                .filter(|t| !t.trim().is_empty()),
+            link: alternate_link(&feed.links),
             language: feed.language,
+            id: Some(feed.id).filter(|id| !id.trim().is_empty()),
+            subtitle: feed.description.map(text_content),
+            author: first_author(&feed.authors),
+            published: feed.published,
+            updated: feed.updated.or(feed.published),
+            ttl_minutes: feed.ttl,
+            encoding: decoded.encoding,
         },
         entries: feed.entries.into_iter().map(entry).collect(),
+    };
+    if is_rss {
+        fallback::fill_rss(&mut parsed, &text);
+    }
+    Ok(parsed)
+}
+
+/// The error for a body feed-rs could not read: an HTML page says so, and names the feed it
+/// advertises with `<link rel="alternate" type="application/rss+xml" href="…">`.
+fn not_a_feed(text: &str, content_type: Option<&str>, reason: &str) -> ParseError {
+    let head = &text[..text.floor_char_boundary(64 * 1024)];
+    let lower = head.to_ascii_lowercase();
+    let is_html = lower.contains("<html") || lower.contains("<!doctype html");
+    let what = match (content_type.filter(|c| !c.is_empty()), is_html) {
+        (Some(ct), _) => format!("content type {ct}"),
+        (None, true) => "an HTML page".to_owned(),
+        (None, false) => "no content type".to_owned(),
+    };
+    let advertised = if is_html {
+        advertised_feed(head)
+            .map(|href| format!("; the page advertises the feed {href}"))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let reason = if is_html {
+        "an HTML page, not RSS, Atom or JSON Feed".to_owned()
+    } else {
+        reason.to_owned()
+    };
+    ParseError::NotAFeed {
+        what,
+        advertised,
+        reason,
+    }
+}
+
+/// The `href` of the first `<link>` that advertises an RSS or Atom feed.
+fn advertised_feed(html: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    lower.match_indices("<link").find_map(|(at, _)| {
+        let end = at + lower[at..].find('>')?;
+        let tag = &lower[at..end];
+        let is_feed = tag.contains("alternate")
+            && (tag.contains("application/rss+xml") || tag.contains("application/atom+xml"));
+        if !is_feed {
+            return None;
+        }
+        let href_at = tag.find("href=")? + 5;
+        let original = &html[at + href_at..end];
+        let quote = original
+            .chars()
+            .next()
+            .filter(|c| *c == '"' || *c == '\'')?;
+        let value = &original[1..];
+        Some(value[..value.find(quote)?].to_owned())
     })
 }
 
-fn entry(e: feed_rs::model::Entry) -> Entry {
-    let link = e
-        .links
+fn alternate_link(links: &[feed_rs::model::Link]) -> Option<String> {
+    links
         .iter()
+        .filter(|l| l.href != MISSING_LINK)
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or(e.links.first())
-        .map(|l| l.href.clone());
+        .or(links.iter().find(|l| l.href != MISSING_LINK))
+        .map(|l| l.href.clone())
+}
+
+fn first_author(people: &[feed_rs::model::Person]) -> Option<String> {
+    people
+        .iter()
+        .filter_map(|p| p.name.as_deref().map(fallback::person_name))
+        .find(|n| !n.is_empty())
+}
+
+/// A text construct in the display form: XHTML re-serialised with `>` and attribute values
+/// escaped as HTML expects.
+fn text_content(text: feed_rs::model::Text) -> String {
+    if text.content_type.subty().as_str().starts_with("xhtml") {
+        escape_xhtml(&text.content)
+    } else {
+        html_c1_references(text.content)
+    }
+}
+
+/// HTML character references to C1 controls (`&#146;`) written as the character browsers
+/// show for them (HTML's numeric reference rules map them through windows-1252).
+fn html_c1_references(html: String) -> String {
+    // `&#X61;` is the same reference as `&#x61;`; written the common way.
+    let html = if html.contains("&#X") {
+        html.replace("&#X", "&#x")
+    } else {
+        html
+    };
+    if !html.contains("&#1") {
+        return html;
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find("&#") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let mapped = after[digits..]
+            .starts_with(';')
+            .then(|| after[..digits].parse::<u32>().ok())
+            .flatten()
+            .and_then(char::from_u32)
+            .and_then(c1_replacement);
+        match mapped {
+            Some(c) => {
+                out.push_str(&format!("&#x{:x};", u32::from(c)));
+                rest = &after[digits + 1..];
+            }
+            None => {
+                out.push_str("&#");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The body of a content element; base64 content (Atom `type="…/…"` other than text and
+/// XML) decoded when it is UTF-8 text.
+fn content_body(content: feed_rs::model::Content) -> Option<String> {
+    let body = content.body?;
+    let ty = content.content_type;
+    if ty.subty().as_str().starts_with("xhtml") {
+        return Some(escape_xhtml(&body));
+    }
+    let textual = ty.ty().as_str() == "text" || ty.subty().as_str().ends_with("xml");
+    if textual {
+        return Some(html_c1_references(body));
+    }
+    Some(decode_base64(&body).unwrap_or(body))
+}
+
+/// Standard base64 (whitespace ignored) decoded to UTF-8 text.
+fn decode_base64(text: &str) -> Option<String> {
+    let mut bits: u32 = 0;
+    let mut count = 0;
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for b in text.bytes().filter(|b| !b.is_ascii_whitespace()) {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// XHTML as feed-rs serialises it, with `>` in text and `&`, `<`, `>` in attribute values
+/// escaped, and without the XHTML namespace declaration HTML does not need.
+fn escape_xhtml(xhtml: &str) -> String {
+    let xhtml = xhtml.replace(" xmlns=\"http://www.w3.org/1999/xhtml\"", "");
+    let mut out = String::with_capacity(xhtml.len() + 16);
+    let (mut in_tag, mut quote) = (false, None::<char>);
+    for c in xhtml.chars() {
+        match (in_tag, quote, c) {
+            (false, _, '<') => {
+                in_tag = true;
+                out.push(c);
+            }
+            (false, _, '>') => out.push_str("&gt;"),
+            (true, None, '"' | '\'') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (true, None, '>') => {
+                in_tag = false;
+                out.push(c);
+            }
+            (true, Some(q), _) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            (true, Some(_), '&') => out.push_str("&amp;"),
+            (true, Some(_), '<') => out.push_str("&lt;"),
+            (true, Some(_), '>') => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn entry(e: feed_rs::model::Entry) -> Entry {
+    let id = Some(e.id).filter(|id| !id.trim().is_empty());
+    // An RSS guid that is a URL is the item's permalink when the item has no <link>.
+    let link = alternate_link(&e.links).or_else(|| {
+        id.as_ref()
+            .filter(|id| id.starts_with("http://") || id.starts_with("https://"))
+            .cloned()
+    });
+    let title_is_html = e
+        .title
+        .as_ref()
+        .is_some_and(|t| t.content_type.to_string().contains("html"));
     Entry {
-        id: Some(e.id).filter(|id| !id.trim().is_empty()),
-        title: e.title.map(|t| text_of(&t)).filter(|t| !t.is_empty()),
+        id,
+        title: e.title.map(text_content).filter(|t| !t.trim().is_empty()),
+        title_is_html,
         link,
-        summary: e
-            .summary
-            .map(|t| t.content)
-            .filter(|s| !s.trim().is_empty()),
+        summary: e.summary.map(text_content).filter(|s| !s.trim().is_empty()),
         content: e
             .content
-            .and_then(|c| c.body)
+            .and_then(content_body)
             .filter(|s| !s.trim().is_empty()),
         published: e.published,
-        updated: e.updated,
-        author: e
-            .authors
-            .first()
-            .and_then(|p| p.name.clone())
-            .filter(|n| !n.trim().is_empty()),
+        updated: e.updated.or(e.published),
+        author: first_author(&e.authors),
     }
 }
 
@@ -102,7 +361,7 @@ impl ParsedFeed {
             .map(|e| {
                 let summary_html = e.summary.clone().unwrap_or_default();
                 let content_html = e.content.clone().unwrap_or_default();
-                let title = e.title.clone().unwrap_or_default();
+                let title = e.plain_title();
                 let published = e.published.or(e.updated);
                 Story {
                     feed: feed_id.to_owned(),
@@ -122,12 +381,15 @@ impl ParsedFeed {
     }
 }
 
-/// A feed text field as plain text: HTML titles are rendered, whitespace collapsed.
-fn text_of(text: &feed_rs::model::Text) -> String {
-    if text.content_type.to_string().contains("html") {
-        html_to_text(&text.content)
-    } else {
-        collapse_whitespace(&text.content)
+impl Entry {
+    /// The title as plain text: HTML rendered, stray entities decoded, whitespace collapsed.
+    pub fn plain_title(&self) -> String {
+        let title = self.title.as_deref().unwrap_or_default();
+        if self.title_is_html {
+            html_to_text(title)
+        } else {
+            collapse_whitespace(&html_escape::decode_html_entities(title))
+        }
     }
 }
 
@@ -194,6 +456,91 @@ mod tests {
             .stories("f", Utc::now());
         assert_eq!(first[1].guid, None);
         assert_eq!(first[1].key, second[1].key);
+    }
+
+    #[test]
+    fn reads_feeds_in_every_state_of_repair() {
+        let rss = |item: &str| {
+            format!("<rss><channel><title>t</title><item>{item}</item></channel></rss>")
+        };
+        let windows_1256 = encoding_rs::WINDOWS_1256
+            .encode(&rss("<title>عاجل</title><guid>g</guid>"))
+            .0
+            .to_vec();
+        let mut utf16 = vec![0xFE, 0xFF];
+        let declared = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-16\"?>{}",
+            rss("<title>عاجل</title><guid>g</guid>")
+        );
+        utf16.extend(declared.encode_utf16().flat_map(u16::to_be_bytes));
+        let cases: Vec<(&str, Vec<u8>, Option<&str>, &str)> = vec![
+            (
+                "windows_1256_in_http_header_only",
+                windows_1256,
+                Some("text/xml; charset=windows-1256"),
+                "عاجل",
+            ),
+            ("utf16be_declared_utf16", utf16, None, "عاجل"),
+            (
+                "bare_ampersand_and_html_entity",
+                rss("<title>أ &amp; ب &nbsp;&laquo;ج&raquo; & د</title>").into_bytes(),
+                None,
+                "أ & ب \u{a0}«ج» & د",
+            ),
+            (
+                "invalid_byte",
+                rss("<title>عاجل\u{FFFD}</title>")
+                    .replace('\u{FFFD}', "\u{1}")
+                    .into_bytes()
+                    .into_iter()
+                    .map(|b| if b == 1 { 0xFF } else { b })
+                    .collect(),
+                None,
+                "عاجل\u{FFFD}",
+            ),
+        ];
+        for (name, body, content_type, title) in cases {
+            let hints = BodyHints {
+                content_type,
+                url: None,
+            };
+            let feed = parse_feed_with(&body, hints).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(feed.entries[0].title.as_deref(), Some(title), "{name}");
+        }
+    }
+
+    #[test]
+    fn undated_items_take_their_fetch_time_and_odd_dates_are_read() {
+        let feed = parse_feed(
+            "<rss version=\"2.0\"><channel><item><guid>a</guid><pubDate>soon</pubDate></item>\
+             <item><guid>b</guid><pubDate>الأحد، ١٢ مايو ٢٠٢٤ ١٠:٠٠ AST</pubDate></item></channel></rss>"
+                .as_bytes(),
+        )
+        .expect("parses");
+        let fetched = Utc::now();
+        let stories = feed.stories("f", fetched);
+        assert_eq!(stories[0].published, None);
+        assert_eq!(
+            stories[1].published.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2024-05-12T07:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn an_html_page_is_not_a_feed_and_names_the_feed_it_advertises() {
+        let page = r#"<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="https://news.example/rss"></head><body>x</body></html>"#;
+        let hints = BodyHints {
+            content_type: Some("text/html; charset=utf-8"),
+            url: None,
+        };
+        let error = parse_feed_with(page.as_bytes(), hints)
+            .expect_err("an HTML page")
+            .to_string();
+        assert!(
+            error.contains("not a feed (content type text/html"),
+            "{error}"
+        );
+        assert!(error.contains("https://news.example/rss"), "{error}");
     }
 
     #[test]
