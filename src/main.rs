@@ -90,6 +90,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show each feed's health from the state: last attempt and success, failures, next poll;
+    /// a feed failing for a day or more is flagged FAILING.
+    Feeds {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print one JSON object per feed.
+        #[arg(long)]
+        json: bool,
+    },
     /// Parse one feed (a file or an http(s) URL) and print its items.
     Parse {
         /// A feed file or URL.
@@ -166,6 +175,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             keywords,
             json,
         } => match_stdin(config, keywords, json),
+        Command::Feeds { config, json } => feeds(config.config, json).await,
         Command::Parse {
             source,
             json,
@@ -321,6 +331,32 @@ fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<Exi
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn feeds(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
+    use rasad::source::health;
+    let (runtime, _) = load(&path)?;
+    let store = open_store(&runtime).await?;
+    let known = store.feed_health().await.map_err(runtime_failure)?;
+    store.close().await;
+    let configured: Vec<(String, String)> = runtime
+        .config
+        .feeds
+        .iter()
+        .map(|f| (f.id.clone(), f.url.to_string()))
+        .collect();
+    let now = chrono::Utc::now();
+    for row in health::rows(&configured, &known, now) {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string(&row).expect("a feed row serialises")
+            );
+        } else {
+            println!("{}", health::line(&row, now));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn parse(

@@ -5,6 +5,7 @@ pub mod dates;
 pub mod decode;
 pub mod fallback;
 pub mod fetch;
+pub mod health;
 pub mod lenient;
 pub mod parse;
 pub mod schedule;

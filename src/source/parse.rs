@@ -58,14 +58,17 @@ pub struct Entry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    /// What came is no feed: names its content type and, for an HTML page, the feed it
-    /// advertises.
+    /// What came is no feed (an HTML page, another XML document): names its content type and,
+    /// for an HTML page, the feed it advertises.
     #[error("not a feed ({what}){advertised}: {reason}")]
     NotAFeed {
         what: String,
         advertised: String,
         reason: String,
     },
+    /// A feed too broken to read even after the repairs.
+    #[error("cannot read the feed ({what}): {reason}")]
+    Malformed { what: String, reason: String },
     #[error("the feed parser crashed on this body: {0}")]
     Panic(String),
 }
@@ -103,7 +106,7 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
         .build();
     let feed = parser
         .parse(text.as_bytes())
-        .map_err(|e| not_a_feed(&text, hints.content_type, &e.to_string()))?;
+        .map_err(|e| unreadable(&text, hints.content_type, &e))?;
     let is_rss = matches!(
         feed.feed_type,
         feed_rs::model::FeedType::RSS0
@@ -134,9 +137,17 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
     Ok(parsed)
 }
 
-/// The error for a body feed-rs could not read: an HTML page says so, and names the feed it
-/// advertises with `<link rel="alternate" type="application/rss+xml" href="…">`.
-fn not_a_feed(text: &str, content_type: Option<&str>, reason: &str) -> ParseError {
+/// The error for a body feed-rs could not read: an HTML page or a document without a feed root
+/// is "not a feed" (an HTML page names the feed it advertises with
+/// `<link rel="alternate" type="application/rss+xml" href="…">`); anything else is malformed.
+fn unreadable(
+    text: &str,
+    content_type: Option<&str>,
+    error: &feed_rs::parser::ParseFeedError,
+) -> ParseError {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    let reason = error.to_string();
+    let reason = reason.as_str();
     let head = &text[..text.floor_char_boundary(64 * 1024)];
     let lower = head.to_ascii_lowercase();
     let is_html = lower.contains("<html") || lower.contains("<!doctype html");
@@ -152,6 +163,16 @@ fn not_a_feed(text: &str, content_type: Option<&str>, reason: &str) -> ParseErro
     } else {
         String::new()
     };
+    let no_root = matches!(
+        error,
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)
+    );
+    if !is_html && !no_root {
+        return ParseError::Malformed {
+            what,
+            reason: reason.to_owned(),
+        };
+    }
     let reason = if is_html {
         "an HTML page, not RSS, Atom or JSON Feed".to_owned()
     } else {
