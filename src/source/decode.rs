@@ -83,10 +83,9 @@ fn decode_as(body: &[u8], kind: Kind) -> Decoded<'_> {
 /// (quotes, dashes, the ellipsis, the euro sign…) they become that character; the rest stay.
 fn without_c1_controls(text: Cow<'_, str>) -> Cow<'_, str> {
     // In UTF-8, U+0080–U+009F are 0xC2 0x80–0x9F.
-    let has_c1 = text
-        .as_bytes()
-        .windows(2)
-        .any(|w| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]));
+    let bytes = text.as_bytes();
+    let has_c1 = memchr::memchr_iter(0xC2, bytes)
+        .any(|i| bytes.get(i + 1).is_some_and(|b| (0x80..=0x9F).contains(b)));
     if !has_c1 {
         return text;
     }

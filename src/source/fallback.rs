@@ -29,8 +29,11 @@ const NAMES: &[&str] = &[
 
 /// Fills the fields of an RSS (2.0 or 1.0) feed that feed-rs left empty.
 pub fn fill_rss(feed: &mut ParsedFeed, text: &str) {
-    let present = present_elements(text, NAMES);
-    let (channel, items) = rss_parts(text);
+    // The channel part is small: its lookups are cheap. Items are split only when one of them
+    // lacks something.
+    let channel_end = first_item(text).unwrap_or(text.len());
+    let channel = &text[..channel_end];
+    let present = present_elements(channel, NAMES);
     let info = &mut feed.feed;
     let lookup = |names: &[&str]| first_element(channel, &present, names);
     if info.author.as_deref().is_none_or(looks_like_email) {
@@ -53,6 +56,11 @@ pub fn fill_rss(feed: &mut ParsedFeed, text: &str) {
             .and_then(|d| parse_timestamp(&d))
             .or(info.published);
     }
+    if !feed.entries.iter().any(lacks_something) {
+        return;
+    }
+    let present = present_elements(&text[channel_end..], NAMES);
+    let (_, items) = rss_parts(text);
     if items.len() != feed.entries.len() {
         return;
     }
@@ -86,6 +94,23 @@ pub fn fill_rss(feed: &mut ParsedFeed, text: &str) {
                 .or(entry.published);
         }
     }
+}
+
+/// An entry missing a field that the item's text might give.
+fn lacks_something(e: &crate::source::parse::Entry) -> bool {
+    e.id.is_none()
+        || e.title.is_none()
+        || e.summary.is_none()
+        || e.content.is_none()
+        || e.published.is_none()
+        || e.author.as_deref().is_none_or(looks_like_email)
+}
+
+/// Where the first `<item>` starts.
+fn first_item(text: &str) -> Option<usize> {
+    text.match_indices("<item")
+        .map(|(i, _)| i)
+        .find(|&i| text[i + 5..].starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace()))
 }
 
 /// One element's text, as a feed field: CDATA unwrapped, entities decoded, naked markup kept

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use crate::source::decode::c1_replacement;
+use crate::source::dialects::{fix_namespaces, give_atom_links_their_text};
 
 /// The link given to an RSS 1.0 item that has none, so that feed-rs keeps the item; `parse`
 /// removes it again.
@@ -53,11 +54,11 @@ pub fn repair(text: &str) -> Cow<'_, str> {
 
 /// The root element's start tag: its byte range in the text and its local name.
 #[derive(Debug, Clone)]
-struct RootTag {
-    start: usize,
-    end: usize,
-    qname: String,
-    local: String,
+pub(crate) struct RootTag {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) qname: String,
+    pub(crate) local: String,
 }
 
 /// The text from the first markup (`<?`, `<!` or a start tag) to the end of the root element;
@@ -157,139 +158,6 @@ fn fix_rss_version(text: &str, root: &RootTag) -> Option<String> {
     Some(fixed)
 }
 
-/// Obsolete namespaces read as their successors: Atom 0.3 as Atom 1.0 (with its renamed
-/// elements and MIME-typed text constructs), RSS 0.90 as RSS 1.0, and Userland's RSS
-/// namespaces as plain RSS 2.0.
-fn fix_namespaces(text: &str, root: &RootTag) -> Option<String> {
-    const ATOM_03: &str = "http://purl.org/atom/ns#";
-    const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
-    let tag = &text[root.start..root.end];
-    if root.local == "feed" && text.contains(ATOM_03) {
-        let mut fixed = text.replace(ATOM_03, "http://www.w3.org/2005/Atom");
-        for (old, new) in [
-            ("tagline", "subtitle"),
-            ("issued", "published"),
-            ("modified", "updated"),
-            ("copyright", "rights"),
-        ] {
-            for open in ["<", "</"] {
-                fixed = fixed.replace(&format!("{open}{old}"), &format!("{open}{new}"));
-            }
-        }
-        for (old, new) in [
-            ("type=\"text/html\"", "type=\"html\""),
-            ("type=\"text/plain\"", "type=\"text\""),
-            ("type=\"application/xhtml+xml\"", "type=\"xhtml\""),
-        ] {
-            fixed = fixed.replace(old, new);
-        }
-        for name in ["title", "subtitle", "summary", "content"] {
-            fixed = atom03_inline_markup(&fixed, name);
-        }
-        return Some(fixed);
-    }
-    if root.local == "RDF" && tag.contains(RSS_090) {
-        return Some(text.replacen(RSS_090, "http://purl.org/rss/1.0/", 1));
-    }
-    if root.local == "rss" && tag.contains("backend.userland.com/rss") {
-        let mut fixed = text.to_owned();
-        if let Some((prefix, _)) = root.qname.split_once(':') {
-            // `<r:rss xmlns:r="…userland…">`: the prefix stands for plain RSS.
-            fixed = fixed
-                .replace(&format!("<{prefix}:"), "<")
-                .replace(&format!("</{prefix}:"), "</")
-                .replacen(&format!("xmlns:{prefix}="), "xmlns:userland=", 1);
-        }
-        for ns in [
-            "xmlns=\"http://backend.userland.com/rss2\"",
-            "xmlns=\"http://backend.userland.com/rss\"",
-        ] {
-            fixed = fixed.replacen(ns, "", 1);
-        }
-        return Some(fixed);
-    }
-    None
-}
-
-/// Atom `<link rel="alternate">http://…</link>` (a URL as text, no `href`) given the `href`
-/// feed-rs reads.
-fn give_atom_links_their_text(text: &str) -> Option<String> {
-    let mut out: Option<String> = None;
-    let mut copied = 0;
-    let mut at = 0;
-    while let Some(found) = text[at..].find("<link") {
-        let start = at + found;
-        at = start + 5;
-        let Some(tag_end) = text[start..].find('>').map(|i| start + i) else {
-            break;
-        };
-        let tag = &text[start..tag_end];
-        if tag.ends_with('/') || tag.contains("href") {
-            continue;
-        }
-        let Some(close) = text[tag_end..].find("</link>").map(|i| tag_end + i) else {
-            continue;
-        };
-        let href = text[tag_end + 1..close].trim();
-        if href.is_empty() || href.contains('<') {
-            continue;
-        }
-        let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
-        out.push_str(&text[copied..tag_end]);
-        out.push_str(&format!(" href=\"{href}\"/>"));
-        copied = close + "</link>".len();
-        at = copied;
-    }
-    let mut out = out?;
-    out.push_str(&text[copied..]);
-    Some(out)
-}
-
-/// Atom 0.3 text constructs holding markup (`mode="xml"`, the default) as Atom 1.0 XHTML:
-/// `type="xhtml"` and the `<div>` wrapper that Atom 1.0 requires and feed-rs removes.
-fn atom03_inline_markup(text: &str, name: &str) -> String {
-    let (open, close) = (format!("<{name}"), format!("</{name}>"));
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut copied = 0;
-    let mut at = 0;
-    while let Some(found) = text[at..].find(&open) {
-        let start = at + found;
-        at = start + open.len();
-        let Some(tag_end) = text[start..].find('>').map(|i| start + i) else {
-            break;
-        };
-        let tag = &text[start..tag_end];
-        let boundary = text[at..].starts_with(|c: char| c == '>' || c.is_whitespace());
-        if !boundary || tag.ends_with('/') {
-            continue;
-        }
-        let Some(inner_end) = text[tag_end..].find(&close).map(|i| tag_end + i) else {
-            continue;
-        };
-        let inner = &text[tag_end + 1..inner_end];
-        let ty = attribute(tag, "type");
-        let markup = inner.trim_start().starts_with('<') && !inner.contains("<![CDATA[")
-            || inner.contains('<') && !inner.contains("<![CDATA[");
-        let inline = match ty {
-            Some("xhtml") => true,
-            None | Some("text") => markup && attribute(tag, "mode") != Some("escaped"),
-            _ => false,
-        };
-        if !inline {
-            continue;
-        }
-        out.push_str(&text[copied..start]);
-        out.push_str(&open);
-        out.push_str(" type=\"xhtml\"><div>");
-        out.push_str(inner);
-        out.push_str("</div>");
-        copied = inner_end;
-        at = inner_end;
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
 /// `<rss>…items…</rss>` as `<rss><channel>…items…</channel></rss>`.
 fn wrap_in_channel(text: &str) -> String {
     let Some(root) = root_tag(text) else {
@@ -308,7 +176,7 @@ fn wrap_in_channel(text: &str) -> String {
 }
 
 /// The value of attribute `name` in a start tag.
-fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+pub(crate) fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     let mut from = 0;
     while let Some(found) = tag[from..].find(name) {
         let at = from + found;
@@ -333,22 +201,19 @@ fn fix_entities(text: &str) -> Option<String> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
-    while let Some(found) = text[at..].find(['&', '<']) {
+    // Only `&` is searched for; CDATA sections and comments are found once each, ahead of it.
+    let mut cdata = Skip::new(text, "<![CDATA[", "]]>");
+    let mut comment = Skip::new(text, "<!--", "-->");
+    while let Some(found) = text[at..].find('&') {
         let i = at + found;
-        let rest = &text[i..];
-        if rest.starts_with("<![CDATA[") {
-            at = rest.find("]]>").map_or(text.len(), |e| i + e + 3);
+        if let Some(end) = cdata
+            .covering(text, i)
+            .or_else(|| comment.covering(text, i))
+        {
+            at = end;
             continue;
         }
-        if rest.starts_with("<!--") {
-            at = rest.find("-->").map_or(text.len(), |e| i + e + 3);
-            continue;
-        }
-        if rest.starts_with('<') {
-            at = i + 1;
-            continue;
-        }
-        let (len, replacement) = entity_fix(&rest[1..], &declared);
+        let (len, replacement) = entity_fix(&text[i + 1..], &declared);
         at = i + 1 + len;
         if let Some(replacement) = replacement {
             let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
@@ -360,6 +225,50 @@ fn fix_entities(text: &str) -> Option<String> {
     let mut out = out?;
     out.push_str(&text[copied..]);
     Some(out)
+}
+
+/// The next region (CDATA section or comment) of the text that entity repairs must skip.
+struct Skip {
+    open: &'static str,
+    close: &'static str,
+    /// The next region at or after the cursor: its start and end; `None` when there is none.
+    next: Option<(usize, usize)>,
+}
+
+impl Skip {
+    fn new(text: &str, open: &'static str, close: &'static str) -> Skip {
+        let mut skip = Skip {
+            open,
+            close,
+            next: None,
+        };
+        skip.find_from(text, 0);
+        skip
+    }
+
+    fn find_from(&mut self, text: &str, from: usize) {
+        self.next = text[from..].find(self.open).map(|i| {
+            let start = from + i;
+            let end = text[start..]
+                .find(self.close)
+                .map_or(text.len(), |e| start + e + self.close.len());
+            (start, end)
+        });
+    }
+
+    /// The end of the region that covers `at`, if one does.
+    fn covering(&mut self, text: &str, at: usize) -> Option<usize> {
+        while let Some((start, end)) = self.next {
+            if at < start {
+                return None;
+            }
+            if at < end {
+                return Some(end);
+            }
+            self.find_from(text, end);
+        }
+        None
+    }
 }
 
 /// What to write instead of `&` + `after[..len]`, or `None` to keep it.

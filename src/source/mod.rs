@@ -3,6 +3,7 @@
 
 pub mod dates;
 pub mod decode;
+mod dialects;
 pub mod fallback;
 pub mod fetch;
 pub mod health;
