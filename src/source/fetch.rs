@@ -184,17 +184,11 @@ impl Fetcher {
                 let moved = (all_permanent && &current != url).then_some(current);
                 return Ok((response, moved));
             }
-            let next = response
+            let location = response
                 .headers()
                 .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|location| current.join(location).ok())
-                .ok_or(FetchError::BadRedirect {
-                    status: status.as_u16(),
-                })?;
-            if current.scheme() == "https" && next.scheme() == "http" {
-                return Err(FetchError::Downgrade(next.to_string()));
-            }
+                .and_then(|v| v.to_str().ok());
+            let next = next_hop(&current, status.as_u16(), location)?;
             all_permanent &= matches!(
                 status,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
@@ -317,6 +311,18 @@ fn classify_error(e: &reqwest::Error, timeout: Duration) -> FetchError {
     FetchError::Http(crate::error_chain(e))
 }
 
+/// Where a redirect from `current` leads: `Location` resolved against it; refused when it
+/// would leave https for http.
+pub fn next_hop(current: &Url, status: u16, location: Option<&str>) -> Result<Url, FetchError> {
+    let next = location
+        .and_then(|location| current.join(location).ok())
+        .ok_or(FetchError::BadRedirect { status })?;
+    if current.scheme() == "https" && next.scheme() == "http" {
+        return Err(FetchError::Downgrade(next.to_string()));
+    }
+    Ok(next)
+}
+
 /// How long a response stays fresh: `Cache-Control: max-age` (`no-store`/`no-cache`: not at
 /// all), else `Expires` minus `Date`. `None` when the server says nothing.
 pub fn fresh_for(headers: &HeaderMap) -> Option<Duration> {
@@ -357,6 +363,52 @@ fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn follows_redirects_named_cases() {
+        let https = Url::parse("https://outlet.example/feed.xml").expect("a URL");
+        let http = Url::parse("http://outlet.example/feed.xml").expect("a URL");
+        // (name, from, Location, next URL or error)
+        type Case<'a> = (&'a str, &'a Url, Option<&'a str>, Result<&'a str, &'a str>);
+        let cases: [Case; 5] = [
+            (
+                "relative_location",
+                &https,
+                Some("/rss/ar.xml"),
+                Ok("https://outlet.example/rss/ar.xml"),
+            ),
+            (
+                "upgrade_to_https",
+                &http,
+                Some("https://outlet.example/x"),
+                Ok("https://outlet.example/x"),
+            ),
+            (
+                "http_to_http",
+                &http,
+                Some("http://other.example/x"),
+                Ok("http://other.example/x"),
+            ),
+            (
+                "downgrade_refused",
+                &https,
+                Some("http://outlet.example/x"),
+                Err("refused to follow a redirect from https to http (http://outlet.example/x)"),
+            ),
+            (
+                "no_location",
+                &https,
+                None,
+                Err("redirect 301 without a usable Location"),
+            ),
+        ];
+        for (name, from, location, want) in cases {
+            let got = next_hop(from, 301, location)
+                .map(|u| u.to_string())
+                .map_err(|e| e.to_string());
+            assert_eq!(got.as_deref().map_err(String::as_str), want, "{name}");
+        }
+    }
 
     #[test]
     fn reads_freshness_named_cases() {
