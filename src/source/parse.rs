@@ -134,7 +134,26 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
     if is_rss {
         fallback::fill_rss(&mut parsed, &text);
     }
+    if let Some(base) = hints.url {
+        resolve_relative_ids(&mut parsed, base);
+    }
     Ok(parsed)
+}
+
+/// Ids written as relative references (`/news/1`) resolved against the document's URL, as
+/// links are: the same item then has the same id wherever the file is read from.
+fn resolve_relative_ids(parsed: &mut ParsedFeed, base: &Url) {
+    let ids =
+        std::iter::once(&mut parsed.feed.id).chain(parsed.entries.iter_mut().map(|e| &mut e.id));
+    for id in ids {
+        if let Some(relative) = id
+            .as_deref()
+            .filter(|i| i.starts_with('/') && !i.starts_with("//"))
+            && let Ok(absolute) = base.join(relative)
+        {
+            *id = Some(absolute.to_string());
+        }
+    }
 }
 
 /// The error for a body feed-rs could not read: an HTML page or a document without a feed root
@@ -545,6 +564,30 @@ mod tests {
         assert_eq!(
             stories[1].published.map(|t| t.to_rfc3339()).as_deref(),
             Some("2024-05-12T07:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn relative_links_and_ids_resolve_against_the_document_url() {
+        let body = "<rss version=\"2.0\"><channel><link>/ar/</link><item><guid>/news/1</guid>\
+                    <link>/news/1.html</link></item></channel></rss>";
+        let base = Url::parse("https://outlet.example/rss/ar.xml").expect("a URL");
+        let hints = BodyHints {
+            content_type: None,
+            url: Some(&base),
+        };
+        let feed = parse_feed_with(body.as_bytes(), hints).expect("parses");
+        assert_eq!(
+            feed.feed.link.as_deref(),
+            Some("https://outlet.example/ar/")
+        );
+        assert_eq!(
+            feed.entries[0].id.as_deref(),
+            Some("https://outlet.example/news/1")
+        );
+        assert_eq!(
+            feed.entries[0].link.as_deref(),
+            Some("https://outlet.example/news/1.html")
         );
     }
 
