@@ -335,12 +335,13 @@ fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<Exi
 
 async fn feeds(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
     use rasad::source::health;
-    let (runtime, _) = load(&path)?;
-    let store = open_store(&runtime).await?;
+    let config = Config::load(&path).map_err(input)?;
+    let store = Store::open(&config.daemon.state)
+        .await
+        .map_err(runtime_failure)?;
     let known = store.feed_health().await.map_err(runtime_failure)?;
     store.close().await;
-    let configured: Vec<(String, String)> = runtime
-        .config
+    let configured: Vec<(String, String)> = config
         .feeds
         .iter()
         .map(|f| (f.id.clone(), f.url.to_string()))
