@@ -73,13 +73,26 @@ fn bare_feed_rs(body: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-/// Mean time per call of `f` over interleaved rounds, for the printed ratio.
-fn mean_time(rounds: usize, f: impl Fn()) -> Duration {
-    let started = Instant::now();
-    for _ in 0..rounds {
-        f();
+/// The ratio of the median times of `ours` and `theirs`, called alternately so that both see
+/// the same machine load.
+fn median_ratio(calls: usize, ours: impl Fn(), theirs: impl Fn()) -> f64 {
+    let (mut a, mut b) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
+    for i in 0..calls {
+        // Alternate which goes first, so that neither always runs on a warmer cache.
+        let order: [(&dyn Fn(), &mut Vec<Duration>); 2] = if i % 2 == 0 {
+            [(&ours, &mut a), (&theirs, &mut b)]
+        } else {
+            [(&theirs, &mut b), (&ours, &mut a)]
+        };
+        for (f, times) in order {
+            let started = Instant::now();
+            f();
+            times.push(started.elapsed());
+        }
     }
-    started.elapsed() / rounds as u32
+    a.sort();
+    b.sort();
+    a[calls / 2].as_secs_f64() / b[calls / 2].as_secs_f64()
 }
 
 fn bench_parse(c: &mut Criterion) {
@@ -97,21 +110,20 @@ fn bench_parse(c: &mut Criterion) {
             b.iter(|| bare_feed_rs(black_box(&body)))
         });
         group.finish();
-        // The ratio, from interleaved rounds so that both see the same machine state.
-        let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..10 {
-            ours += mean_time(20, || {
+        let ratio = median_ratio(
+            1000,
+            || {
                 black_box(rasad_parse(black_box(&body)));
-            });
-            theirs += mean_time(20, || {
+            },
+            || {
                 black_box(bare_feed_rs(black_box(&body)));
-            });
-        }
-        ratios.push((name, ours.as_secs_f64() / theirs.as_secs_f64()));
+            },
+        );
+        ratios.push((name, ratio));
     }
     for (name, ratio) in ratios {
         println!(
-            "{name}: rasad parse / bare feed-rs = {ratio:.3} ({:+.1}%)",
+            "{name}: rasad parse / bare feed-rs = {ratio:.3} ({:+.1}%, median of 1000 alternated calls)",
             (ratio - 1.0) * 100.0
         );
     }
