@@ -9,4 +9,5 @@ pub mod fetch;
 pub mod health;
 pub mod lenient;
 pub mod parse;
+pub mod plain;
 pub mod schedule;

@@ -14,6 +14,8 @@ use crate::source::dates::parse_timestamp;
 use crate::source::decode::{c1_replacement, decode};
 use crate::source::fallback;
 use crate::source::lenient::{MISSING_LINK, repair};
+use crate::source::plain::collapse_whitespace;
+pub use crate::source::plain::html_to_text;
 
 /// One parsed feed, in the shape `rasad parse --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -431,25 +433,6 @@ impl Entry {
             collapse_whitespace(&html_escape::decode_html_entities(title))
         }
     }
-}
-
-/// HTML as plain text: tags, scripts and styles removed, entities decoded, whitespace collapsed.
-pub fn html_to_text(html: &str) -> String {
-    if html.is_empty() {
-        return String::new();
-    }
-    if !html.contains(['<', '&']) {
-        return collapse_whitespace(html);
-    }
-    // A wide line so that long Arabic paragraphs are not wrapped into fragments.
-    match html2text::config::plain_no_decorate().string_from_read(html.as_bytes(), 100_000) {
-        Ok(text) => collapse_whitespace(&text),
-        Err(_) => collapse_whitespace(html),
-    }
-}
-
-fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
