@@ -4,6 +4,7 @@
 pub mod dates;
 pub mod decode;
 mod dialects;
+pub mod display;
 pub mod fallback;
 pub mod fetch;
 pub mod health;
