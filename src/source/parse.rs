@@ -303,9 +303,14 @@ impl ParsedFeed {
 
 impl Entry {
     /// The title as plain text: HTML rendered, stray entities decoded, whitespace collapsed.
+    /// An RSS title is text, but outlets put escaped markup in it (`&lt;b&gt;`): a title that
+    /// holds a tag is rendered as HTML too.
     pub fn plain_title(&self) -> String {
         let title = self.title.as_deref().unwrap_or_default();
-        if self.title_is_html {
+        let has_tag = title.match_indices('<').any(|(i, _)| {
+            title[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
+        });
+        if self.title_is_html || has_tag {
             html_to_text(title)
         } else {
             collapse_whitespace(&html_escape::decode_html_entities(title))
@@ -426,6 +431,29 @@ mod tests {
             stories[1].published.map(|t| t.to_rfc3339()).as_deref(),
             Some("2024-05-12T07:00:00+00:00")
         );
+    }
+
+    #[test]
+    fn titles_for_matching_are_plain_text() {
+        let rss = |title: &str| {
+            format!(
+                "<rss version=\"2.0\"><channel><item><title>{title}</title></item></channel></rss>"
+            )
+        };
+        let cases = [
+            ("plain", rss("خبر   عاجل"), "خبر عاجل"),
+            (
+                "escaped_markup",
+                rss("&lt;b&gt;عاجل&lt;/b&gt;: غارات"),
+                "عاجل: غارات",
+            ),
+            ("double_escaped_entity", rss("أ &amp;amp; ب"), "أ & ب"),
+            ("less_than_sign", rss("3 &lt; 4"), "3 < 4"),
+        ];
+        for (name, body, want) in cases {
+            let feed = parse_feed(body.as_bytes()).expect("parses");
+            assert_eq!(feed.entries[0].plain_title(), want, "{name}");
+        }
     }
 
     #[test]
