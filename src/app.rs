@@ -328,7 +328,9 @@ async fn sync_schedule(
             .next_poll_at
             .and_then(|at| (at - Utc::now()).to_std().ok())
             .unwrap_or_default();
-        schedule.insert(feed.id.clone(), Instant::now() + wait.min(feed.interval));
+        // A stored next poll (a Retry-After, a long <ttl>) holds across restarts, up to the cap.
+        let cap = feed.interval.max(runtime.config.poll.max_interval);
+        schedule.insert(feed.id.clone(), Instant::now() + wait.min(cap));
     }
     Ok(())
 }

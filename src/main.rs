@@ -16,7 +16,7 @@ use rasad::matcher::Matcher;
 use rasad::model::{Field, SendOutcome};
 use rasad::runtime::{Runtime, topic_specs};
 use rasad::source::fetch::{FetchOutcome, Fetcher, Validators};
-use rasad::source::parse::parse_feed;
+use rasad::source::parse::{BodyHints, parse_feed_with};
 use rasad::store::Store;
 
 /// rasad watches Arabic news feeds, finds your watch keywords with Arabic-aware matching, and
@@ -115,6 +115,15 @@ enum Command {
         /// The channel id.
         channel: String,
     },
+    /// Show each feed's health from the state: last attempt and success, failures, next poll;
+    /// a feed failing for a day or more is flagged FAILING.
+    Feeds {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print one JSON object per feed.
+        #[arg(long)]
+        json: bool,
+    },
     /// Parse one feed (a file or an http(s) URL) and print its items.
     Parse {
         /// A feed file or URL.
@@ -122,6 +131,12 @@ enum Command {
         /// Print the feed as JSON (the shape the peer suites read).
         #[arg(long)]
         json: bool,
+        /// The URL a file was served from: relative links resolve against it.
+        #[arg(long, alias = "base-url", value_name = "URL")]
+        url: Option<String>,
+        /// The HTTP Content-Type a file was served with (its charset is honoured).
+        #[arg(long, value_name = "CT")]
+        content_type: Option<String>,
     },
 }
 
@@ -198,13 +213,19 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             keywords,
             json,
         } => match_stdin(config, keywords, json),
-        Command::Parse { source, json } => parse(source, json).await,
         Command::Outbox {
             config,
             json,
             action,
         } => outbox(config, json, action).await,
         Command::NotifyTest { config, channel } => notify_test(config.config, channel).await,
+        Command::Feeds { config, json } => feeds(config.config, json).await,
+        Command::Parse {
+            source,
+            json,
+            url,
+            content_type,
+        } => parse(source, json, url, content_type).await,
     }
 }
 
@@ -349,7 +370,44 @@ fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<Exi
     })
 }
 
-async fn parse(source: String, json: bool) -> Result<ExitCode, Failure> {
+async fn feeds(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
+    use rasad::source::health;
+    let config = Config::load(&path).map_err(input)?;
+    let store = Store::open(&config.daemon.state)
+        .await
+        .map_err(runtime_failure)?;
+    let known = store.feed_health().await.map_err(runtime_failure)?;
+    store.close().await;
+    let configured: Vec<(String, String)> = config
+        .feeds
+        .iter()
+        .map(|f| (f.id.clone(), f.url.to_string()))
+        .collect();
+    let now = chrono::Utc::now();
+    for row in health::rows(&configured, &known, now) {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string(&row).expect("a feed row serialises")
+            );
+        } else {
+            println!("{}", health::line(&row, now));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn parse(
+    source: String,
+    json: bool,
+    base: Option<String>,
+    content_type: Option<String>,
+) -> Result<ExitCode, Failure> {
+    let mut content_type = content_type.filter(|ct| !ct.is_empty());
+    let mut base = match base.filter(|u| !u.is_empty()) {
+        Some(u) => Some(url::Url::parse(&u).context("bad --url").map_err(input)?),
+        None => None,
+    };
     let body = if source.starts_with("http://") || source.starts_with("https://") {
         let url = url::Url::parse(&source).context("bad URL").map_err(input)?;
         let fetcher = Fetcher::new(
@@ -360,7 +418,15 @@ async fn parse(source: String, json: bool) -> Result<ExitCode, Failure> {
         )
         .map_err(runtime_failure)?;
         match fetcher.fetch(&url, &Validators::default()).await {
-            FetchOutcome::Modified { body, .. } => body,
+            FetchOutcome::Modified {
+                body,
+                content_type: served_as,
+                ..
+            } => {
+                content_type = content_type.or(served_as);
+                base = base.or(Some(url));
+                body
+            }
             FetchOutcome::Failed(e) => {
                 return Err(runtime_failure(anyhow::anyhow!("{source}: {e}")));
             }
@@ -371,7 +437,11 @@ async fn parse(source: String, json: bool) -> Result<ExitCode, Failure> {
             .with_context(|| format!("cannot read {source}"))
             .map_err(input)?
     };
-    let feed = parse_feed(&body)
+    let hints = BodyHints {
+        content_type: content_type.as_deref(),
+        url: base.as_ref(),
+    };
+    let feed = parse_feed_with(&body, hints)
         .with_context(|| source.clone())
         .map_err(input)?;
     if json {

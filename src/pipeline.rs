@@ -5,15 +5,18 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use url::Url;
 
 use crate::config::{Config, Feed};
 use crate::dedupe::canonical_url;
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
-use crate::source::fetch::{FetchOutcome, Fetcher};
-use crate::source::parse::parse_feed;
-use crate::source::schedule::next_poll_in;
-use crate::store::{NewAlert, NewStory, PollAttempt, PollCounts, PollRecord, Store, StoreError};
+use crate::source::fetch::{FetchOutcome, Fetcher, ServerHints};
+use crate::source::parse::{BodyHints, parse_feed_with};
+use crate::source::schedule::{Policy, adaptive_interval};
+use crate::store::{
+    NewAlert, NewStory, PollAttempt, PollCounts, PollHints, PollRecord, Store, StoreError,
+};
 
 /// How one poll of one feed went.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +28,9 @@ pub struct FeedReport {
     pub next_poll_at: DateTime<Utc>,
 }
 
+/// How many recent items an adaptive schedule looks at.
+const ADAPTIVE_WINDOW: u32 = 10;
+
 /// Polls `feed` once and records the result.
 pub async fn poll_feed(
     config: &Config,
@@ -35,79 +41,112 @@ pub async fn poll_feed(
 ) -> Result<FeedReport, StoreError> {
     let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
     let now = Utc::now();
-    let attempt =
-        |status: &str, error: Option<String>, failures: u32, hint: Option<Duration>| PollAttempt {
-            feed_id: feed.id.clone(),
-            url: feed.url.to_string(),
-            at: now,
-            next_poll_at: now + chrono_duration(next_poll_in(feed.interval, failures, hint)),
-            status: status.to_owned(),
-            error,
-        };
-    let failures = state.consecutive_failures + 1;
-    let body = match fetcher.fetch(&feed.url, &state.validators).await {
-        FetchOutcome::Modified {
-            body, validators, ..
-        } => (body, validators),
-        FetchOutcome::NotModified => {
-            let record = attempt("304", None, 0, None);
-            store.record_attempt(&record).await?;
-            return Ok(report(
-                feed,
-                None,
-                PollCounts::default(),
-                record.next_poll_at,
-            ));
-        }
-        FetchOutcome::RateLimited {
-            status,
-            retry_after,
-        } => {
-            let reason = format!("rate limited (HTTP {status})");
-            let record = attempt(
-                &status.to_string(),
-                Some(reason.clone()),
-                failures,
-                retry_after,
-            );
-            return failed(store, feed, record, reason).await;
-        }
-        FetchOutcome::Failed(e) => {
-            let reason = format!("fetch failed: {e}");
-            return failed(
-                store,
-                feed,
-                attempt("error", Some(reason.clone()), failures, None),
-                reason,
-            )
-            .await;
-        }
+    let policy = Policy {
+        interval: feed.interval,
+        min: config.poll.min_interval,
+        max: config.poll.max_interval,
+        jitter: config.poll.jitter,
     };
-    let (body, validators) = body;
-    let parsed = match parse_feed(&body) {
+    let failures = state.consecutive_failures + 1;
+    let failure = |status: &str, reason: &str, retry_after: Option<Duration>| PollAttempt {
+        feed_id: feed.id.clone(),
+        url: feed.url.to_string(),
+        at: now,
+        next_poll_at: now
+            + chrono_duration(policy.after_failure(failures, retry_after, fastrand::f64())),
+        status: status.to_owned(),
+        error: Some(reason.to_owned()),
+        hints: PollHints {
+            server_wait: retry_after,
+            moved_to: None,
+        },
+    };
+    let (body, validators, content_type, server) =
+        match fetcher.fetch_with_hints(&feed.url, &state.validators).await {
+            (
+                FetchOutcome::Modified {
+                    body,
+                    validators,
+                    content_type,
+                },
+                hints,
+            ) => (body, validators, content_type, hints),
+            (FetchOutcome::NotModified, hints) => {
+                log_move(feed, &hints);
+                let wait = policy.after_success(hints.fresh_for, None, fastrand::f64());
+                let record = PollAttempt {
+                    feed_id: feed.id.clone(),
+                    url: feed.url.to_string(),
+                    at: now,
+                    next_poll_at: now + chrono_duration(wait),
+                    status: "304".to_owned(),
+                    error: None,
+                    hints: poll_hints(hints.fresh_for, &hints),
+                };
+                store.record_attempt(&record).await?;
+                return Ok(report(
+                    feed,
+                    None,
+                    PollCounts::default(),
+                    record.next_poll_at,
+                ));
+            }
+            (
+                FetchOutcome::RateLimited {
+                    status,
+                    retry_after,
+                },
+                _,
+            ) => {
+                let reason = format!("rate limited (HTTP {status})");
+                let record = failure(&status.to_string(), &reason, retry_after);
+                return failed(store, feed, record, reason).await;
+            }
+            (FetchOutcome::Failed(e), _) => {
+                let reason = format!("fetch failed: {e}");
+                let record = failure("error", &reason, None);
+                return failed(store, feed, record, reason).await;
+            }
+        };
+    log_move(feed, &server);
+    let hints = BodyHints {
+        content_type: content_type.as_deref(),
+        url: Some(&feed.url),
+    };
+    let parsed = match parse_feed_with(&body, hints) {
         Ok(parsed) => parsed,
         Err(e) => {
             let reason = format!("parse failed: {e}");
-            return failed(
-                store,
-                feed,
-                attempt("parse", Some(reason.clone()), failures, None),
-                reason,
-            )
-            .await;
+            let record = failure("parse", &reason, None);
+            return failed(store, feed, record, reason).await;
         }
     };
+    drop(body);
     let stories = parsed.stories(&feed.id, now);
     let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
     let known = store.known_keys(&feed.id, &keys).await?;
     let first_poll = state.first_success_at.is_none();
     let alerting = !first_poll || config.poll.alert_on_first_poll;
+    let adaptive = if config.poll.adaptive {
+        adaptive_interval(&store.recent_item_times(&feed.id, ADAPTIVE_WINDOW).await?)
+    } else {
+        None
+    };
+    // The longer of the HTTP freshness and the feed's own <ttl> (minutes).
+    let ttl = parsed
+        .feed
+        .ttl_minutes
+        .map(|m| Duration::from_secs(u64::from(m) * 60));
+    let server_wait = server.fresh_for.max(ttl);
+    let wait = policy.after_success(server_wait, adaptive, fastrand::f64());
     let record = PollRecord {
         feed_id: feed.id.clone(),
         url: feed.url.to_string(),
         validators,
         at: now,
-        next_poll_at: now + chrono_duration(next_poll_in(feed.interval, 0, None)),
+        next_poll_at: now + chrono_duration(wait),
+        items: stories.len(),
+        hints: poll_hints(server_wait, &server),
         stories: plan(
             config,
             feed,
@@ -202,6 +241,21 @@ fn report(
         error,
         counts,
         next_poll_at,
+    }
+}
+
+fn poll_hints(server_wait: Option<Duration>, hints: &ServerHints) -> PollHints {
+    PollHints {
+        server_wait,
+        moved_to: hints.permanent_redirect.as_ref().map(Url::to_string),
+    }
+}
+
+/// A feed that moved for good keeps working through the redirect, but its config should
+/// follow: say so at each poll until it does.
+fn log_move(feed: &Feed, hints: &ServerHints) {
+    if let Some(to) = &hints.permanent_redirect {
+        tracing::warn!(feed = %feed.id, from = %feed.url, to = %to, "feed moved permanently; update its url in the config");
     }
 }
 

@@ -36,7 +36,8 @@ impl Runtime {
             poll.connect_timeout,
             poll.timeout,
             poll.max_body,
-        )?;
+        )?
+        .with_per_host(poll.per_host);
         let sinks = config
             .channels
             .iter()

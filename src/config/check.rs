@@ -67,7 +67,33 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
             .as_ref()
             .map(|s| s.get_ref().clone())
             .unwrap_or_else(|| format!("rasad/{} (feed monitor)", env!("CARGO_PKG_VERSION"))),
+        min_interval: c.duration(
+            "poll.min_interval",
+            &raw.poll.min_interval,
+            Duration::from_secs(60),
+        ),
+        max_interval: c.duration(
+            "poll.max_interval",
+            &raw.poll.max_interval,
+            Duration::from_secs(6 * 3600),
+        ),
+        per_host: c.positive("poll.per_host", &raw.poll.per_host, 2),
+        adaptive: raw.poll.adaptive.unwrap_or(false),
+        jitter: c.fraction("poll.jitter", &raw.poll.jitter, 0.1),
     };
+    if poll.min_interval > poll.max_interval
+        && let Some(min) = &raw.poll.min_interval
+    {
+        c.problem(
+            "poll.min_interval",
+            min.span(),
+            format!(
+                "{} is longer than poll.max_interval ({})",
+                humantime::format_duration(poll.min_interval),
+                humantime::format_duration(poll.max_interval)
+            ),
+        );
+    }
     let delivery = Delivery {
         retry_initial: c.duration(
             "delivery.retry_initial",
@@ -169,6 +195,20 @@ impl Checker<'_> {
                 default
             }
         }
+    }
+
+    fn fraction(&mut self, path: &str, value: &Option<Spanned<f64>>, default: f64) -> f64 {
+        let Some(value) = value else { return default };
+        let n = *value.get_ref();
+        if (0.0..=0.5).contains(&n) {
+            return n;
+        }
+        self.problem(
+            path,
+            value.span(),
+            format!("must be a fraction from 0 to 0.5, not {n}"),
+        );
+        default
     }
 
     fn positive(&mut self, path: &str, value: &Option<Spanned<i64>>, default: usize) -> usize {
@@ -665,6 +705,21 @@ kind = "stdout"
                 "bad_duration",
                 "[poll]\ninterval = \"5 parsecs\"\n",
                 "poll.interval: \"5 parsecs\" is not a duration",
+            ),
+            (
+                "min_interval_above_max",
+                "[poll]\nmin_interval = \"2h\"\nmax_interval = \"1h\"\n",
+                "poll.min_interval: 2h is longer than poll.max_interval (1h)",
+            ),
+            (
+                "jitter_out_of_range",
+                "[poll]\njitter = 0.9\n",
+                "poll.jitter: must be a fraction from 0 to 0.5, not 0.9",
+            ),
+            (
+                "per_host_zero",
+                "[poll]\nper_host = 0\n",
+                "poll.per_host: must be a positive number, not 0",
             ),
             (
                 "missing_env_secret",

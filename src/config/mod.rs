@@ -50,6 +50,16 @@ pub struct Poll {
     /// Alert on the items of a feed's first successful poll (off: adding a feed floods no one).
     pub alert_on_first_poll: bool,
     pub user_agent: String,
+    /// Server hints (`Cache-Control`, `Expires`, `<ttl>`) and adaptive schedules are clamped to
+    /// `[min_interval, max_interval]`; `max_interval` also caps failure backoff and `Retry-After`.
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    /// Requests to one host at the same time.
+    pub per_host: usize,
+    /// Follow each feed's recent item frequency instead of its fixed interval.
+    pub adaptive: bool,
+    /// Each wait is spread by ± this fraction (0 to 0.5).
+    pub jitter: f64,
 }
 
 #[derive(Debug, Clone)]

@@ -41,6 +41,11 @@ pub struct RawPoll {
     pub concurrency: Option<Spanned<i64>>,
     pub alert_on_first_poll: Option<bool>,
     pub user_agent: Option<Str>,
+    pub min_interval: Option<Str>,
+    pub max_interval: Option<Str>,
+    pub per_host: Option<Spanned<i64>>,
+    pub adaptive: Option<bool>,
+    pub jitter: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,13 +2,29 @@
 //!
 //! Limits, and why: a connect timeout and a total timeout so that one dead server cannot hold a
 //! poll slot; a body cap counted on decompressed bytes so that a gzip bomb or an endless stream
-//! cannot exhaust memory; at most 5 redirects.
+//! cannot exhaust memory; at most 5 redirects, never from https to http; at most `per_host`
+//! requests at a time to one host, so that many feeds of one outlet do not hammer it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
+use tokio::sync::Semaphore;
 use url::Url;
+
+/// Redirects followed before a fetch fails.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// What the server said about when to come back and where the feed now lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerHints {
+    /// How long the response stays fresh (`Cache-Control: max-age`, or `Expires`).
+    pub fresh_for: Option<Duration>,
+    /// The feed moved for good (301 or 308 at every hop): its new URL.
+    pub permanent_redirect: Option<Url>,
+}
 
 /// The cache validators of a feed's last successful fetch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +56,12 @@ pub enum FetchOutcome {
 pub enum FetchError {
     #[error("HTTP status {0}")]
     Status(u16),
+    #[error("more than {MAX_REDIRECTS} redirects (last to {0})")]
+    TooManyRedirects(String),
+    #[error("refused to follow a redirect from https to http ({0})")]
+    Downgrade(String),
+    #[error("redirect {status} without a usable Location")]
+    BadRedirect { status: u16 },
     #[error("body larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("timed out after {0:?}")]
@@ -59,7 +81,12 @@ pub struct Fetcher {
     client: reqwest::Client,
     max_body: u64,
     timeout: Duration,
+    per_host: usize,
+    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
+
+/// Requests to one host at a time, unless configured otherwise (`poll.per_host`).
+pub const DEFAULT_PER_HOST: usize = 2;
 
 impl Fetcher {
     pub fn new(
@@ -73,28 +100,105 @@ impl Fetcher {
             .connect_timeout(connect_timeout)
             .read_timeout(timeout)
             .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Redirects are followed by hand, to refuse downgrades and see permanent moves.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Fetcher {
             client,
             max_body,
             timeout,
+            per_host: DEFAULT_PER_HOST,
+            hosts: Arc::default(),
         })
+    }
+
+    /// The same fetcher with at most `per_host` requests at a time to one host.
+    pub fn with_per_host(mut self, per_host: usize) -> Fetcher {
+        self.per_host = per_host.max(1);
+        self
+    }
+
+    /// The semaphore that limits requests to `url`'s host.
+    fn host_slots(&self, url: &Url) -> Arc<Semaphore> {
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let mut hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+            .clone()
     }
 
     /// Fetches `url`, conditionally when `validators` are known.
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> FetchOutcome {
+        self.fetch_with_hints(url, validators).await.0
+    }
+
+    /// Fetches `url` like [`Fetcher::fetch`], with what the server said about freshness and
+    /// permanent moves.
+    pub async fn fetch_with_hints(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> (FetchOutcome, ServerHints) {
         if url.scheme() == "file" {
-            return self.fetch_file(url).await;
+            return (self.fetch_file(url).await, ServerHints::default());
         }
-        // The client's own timeout covers the request; this one also bounds the body loop.
+        let slots = self.host_slots(url);
+        let _slot = slots
+            .acquire_owned()
+            .await
+            .expect("a host semaphore is never closed");
+        // The client's own timeout covers each request; this one bounds redirects and the body.
         match tokio::time::timeout(self.timeout, self.fetch_http(url, validators)).await {
             Ok(outcome) => outcome,
-            Err(_) => FetchOutcome::Failed(FetchError::Timeout(self.timeout)),
+            Err(_) => (
+                FetchOutcome::Failed(FetchError::Timeout(self.timeout)),
+                ServerHints::default(),
+            ),
         }
     }
 
-    async fn fetch_http(&self, url: &Url, validators: &Validators) -> FetchOutcome {
+    /// One GET, following redirects: at most [`MAX_REDIRECTS`], never from https to http.
+    async fn send_following(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<(reqwest::Response, Option<Url>), FetchError> {
+        let mut current = url.clone();
+        let mut all_permanent = true;
+        for _ in 0..=MAX_REDIRECTS {
+            let response = self
+                .request(&current, validators)
+                .send()
+                .await
+                .map_err(|e| classify_error(&e, self.timeout))?;
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                let moved = (all_permanent && &current != url).then_some(current);
+                return Ok((response, moved));
+            }
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            let next = next_hop(&current, status.as_u16(), location)?;
+            all_permanent &= matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
+            current = next;
+        }
+        Err(FetchError::TooManyRedirects(current.to_string()))
+    }
+
+    fn request(&self, url: &Url, validators: &Validators) -> reqwest::RequestBuilder {
         let mut request = self.client.get(url.clone()).header(
             header::ACCEPT,
             "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
@@ -105,10 +209,23 @@ impl Fetcher {
         if let Some(modified) = &validators.last_modified {
             request = request.header(header::IF_MODIFIED_SINCE, modified);
         }
-        let mut response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => return FetchOutcome::Failed(classify_error(&e, self.timeout)),
+        request
+    }
+
+    async fn fetch_http(&self, url: &Url, validators: &Validators) -> (FetchOutcome, ServerHints) {
+        let (response, permanent_redirect) = match self.send_following(url, validators).await {
+            Ok(sent) => sent,
+            Err(e) => return (FetchOutcome::Failed(e), ServerHints::default()),
         };
+        let hints = ServerHints {
+            fresh_for: fresh_for(response.headers()),
+            permanent_redirect,
+        };
+        (self.classify(response).await, hints)
+    }
+
+    /// The final response as an outcome, its body read up to the cap.
+    async fn classify(&self, mut response: reqwest::Response) -> FetchOutcome {
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return FetchOutcome::NotModified;
@@ -194,9 +311,146 @@ fn classify_error(e: &reqwest::Error, timeout: Duration) -> FetchError {
     FetchError::Http(crate::error_chain(e))
 }
 
+/// Where a redirect from `current` leads: `Location` resolved against it; refused when it
+/// would leave https for http.
+pub fn next_hop(current: &Url, status: u16, location: Option<&str>) -> Result<Url, FetchError> {
+    let next = location
+        .and_then(|location| current.join(location).ok())
+        .ok_or(FetchError::BadRedirect { status })?;
+    if current.scheme() == "https" && next.scheme() == "http" {
+        return Err(FetchError::Downgrade(next.to_string()));
+    }
+    Ok(next)
+}
+
+/// How long a response stays fresh: `Cache-Control: max-age` (`no-store`/`no-cache`: not at
+/// all), else `Expires` minus `Date`. `None` when the server says nothing.
+pub fn fresh_for(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(control) = header_string(headers, header::CACHE_CONTROL) {
+        for directive in control.split(',').map(str::trim) {
+            let lower = directive.to_ascii_lowercase();
+            if lower == "no-store" || lower == "no-cache" {
+                return Some(Duration::ZERO);
+            }
+            if let Some(seconds) = lower.strip_prefix("max-age=") {
+                return seconds
+                    .trim_matches('"')
+                    .parse()
+                    .ok()
+                    .map(Duration::from_secs);
+            }
+        }
+    }
+    let expires = header_string(headers, header::EXPIRES)?;
+    let expires = chrono::DateTime::parse_from_rfc2822(&expires).ok()?;
+    let now = header_string(headers, header::DATE)
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(&d).ok())
+        .map_or_else(chrono::Utc::now, |d| d.with_timezone(&chrono::Utc));
+    Some(
+        (expires.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
 fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     headers
         .get(name)
         .and_then(|v: &HeaderValue| v.to_str().ok())
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_redirects_named_cases() {
+        let https = Url::parse("https://outlet.example/feed.xml").expect("a URL");
+        let http = Url::parse("http://outlet.example/feed.xml").expect("a URL");
+        // (name, from, Location, next URL or error)
+        type Case<'a> = (&'a str, &'a Url, Option<&'a str>, Result<&'a str, &'a str>);
+        let cases: [Case; 5] = [
+            (
+                "relative_location",
+                &https,
+                Some("/rss/ar.xml"),
+                Ok("https://outlet.example/rss/ar.xml"),
+            ),
+            (
+                "upgrade_to_https",
+                &http,
+                Some("https://outlet.example/x"),
+                Ok("https://outlet.example/x"),
+            ),
+            (
+                "http_to_http",
+                &http,
+                Some("http://other.example/x"),
+                Ok("http://other.example/x"),
+            ),
+            (
+                "downgrade_refused",
+                &https,
+                Some("http://outlet.example/x"),
+                Err("refused to follow a redirect from https to http (http://outlet.example/x)"),
+            ),
+            (
+                "no_location",
+                &https,
+                None,
+                Err("redirect 301 without a usable Location"),
+            ),
+        ];
+        for (name, from, location, want) in cases {
+            let got = next_hop(from, 301, location)
+                .map(|u| u.to_string())
+                .map_err(|e| e.to_string());
+            assert_eq!(got.as_deref().map_err(String::as_str), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn reads_freshness_named_cases() {
+        const DATE: &str = "Sun, 29 Nov 2026 10:00:00 GMT";
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: [(&str, Headers, Option<u64>); 6] = [
+            (
+                "max_age",
+                &[("cache-control", "public, max-age=900")],
+                Some(900),
+            ),
+            ("no_store", &[("cache-control", "no-store")], Some(0)),
+            (
+                "max_age_beats_expires",
+                &[
+                    ("cache-control", "max-age=60"),
+                    ("expires", "Sun, 29 Nov 2026 11:00:00 GMT"),
+                    ("date", DATE),
+                ],
+                Some(60),
+            ),
+            (
+                "expires_minus_date",
+                &[("expires", "Sun, 29 Nov 2026 11:00:00 GMT"), ("date", DATE)],
+                Some(3600),
+            ),
+            (
+                "expires_in_the_past",
+                &[("expires", "Sun, 29 Nov 2026 09:00:00 GMT"), ("date", DATE)],
+                Some(0),
+            ),
+            ("nothing_said", &[], None),
+        ];
+        for (name, headers, want) in cases {
+            let mut map = HeaderMap::new();
+            for (k, v) in headers {
+                map.insert(
+                    header::HeaderName::from_static(k),
+                    HeaderValue::from_str(v).expect("ascii"),
+                );
+            }
+            assert_eq!(fresh_for(&map), want.map(Duration::from_secs), "{name}");
+        }
+    }
 }

@@ -1,5 +1,14 @@
-//! Where stories come from: when to poll a feed, one conditional GET, and the parse of its body.
+//! Where stories come from: when to poll a feed, one conditional GET, and the parse of its body
+//! (decoded, repaired, then read by feed-rs with our own date reader).
 
+pub mod dates;
+pub mod decode;
+mod dialects;
+pub mod display;
+pub mod fallback;
 pub mod fetch;
+pub mod health;
+pub mod lenient;
 pub mod parse;
+pub mod plain;
 pub mod schedule;

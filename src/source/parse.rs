@@ -1,13 +1,22 @@
-//! A feed body (RSS, Atom or JSON Feed bytes) parsed by feed-rs into the feed's own fields and
-//! into `Story` values, with plain text for matching next to the display forms.
+//! A feed body (RSS, Atom or JSON Feed bytes) read into the feed's own fields and into `Story`
+//! values, with plain text for matching next to the display forms. The body is decoded
+//! (`decode`) and repaired (`lenient`) before feed-rs reads it; dates go through `dates`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use url::Url;
 
 use crate::dedupe::story_key;
 use crate::model::Story;
+use crate::source::dates::parse_timestamp;
+use crate::source::decode::decode;
+use crate::source::display::{content_body, text_content};
+use crate::source::fallback;
+use crate::source::lenient::{MISSING_LINK, repair};
+use crate::source::plain::collapse_whitespace;
+pub use crate::source::plain::html_to_text;
 
 /// One parsed feed, in the shape `rasad parse --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -16,19 +25,32 @@ pub struct ParsedFeed {
     pub entries: Vec<Entry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FeedInfo {
     pub title: Option<String>,
     pub link: Option<String>,
     pub language: Option<String>,
+    pub id: Option<String>,
+    pub subtitle: Option<String>,
+    pub author: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// RSS `<ttl>`: how long, in minutes, the feed may be cached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_minutes: Option<u32>,
+    /// The charset the body was read in.
+    pub encoding: &'static str,
 }
 
-/// One item as the feed gave it: HTML kept as given in `summary` and `content`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One item as the feed gave it: HTML kept as given in `title`, `summary` and `content`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Entry {
     /// The guid / Atom id, when the feed gave one (feed-rs would invent one otherwise).
     pub id: Option<String>,
     pub title: Option<String>,
+    /// The title is HTML (Atom `type="html"`/`"xhtml"`), not plain text.
+    #[serde(skip)]
+    pub title_is_html: bool,
     pub link: Option<String>,
     pub summary: Option<String>,
     pub content: Option<String>,
@@ -39,58 +61,215 @@ pub struct Entry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("not a feed: {0}")]
-    Feed(String),
+    /// What came is no feed (an HTML page, another XML document): names its content type and,
+    /// for an HTML page, the feed it advertises.
+    #[error("not a feed ({what}){advertised}: {reason}")]
+    NotAFeed {
+        what: String,
+        advertised: String,
+        reason: String,
+    },
+    /// A feed too broken to read even after the repairs.
+    #[error("cannot read the feed ({what}): {reason}")]
+    Malformed { what: String, reason: String },
     #[error("the feed parser crashed on this body: {0}")]
     Panic(String),
 }
 
-/// Parses a feed body. A panic inside the parser becomes an error for this body alone.
+/// What is known about a body besides its bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyHints<'a> {
+    /// The HTTP `Content-Type`, for its charset.
+    pub content_type: Option<&'a str>,
+    /// The document's URL, against which relative links are resolved.
+    pub url: Option<&'a Url>,
+}
+
+/// Parses a feed body with no HTTP header and no URL known.
 pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, ParseError> {
+    parse_feed_with(body, BodyHints::default())
+}
+
+/// Parses a feed body. A panic inside the parser becomes an error for this body alone.
+pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
+    catch_unwind(AssertUnwindSafe(|| read_feed(body, hints)))
+        .map_err(|panic| ParseError::Panic(panic_message(&panic)))?
+}
+
+/// Decode, repair, parse, fill in: the steps of [`parse_feed_with`].
+fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
+    let decoded = decode(body, hints.content_type);
+    let text = repair(&decoded.text);
     let parser = feed_rs::parser::Builder::new()
+        .base_uri(hints.url.map(Url::as_str))
         // An item without a guid gets an empty id here, not a random one: identity is ours to
         // decide (see `dedupe::story_key`), and a random id would re-alert on every poll.
         .id_generator(|_, _, _| String::new())
+        .timestamp_parser(parse_timestamp)
         .build();
-    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(body)))
-        .map_err(|panic| ParseError::Panic(panic_message(&panic)))?
-        .map_err(|e| ParseError::Feed(e.to_string()))?;
-    Ok(ParsedFeed {
+    let feed = parser
+        .parse(text.as_bytes())
+        .map_err(|e| unreadable(&text, hints.content_type, &e))?;
+    let is_rss = matches!(
+        feed.feed_type,
+        feed_rs::model::FeedType::RSS0
+            | feed_rs::model::FeedType::RSS1
+            | feed_rs::model::FeedType::RSS2
+    );
+    let mut parsed = ParsedFeed {
         feed: FeedInfo {
-            title: feed.title.map(|t| text_of(&t)),
-            link: feed.links.first().map(|l| l.href.clone()),
+            title: feed
+                .title
+                .map(text_content)
+                .filter(|t| !t.trim().is_empty()),
+            link: alternate_link(&feed.links),
             language: feed.language,
+            id: Some(feed.id).filter(|id| !id.trim().is_empty()),
+            subtitle: feed.description.map(text_content),
+            author: first_author(&feed.authors),
+            published: feed.published,
+            updated: feed.updated.or(feed.published),
+            ttl_minutes: feed.ttl,
+            encoding: decoded.encoding,
         },
         entries: feed.entries.into_iter().map(entry).collect(),
+    };
+    if is_rss {
+        fallback::fill_rss(&mut parsed, &text);
+    }
+    if let Some(base) = hints.url {
+        resolve_relative_ids(&mut parsed, base);
+    }
+    Ok(parsed)
+}
+
+/// Ids written as relative references (`/news/1`) resolved against the document's URL, as
+/// links are: the same item then has the same id wherever the file is read from.
+fn resolve_relative_ids(parsed: &mut ParsedFeed, base: &Url) {
+    let ids =
+        std::iter::once(&mut parsed.feed.id).chain(parsed.entries.iter_mut().map(|e| &mut e.id));
+    for id in ids {
+        if let Some(relative) = id
+            .as_deref()
+            .filter(|i| i.starts_with('/') && !i.starts_with("//"))
+            && let Ok(absolute) = base.join(relative)
+        {
+            *id = Some(absolute.to_string());
+        }
+    }
+}
+
+/// The error for a body feed-rs could not read: an HTML page or a document without a feed root
+/// is "not a feed" (an HTML page names the feed it advertises with
+/// `<link rel="alternate" type="application/rss+xml" href="…">`); anything else is malformed.
+fn unreadable(
+    text: &str,
+    content_type: Option<&str>,
+    error: &feed_rs::parser::ParseFeedError,
+) -> ParseError {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    let reason = error.to_string();
+    let reason = reason.as_str();
+    let head = &text[..text.floor_char_boundary(64 * 1024)];
+    let lower = head.to_ascii_lowercase();
+    let is_html = lower.contains("<html") || lower.contains("<!doctype html");
+    let what = match (content_type.filter(|c| !c.is_empty()), is_html) {
+        (Some(ct), _) => format!("content type {ct}"),
+        (None, true) => "an HTML page".to_owned(),
+        (None, false) => "no content type".to_owned(),
+    };
+    let advertised = if is_html {
+        advertised_feed(head)
+            .map(|href| format!("; the page advertises the feed {href}"))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let no_root = matches!(
+        error,
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)
+    );
+    if !is_html && !no_root {
+        return ParseError::Malformed {
+            what,
+            reason: reason.to_owned(),
+        };
+    }
+    let reason = if is_html {
+        "an HTML page, not RSS, Atom or JSON Feed".to_owned()
+    } else {
+        reason.to_owned()
+    };
+    ParseError::NotAFeed {
+        what,
+        advertised,
+        reason,
+    }
+}
+
+/// The `href` of the first `<link>` that advertises an RSS or Atom feed.
+fn advertised_feed(html: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    lower.match_indices("<link").find_map(|(at, _)| {
+        let end = at + lower[at..].find('>')?;
+        let tag = &lower[at..end];
+        let is_feed = tag.contains("alternate")
+            && (tag.contains("application/rss+xml") || tag.contains("application/atom+xml"));
+        if !is_feed {
+            return None;
+        }
+        let href_at = tag.find("href=")? + 5;
+        let original = &html[at + href_at..end];
+        let quote = original
+            .chars()
+            .next()
+            .filter(|c| *c == '"' || *c == '\'')?;
+        let value = &original[1..];
+        Some(value[..value.find(quote)?].to_owned())
     })
 }
 
-fn entry(e: feed_rs::model::Entry) -> Entry {
-    let link = e
-        .links
+fn alternate_link(links: &[feed_rs::model::Link]) -> Option<String> {
+    links
         .iter()
+        .filter(|l| l.href != MISSING_LINK)
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or(e.links.first())
-        .map(|l| l.href.clone());
+        .or(links.iter().find(|l| l.href != MISSING_LINK))
+        .map(|l| l.href.clone())
+}
+
+fn first_author(people: &[feed_rs::model::Person]) -> Option<String> {
+    people
+        .iter()
+        .filter_map(|p| p.name.as_deref().map(fallback::person_name))
+        .find(|n| !n.is_empty())
+}
+
+fn entry(e: feed_rs::model::Entry) -> Entry {
+    let id = Some(e.id).filter(|id| !id.trim().is_empty());
+    // An RSS guid that is a URL is the item's permalink when the item has no <link>.
+    let link = alternate_link(&e.links).or_else(|| {
+        id.as_ref()
+            .filter(|id| id.starts_with("http://") || id.starts_with("https://"))
+            .cloned()
+    });
+    let title_is_html = e
+        .title
+        .as_ref()
+        .is_some_and(|t| t.content_type.to_string().contains("html"));
     Entry {
-        id: Some(e.id).filter(|id| !id.trim().is_empty()),
-        title: e.title.map(|t| text_of(&t)).filter(|t| !t.is_empty()),
+        id,
+        title: e.title.map(text_content).filter(|t| !t.trim().is_empty()),
+        title_is_html,
         link,
-        summary: e
-            .summary
-            .map(|t| t.content)
-            .filter(|s| !s.trim().is_empty()),
+        summary: e.summary.map(text_content).filter(|s| !s.trim().is_empty()),
         content: e
             .content
-            .and_then(|c| c.body)
+            .and_then(content_body)
             .filter(|s| !s.trim().is_empty()),
         published: e.published,
-        updated: e.updated,
-        author: e
-            .authors
-            .first()
-            .and_then(|p| p.name.clone())
-            .filter(|n| !n.trim().is_empty()),
+        updated: e.updated.or(e.published),
+        author: first_author(&e.authors),
     }
 }
 
@@ -102,7 +281,7 @@ impl ParsedFeed {
             .map(|e| {
                 let summary_html = e.summary.clone().unwrap_or_default();
                 let content_html = e.content.clone().unwrap_or_default();
-                let title = e.title.clone().unwrap_or_default();
+                let title = e.plain_title();
                 let published = e.published.or(e.updated);
                 Story {
                     feed: feed_id.to_owned(),
@@ -122,32 +301,21 @@ impl ParsedFeed {
     }
 }
 
-/// A feed text field as plain text: HTML titles are rendered, whitespace collapsed.
-fn text_of(text: &feed_rs::model::Text) -> String {
-    if text.content_type.to_string().contains("html") {
-        html_to_text(&text.content)
-    } else {
-        collapse_whitespace(&text.content)
+impl Entry {
+    /// The title as plain text: HTML rendered, stray entities decoded, whitespace collapsed.
+    /// An RSS title is text, but outlets put escaped markup in it (`&lt;b&gt;`): a title that
+    /// holds a tag is rendered as HTML too.
+    pub fn plain_title(&self) -> String {
+        let title = self.title.as_deref().unwrap_or_default();
+        let has_tag = title.match_indices('<').any(|(i, _)| {
+            title[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
+        });
+        if self.title_is_html || has_tag {
+            html_to_text(title)
+        } else {
+            collapse_whitespace(&html_escape::decode_html_entities(title))
+        }
     }
-}
-
-/// HTML as plain text: tags, scripts and styles removed, entities decoded, whitespace collapsed.
-pub fn html_to_text(html: &str) -> String {
-    if html.is_empty() {
-        return String::new();
-    }
-    if !html.contains(['<', '&']) {
-        return collapse_whitespace(html);
-    }
-    // A wide line so that long Arabic paragraphs are not wrapped into fragments.
-    match html2text::config::plain_no_decorate().string_from_read(html.as_bytes(), 100_000) {
-        Ok(text) => collapse_whitespace(&text),
-        Err(_) => collapse_whitespace(html),
-    }
-}
-
-fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -194,6 +362,139 @@ mod tests {
             .stories("f", Utc::now());
         assert_eq!(first[1].guid, None);
         assert_eq!(first[1].key, second[1].key);
+    }
+
+    #[test]
+    fn reads_feeds_in_every_state_of_repair() {
+        let rss = |item: &str| {
+            format!("<rss><channel><title>t</title><item>{item}</item></channel></rss>")
+        };
+        let windows_1256 = encoding_rs::WINDOWS_1256
+            .encode(&rss("<title>عاجل</title><guid>g</guid>"))
+            .0
+            .to_vec();
+        let mut utf16 = vec![0xFE, 0xFF];
+        let declared = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-16\"?>{}",
+            rss("<title>عاجل</title><guid>g</guid>")
+        );
+        utf16.extend(declared.encode_utf16().flat_map(u16::to_be_bytes));
+        let cases: Vec<(&str, Vec<u8>, Option<&str>, &str)> = vec![
+            (
+                "windows_1256_in_http_header_only",
+                windows_1256,
+                Some("text/xml; charset=windows-1256"),
+                "عاجل",
+            ),
+            ("utf16be_declared_utf16", utf16, None, "عاجل"),
+            (
+                "bare_ampersand_and_html_entity",
+                rss("<title>أ &amp; ب &nbsp;&laquo;ج&raquo; & د</title>").into_bytes(),
+                None,
+                "أ & ب \u{a0}«ج» & د",
+            ),
+            (
+                "invalid_byte",
+                rss("<title>عاجل\u{FFFD}</title>")
+                    .replace('\u{FFFD}', "\u{1}")
+                    .into_bytes()
+                    .into_iter()
+                    .map(|b| if b == 1 { 0xFF } else { b })
+                    .collect(),
+                None,
+                "عاجل\u{FFFD}",
+            ),
+        ];
+        for (name, body, content_type, title) in cases {
+            let hints = BodyHints {
+                content_type,
+                url: None,
+            };
+            let feed = parse_feed_with(&body, hints).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(feed.entries[0].title.as_deref(), Some(title), "{name}");
+        }
+    }
+
+    #[test]
+    fn undated_items_take_their_fetch_time_and_odd_dates_are_read() {
+        let feed = parse_feed(
+            "<rss version=\"2.0\"><channel><item><guid>a</guid><pubDate>soon</pubDate></item>\
+             <item><guid>b</guid><pubDate>الأحد، ١٢ مايو ٢٠٢٤ ١٠:٠٠ AST</pubDate></item></channel></rss>"
+                .as_bytes(),
+        )
+        .expect("parses");
+        let fetched = Utc::now();
+        let stories = feed.stories("f", fetched);
+        // Not an error: the story keeps no date and is shown at its fetch time.
+        assert_eq!((stories[0].published, stories[0].fetched), (None, fetched));
+        assert_eq!(
+            stories[1].published.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2024-05-12T07:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn titles_for_matching_are_plain_text() {
+        let rss = |title: &str| {
+            format!(
+                "<rss version=\"2.0\"><channel><item><title>{title}</title></item></channel></rss>"
+            )
+        };
+        let cases = [
+            ("plain", rss("خبر   عاجل"), "خبر عاجل"),
+            (
+                "escaped_markup",
+                rss("&lt;b&gt;عاجل&lt;/b&gt;: غارات"),
+                "عاجل: غارات",
+            ),
+            ("double_escaped_entity", rss("أ &amp;amp; ب"), "أ & ب"),
+            ("less_than_sign", rss("3 &lt; 4"), "3 < 4"),
+        ];
+        for (name, body, want) in cases {
+            let feed = parse_feed(body.as_bytes()).expect("parses");
+            assert_eq!(feed.entries[0].plain_title(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn relative_links_and_ids_resolve_against_the_document_url() {
+        let body = "<rss version=\"2.0\"><channel><link>/ar/</link><item><guid>/news/1</guid>\
+                    <link>/news/1.html</link></item></channel></rss>";
+        let base = Url::parse("https://outlet.example/rss/ar.xml").expect("a URL");
+        let hints = BodyHints {
+            content_type: None,
+            url: Some(&base),
+        };
+        let feed = parse_feed_with(body.as_bytes(), hints).expect("parses");
+        assert_eq!(
+            feed.feed.link.as_deref(),
+            Some("https://outlet.example/ar/")
+        );
+        assert_eq!(
+            feed.entries[0].id.as_deref(),
+            Some("https://outlet.example/news/1")
+        );
+        assert_eq!(
+            feed.entries[0].link.as_deref(),
+            Some("https://outlet.example/news/1.html")
+        );
+    }
+
+    #[test]
+    fn an_html_page_is_not_a_feed_and_names_the_feed_it_advertises() {
+        let page = r#"<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="https://news.example/rss"></head><body>x</body></html>"#;
+        let hints = BodyHints {
+            content_type: Some("text/html; charset=utf-8"),
+            url: None,
+        };
+        let error = parse_feed_with(page.as_bytes(), hints)
+            .expect_err("an HTML page")
+            .to_string();
+        assert!(
+            error.contains("not a feed (content type text/html"),
+            "{error}"
+        );
+        assert!(error.contains("https://news.example/rss"), "{error}");
     }
 
     #[test]

@@ -53,6 +53,42 @@ pub struct PollRecord {
     pub next_poll_at: DateTime<Utc>,
     /// The items not seen before.
     pub stories: Vec<NewStory>,
+    /// How many items the body held, new or not.
+    pub items: usize,
+    pub hints: PollHints,
+}
+
+/// What a poll learnt about a feed besides its items.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PollHints {
+    /// The wait the server asked for (`Cache-Control`, `Expires`, `<ttl>`, `Retry-After`).
+    pub server_wait: Option<std::time::Duration>,
+    /// The URL a permanent redirect moved the feed to.
+    pub moved_to: Option<String>,
+}
+
+/// A feed's health, as `rasad feeds` shows it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FeedHealth {
+    pub id: String,
+    pub url: String,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// `"200"`, `"304"`, `"429"`, `"error"`, `"parse"`…
+    pub last_status: Option<String>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    /// When the current run of failures began; `None` while the feed works.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// New items recorded over the feed's life.
+    pub items_seen: u64,
+    /// Items in the last body read.
+    pub last_items: Option<u64>,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    /// Where a permanent redirect sent the feed: update its URL in the config.
+    pub moved_to: Option<String>,
+    /// The wait the server last asked for, in seconds.
+    pub server_wait_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +125,7 @@ pub struct PollAttempt {
     pub status: String,
     /// The reason, for a failure; `None` for a 304.
     pub error: Option<String>,
+    pub hints: PollHints,
 }
 
 /// Outbox rows by state.

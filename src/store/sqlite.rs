@@ -171,7 +171,8 @@ impl Store {
         sqlx::query(
             "UPDATE feeds SET etag = $2, last_modified = $3, first_success_at = COALESCE(first_success_at, $4),
                  last_attempt_at = $4, last_success_at = $4, last_status = '200', consecutive_failures = 0,
-                 last_error = NULL, items_seen = items_seen + $5, next_poll_at = $6
+                 last_error = NULL, items_seen = items_seen + $5, next_poll_at = $6,
+                 failing_since = NULL, last_items = $7, server_hint_secs = $8, moved_to = COALESCE($9, moved_to)
              WHERE id = $1",
         )
         .bind(&record.feed_id)
@@ -180,6 +181,9 @@ impl Store {
         .bind(at)
         .bind(counts.new_stories as i64)
         .bind(millis(record.next_poll_at))
+        .bind(i64::try_from(record.items).unwrap_or(i64::MAX))
+        .bind(hint_secs(&record.hints))
+        .bind(&record.hints.moved_to)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -195,7 +199,8 @@ impl Store {
             "UPDATE feeds SET last_attempt_at = $2, last_status = $3, next_poll_at = $4,
                  last_success_at = CASE WHEN $5 THEN last_success_at ELSE $2 END,
                  consecutive_failures = CASE WHEN $5 THEN consecutive_failures + 1 ELSE 0 END,
-                 last_error = $6
+                 failing_since = CASE WHEN $5 THEN COALESCE(failing_since, $2) END,
+                 last_error = $6, server_hint_secs = $7, moved_to = COALESCE($8, moved_to)
              WHERE id = $1",
         )
         .bind(&attempt.feed_id)
@@ -204,10 +209,66 @@ impl Store {
         .bind(millis(attempt.next_poll_at))
         .bind(failed)
         .bind(&attempt.error)
+        .bind(hint_secs(&attempt.hints))
+        .bind(&attempt.hints.moved_to)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The publication times (else first-seen times) of a feed's `limit` newest stories, for
+    /// an adaptive schedule.
+    pub async fn recent_item_times(
+        &self,
+        feed_id: &str,
+        limit: u32,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT COALESCE(published_at, first_seen_at) AS at FROM stories WHERE feed_id = $1
+             ORDER BY at DESC LIMIT $2",
+        )
+        .bind(feed_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| from_millis(r.get(0))).collect())
+    }
+
+    /// The health of every feed the store knows, by id.
+    pub async fn feed_health(&self) -> Result<Vec<FeedHealth>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, url, last_attempt_at, last_success_at, last_status, consecutive_failures,
+                    last_error, failing_since, items_seen, last_items, next_poll_at, moved_to,
+                    server_hint_secs
+             FROM feeds ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let time =
+            |row: &sqlx::sqlite::SqliteRow, i: usize| row.get::<Option<i64>, _>(i).map(from_millis);
+        let count = |row: &sqlx::sqlite::SqliteRow, i: usize| {
+            row.get::<Option<i64>, _>(i)
+                .and_then(|n| u64::try_from(n).ok())
+        };
+        Ok(rows
+            .iter()
+            .map(|row| FeedHealth {
+                id: row.get(0),
+                url: row.get(1),
+                last_attempt_at: time(row, 2),
+                last_success_at: time(row, 3),
+                last_status: row.get(4),
+                consecutive_failures: row.get::<i64, _>(5).try_into().unwrap_or(u32::MAX),
+                last_error: row.get(6),
+                failing_since: time(row, 7),
+                items_seen: count(row, 8).unwrap_or(0),
+                last_items: count(row, 9),
+                next_poll_at: time(row, 10),
+                moved_to: row.get(11),
+                server_wait_secs: count(row, 12),
+            })
+            .collect())
     }
 
     /// Outbox rows by state, as seen at `now`.
@@ -240,6 +301,12 @@ impl Store {
         .await?;
         Ok(next.map(from_millis))
     }
+}
+
+fn hint_secs(hints: &PollHints) -> Option<i64> {
+    hints
+        .server_wait
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 async fn upsert_feed(

@@ -1,7 +1,9 @@
 //! End-to-end tests of the `rasad` binary against real servers on 127.0.0.1: a feed server with
-//! ETag/304, an SMTP server that records messages, and a webhook receiver.
+//! ETag/304 (and hostile answers: redirects, drips, floods, gzip bombs), an SMTP server that
+//! records messages, and a webhook receiver.
 
 mod delivery;
+mod feeds;
 mod fetch;
 mod matching;
 mod pipeline;

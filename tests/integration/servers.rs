@@ -237,6 +237,8 @@ struct HttpResponse {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     delay: Option<Duration>,
+    /// Write the body `chunk` bytes at a time, waiting `every` between chunks.
+    drip: Option<(usize, Duration)>,
 }
 
 impl HttpResponse {
@@ -249,6 +251,7 @@ impl HttpResponse {
             )],
             body: body.as_bytes().to_vec(),
             delay: None,
+            drip: None,
         }
     }
 }
@@ -454,6 +457,14 @@ async fn write_http_response(
     }
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
+    if let (Some((chunk, every)), false) = (response.drip, no_body || head_only) {
+        write_all(conn, &bytes).await?;
+        for piece in response.body.chunks(chunk.max(1)) {
+            tokio::time::sleep(every).await;
+            write_all(conn, piece).await?;
+        }
+        return Ok(());
+    }
     if !no_body && !head_only {
         bytes.extend_from_slice(&response.body);
     }
@@ -586,9 +597,21 @@ struct FeedDocument {
     last_modified: u64,
 }
 
+/// A response served as given, for the hostile cases: any status and headers, and a body
+/// that may drip.
+#[derive(Clone)]
+struct RawDocument {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    drip: Option<(usize, Duration)>,
+}
+
 #[derive(Default)]
 struct FeedState {
     documents: HashMap<String, FeedDocument>,
+    /// Paths answered exactly as set by [`FeedServer::set_raw`] or [`FeedServer::set_drip`].
+    raw: HashMap<String, RawDocument>,
     /// Paths forced to answer with an error status (set by [`FeedServer::set_status`]).
     forced_status: HashMap<String, u16>,
     /// Every request with the status it was answered with.
@@ -623,6 +646,15 @@ impl FeedState {
         if let Some(&status) = self.forced_status.get(key) {
             return HttpResponse::text(status, reason_phrase(status));
         }
+        if let Some(raw) = self.raw.get(key) {
+            return HttpResponse {
+                status: raw.status,
+                headers: raw.headers.clone(),
+                body: raw.body.clone(),
+                delay: None,
+                drip: raw.drip,
+            };
+        }
         let Some(doc) = self.documents.get(key) else {
             return HttpResponse::text(404, "not found");
         };
@@ -644,6 +676,7 @@ impl FeedState {
                 headers: validators,
                 body: Vec::new(),
                 delay: None,
+                drip: None,
             };
         }
         let mut headers = vec![("Content-Type".to_owned(), doc.content_type.clone())];
@@ -653,6 +686,7 @@ impl FeedState {
             headers,
             body: doc.body.clone(),
             delay: None,
+            drip: None,
         }
     }
 }
@@ -718,6 +752,7 @@ impl FeedServer {
             None => now,
         };
         state.forced_status.remove(path);
+        state.raw.remove(path);
         state.documents.insert(
             path.to_owned(),
             FeedDocument {
@@ -742,6 +777,51 @@ impl FeedServer {
         let mut state = lock(&self.state);
         state.documents.remove(path);
         state.forced_status.remove(path);
+        state.raw.remove(path);
+    }
+
+    /// Makes `path` answer with exactly `status`, `headers` and `body` (no validators): for
+    /// redirects, `Retry-After`, `Content-Encoding: gzip`, HTML pages and the like.
+    pub fn set_raw(
+        &self,
+        path: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        lock(&self.state).raw.insert(
+            path.to_owned(),
+            RawDocument {
+                status,
+                headers,
+                body: body.into(),
+                drip: None,
+            },
+        );
+    }
+
+    /// Makes `path` answer 200 with `body`, written `chunk` bytes at a time every `every`.
+    pub fn set_drip(
+        &self,
+        path: &str,
+        body: impl Into<Vec<u8>>,
+        content_type: &str,
+        chunk: usize,
+        every: Duration,
+    ) {
+        lock(&self.state).raw.insert(
+            path.to_owned(),
+            RawDocument {
+                status: 200,
+                headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
+                body: body.into(),
+                drip: Some((chunk, every)),
+            },
+        );
     }
 
     /// Delays every response by `delay` (`None` to answer immediately).

@@ -1,0 +1,502 @@
+//! Repairs of decoded feed text that a browser or feedparser forgives and feed-rs does not:
+//! junk around the root, `<rss>` without a known version, bare `&`, HTML named entities, and
+//! RSS 1.0 items without a link. Pure; clean text is returned borrowed, untouched.
+
+use std::borrow::Cow;
+
+use crate::source::decode::c1_replacement;
+use crate::source::dialects::{fix_namespaces, give_atom_links_their_text};
+
+/// The link given to an RSS 1.0 item that has none, so that feed-rs keeps the item; `parse`
+/// removes it again.
+pub const MISSING_LINK: &str = "urn:rasad:missing-link";
+
+/// `text` with the repairs below applied; borrowed when none was needed.
+pub fn repair(text: &str) -> Cow<'_, str> {
+    let text = without_junk(text);
+    let Some(root) = root_tag(text) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = Cow::Borrowed(text);
+    if !out.trim_end().ends_with('>') && out.trim_end().ends_with(&format!("</{}", root.qname)) {
+        // A root end tag cut before its `>`.
+        out = Cow::Owned(format!("{}>", out.trim_end()));
+    }
+    if let Some(fixed) = fix_rss_version(&out, &root) {
+        out = Cow::Owned(fixed);
+    }
+    if let Some(fixed) = fix_namespaces(&out, &root) {
+        out = Cow::Owned(fixed);
+    }
+    if root.local == "feed"
+        && let Some(fixed) = give_atom_links_their_text(&out)
+    {
+        out = Cow::Owned(fixed);
+    }
+    if root.local == "rss" && !out.contains("<channel") {
+        // Items straight under <rss>: give them the channel feed-rs looks for.
+        out = Cow::Owned(wrap_in_channel(&out));
+    }
+    if let Some(fixed) = fix_entities(&out) {
+        out = Cow::Owned(fixed);
+    }
+    if out.contains(" type=\"\"") {
+        // Atom `type=""` is a hard error in feed-rs; an absent type means text.
+        out = Cow::Owned(out.replace(" type=\"\"", ""));
+    }
+    if root.local == "RDF"
+        && let Some(fixed) = give_rdf_items_a_link(&out)
+    {
+        out = Cow::Owned(fixed);
+    }
+    out
+}
+
+/// The root element's start tag: its byte range in the text and its local name.
+#[derive(Debug, Clone)]
+pub(crate) struct RootTag {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) qname: String,
+    pub(crate) local: String,
+}
+
+/// The text from the first markup (`<?`, `<!` or a start tag) to the end of the root element;
+/// anything before or after is dropped.
+fn without_junk(text: &str) -> &str {
+    let start = text
+        .match_indices('<')
+        .map(|(i, _)| i)
+        .find(|&i| {
+            text[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c == '?' || c == '!' || c.is_alphabetic())
+        })
+        .unwrap_or(0);
+    let text = &text[start..];
+    let Some(root) = root_tag(text) else {
+        return text;
+    };
+    let closing = format!("</{}", root.qname);
+    match text.rfind(&closing) {
+        Some(at) if at >= root.end => {
+            let after = at + closing.len();
+            let end = text[after..]
+                .find('>')
+                .map_or(text.len(), |gt| after + gt + 1);
+            &text[..end]
+        }
+        _ => text,
+    }
+}
+
+/// The first element's start tag, skipping the prolog (declarations, comments, doctype).
+fn root_tag(text: &str) -> Option<RootTag> {
+    let mut at = 0;
+    loop {
+        let start = at + text[at..].find('<')?;
+        let rest = &text[start..];
+        if rest.starts_with("<!--") {
+            at = start + rest.find("-->")? + 3;
+        } else if rest.starts_with("<?") {
+            at = start + rest.find("?>")? + 2;
+        } else if rest.starts_with("<!") {
+            at = start + doctype_end(rest)?;
+        } else {
+            let end = start + rest.find('>')? + 1;
+            let qname: String = rest[1..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+                .collect();
+            let local = qname.rsplit(':').next().unwrap_or(&qname).to_owned();
+            return Some(RootTag {
+                start,
+                end,
+                qname,
+                local,
+            });
+        }
+    }
+}
+
+/// The length of a `<!DOCTYPE …>`, internal subset included.
+fn doctype_end(rest: &str) -> Option<usize> {
+    let gt = rest.find('>')?;
+    match rest[..gt].find('[') {
+        Some(_) => Some(rest.find("]>").map(|i| i + 2).unwrap_or(gt + 1)),
+        None => Some(gt + 1),
+    }
+}
+
+/// `<rss>` with no version, or one feed-rs does not know (`0.93`, `2.01`…), read as RSS 2.0.
+fn fix_rss_version(text: &str, root: &RootTag) -> Option<String> {
+    if root.local != "rss" {
+        return None;
+    }
+    let tag = &text[root.start..root.end];
+    let version = attribute(tag, "version");
+    if matches!(version, Some("2.0" | "0.91" | "0.92" | "")) {
+        return None;
+    }
+    let name_end = root.start + 1 + root.qname.len();
+    let mut fixed = String::with_capacity(text.len() + 16);
+    fixed.push_str(&text[..name_end]);
+    fixed.push_str(" version=\"2.0\"");
+    let rest_of_tag = &text[name_end..root.end];
+    match version {
+        Some(old) => fixed.push_str(
+            &rest_of_tag
+                .replacen(&format!("\"{old}\""), "\"\"", 1)
+                .replacen(&format!("'{old}'"), "''", 1)
+                .replacen("version=\"\"", "", 1)
+                .replacen("version=''", "", 1),
+        ),
+        None => fixed.push_str(rest_of_tag),
+    }
+    fixed.push_str(&text[root.end..]);
+    Some(fixed)
+}
+
+/// `<rss>…items…</rss>` as `<rss><channel>…items…</channel></rss>`.
+fn wrap_in_channel(text: &str) -> String {
+    let Some(root) = root_tag(text) else {
+        return text.to_owned();
+    };
+    let close = text
+        .rfind("</")
+        .filter(|&c| c > root.end)
+        .unwrap_or(text.len());
+    format!(
+        "{}<channel>{}</channel>{}",
+        &text[..root.end],
+        &text[root.end..close],
+        &text[close..]
+    )
+}
+
+/// The value of attribute `name` in a start tag.
+pub(crate) fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+    let mut from = 0;
+    while let Some(found) = tag[from..].find(name) {
+        let at = from + found;
+        from = at + name.len();
+        let preceded = tag[..at].ends_with(|c: char| c.is_whitespace());
+        let rest = tag[from..].trim_start();
+        if let (true, Some(rest)) = (preceded, rest.strip_prefix('=')) {
+            let rest = rest.trim_start();
+            let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+            let value = &rest[1..];
+            return Some(&value[..value.find(quote)?]);
+        }
+    }
+    None
+}
+
+/// Bare `&` escaped, HTML named entities turned into character references, `&#X` lowered;
+/// CDATA sections and comments are left alone. `None` when nothing needed fixing.
+fn fix_entities(text: &str) -> Option<String> {
+    text.find('&')?;
+    let declared = declared_entities(text);
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    // Only `&` is searched for; CDATA sections and comments are found once each, ahead of it.
+    let mut cdata = Skip::new(text, "<![CDATA[", "]]>");
+    let mut comment = Skip::new(text, "<!--", "-->");
+    while let Some(found) = text[at..].find('&') {
+        let i = at + found;
+        if let Some(end) = cdata
+            .covering(text, i)
+            .or_else(|| comment.covering(text, i))
+        {
+            at = end;
+            continue;
+        }
+        let (len, replacement) = entity_fix(&text[i + 1..], &declared);
+        at = i + 1 + len;
+        if let Some(replacement) = replacement {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+            out.push_str(&text[copied..i]);
+            out.push_str(&replacement);
+            copied = i + 1 + len;
+        }
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// The next region (CDATA section or comment) of the text that entity repairs must skip.
+struct Skip {
+    open: &'static str,
+    close: &'static str,
+    /// The next region at or after the cursor: its start and end; `None` when there is none.
+    next: Option<(usize, usize)>,
+}
+
+impl Skip {
+    fn new(text: &str, open: &'static str, close: &'static str) -> Skip {
+        let mut skip = Skip {
+            open,
+            close,
+            next: None,
+        };
+        skip.find_from(text, 0);
+        skip
+    }
+
+    fn find_from(&mut self, text: &str, from: usize) {
+        self.next = text[from..].find(self.open).map(|i| {
+            let start = from + i;
+            let end = text[start..]
+                .find(self.close)
+                .map_or(text.len(), |e| start + e + self.close.len());
+            (start, end)
+        });
+    }
+
+    /// The end of the region that covers `at`, if one does.
+    fn covering(&mut self, text: &str, at: usize) -> Option<usize> {
+        while let Some((start, end)) = self.next {
+            if at < start {
+                return None;
+            }
+            if at < end {
+                return Some(end);
+            }
+            self.find_from(text, end);
+        }
+        None
+    }
+}
+
+/// What to write instead of `&` + `after[..len]`, or `None` to keep it.
+fn entity_fix(after: &str, declared: &[(&str, &str)]) -> (usize, Option<String>) {
+    const BARE: (usize, Option<String>) = (0, None);
+    let bare = || (0, Some("&amp;".to_owned()));
+    let Some(semi) = after[..after.floor_char_boundary(40)].find(';') else {
+        return bare();
+    };
+    let body = &after[..semi];
+    if let Some(num) = body.strip_prefix('#') {
+        let (digits, radix) = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16),
+            None => (num, 10),
+        };
+        return match u32::from_str_radix(digits, radix)
+            .ok()
+            .and_then(char::from_u32)
+        {
+            Some(c) if let Some(mapped) = c1_replacement(c) => {
+                (semi + 1, Some(format!("&#{};", u32::from(mapped))))
+            }
+            Some(c) if is_xml_char(c) => match num.starts_with('X') {
+                true => (semi + 1, Some(format!("&#x{digits};"))),
+                false => BARE,
+            },
+            Some(_) => (semi + 1, Some("\u{FFFD}".to_owned())),
+            None => bare(),
+        };
+    }
+    if body.is_empty() || !body.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return bare();
+    }
+    if matches!(body, "amp" | "lt" | "gt" | "quot" | "apos") {
+        return BARE;
+    }
+    if let Some((_, value)) = declared.iter().find(|(name, _)| *name == body) {
+        // An entity of the internal DTD subset, which feed-rs does not expand.
+        return (semi + 1, Some((*value).to_owned()));
+    }
+    match html_entity(body) {
+        Some(chars) => (
+            semi + 1,
+            Some(chars.chars().map(|c| format!("&#{};", c as u32)).collect()),
+        ),
+        None => bare(),
+    }
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// The characters an HTML named entity stands for.
+fn html_entity(name: &str) -> Option<&'static str> {
+    html_escape::NAMED_ENTITIES
+        .binary_search_by(|(known, _)| (*known).cmp(name.as_bytes()))
+        .ok()
+        .map(|i| html_escape::NAMED_ENTITIES[i].1)
+}
+
+/// The names and values declared by `<!ENTITY name "value">` in an internal DTD subset.
+fn declared_entities(text: &str) -> Vec<(&str, &str)> {
+    let mut entities = Vec::new();
+    let Some(root) = root_tag(text) else {
+        return entities;
+    };
+    let mut rest = &text[..root.start];
+    while let Some(at) = rest.find("<!ENTITY") {
+        rest = rest[at + "<!ENTITY".len()..].trim_start();
+        let name_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        let value = rest[name_end..].trim_start();
+        let value = value
+            .chars()
+            .next()
+            .filter(|q| *q == '"' || *q == '\'')
+            .and_then(|q| value[1..].find(q).map(|end| &value[1..1 + end]))
+            .unwrap_or_default();
+        entities.push((name, value));
+    }
+    entities
+}
+
+/// RSS 1.0 `<item>`s without `<link>` get [`MISSING_LINK`], which feed-rs requires to keep them.
+fn give_rdf_items_a_link(text: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = text[at..].find("<item") {
+        let start = at + found;
+        let after_name = &text[start + 5..];
+        at = start + 5;
+        if !after_name.starts_with(|c: char| c == '>' || c.is_whitespace()) {
+            continue;
+        }
+        let Some(open_end) = after_name.find('>').map(|i| start + 5 + i + 1) else {
+            break;
+        };
+        let close = text[open_end..]
+            .find("</item>")
+            .map_or(text.len(), |i| open_end + i);
+        if !text[open_end..close].contains("<link") {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 256));
+            out.push_str(&text[copied..open_end]);
+            out.push_str("<link>");
+            out.push_str(MISSING_LINK);
+            out.push_str("</link>");
+            copied = open_end;
+        }
+        at = close;
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repairs_named_cases() {
+        let cases = [
+            (
+                "clean_text_is_untouched",
+                "<rss version=\"2.0\"><channel/></rss>",
+                "<rss version=\"2.0\"><channel/></rss>",
+            ),
+            (
+                "rss_without_version",
+                "<rss><channel/></rss>",
+                "<rss version=\"2.0\"><channel/></rss>",
+            ),
+            (
+                "rss_with_unknown_version",
+                "<rss version=\"0.94\" a='1'><channel/></rss>",
+                "<rss version=\"2.0\"  a='1'><channel/></rss>",
+            ),
+            (
+                "junk_before_and_after_root",
+                "garbage\n<?xml version=\"1.0\"?><feed></feed>\n<!-- x --> trailing",
+                "<?xml version=\"1.0\"?><feed></feed>",
+            ),
+            (
+                "bare_ampersand",
+                "<rss version=\"2.0\"><channel><link>http://x/?a=1&b=2</link></channel></rss>",
+                "<rss version=\"2.0\"><channel><link>http://x/?a=1&amp;b=2</link></channel></rss>",
+            ),
+            (
+                "html_named_entity",
+                "<feed><title>عربي&nbsp;&raquo;&rlm;</title></feed>",
+                "<feed><title>عربي&#160;&#187;&#8207;</title></feed>",
+            ),
+            (
+                "xml_entities_kept",
+                "<feed><title>&amp;&lt;&gt;&quot;&apos;&#233;&#xE9;</title></feed>",
+                "<feed><title>&amp;&lt;&gt;&quot;&apos;&#233;&#xE9;</title></feed>",
+            ),
+            (
+                "uppercase_hex_reference",
+                "<feed><title>&#X41;</title></feed>",
+                "<feed><title>&#x41;</title></feed>",
+            ),
+            (
+                "unknown_entity_is_text",
+                "<feed><title>&bogus; &</title></feed>",
+                "<feed><title>&amp;bogus; &amp;</title></feed>",
+            ),
+            (
+                "cdata_is_left_alone",
+                "<feed><title><![CDATA[a & b &nbsp;]]></title></feed>",
+                "<feed><title><![CDATA[a & b &nbsp;]]></title></feed>",
+            ),
+            (
+                "declared_entity_is_expanded",
+                "<!DOCTYPE feed [<!ENTITY me \"x\">]><feed>&me;</feed>",
+                "<!DOCTYPE feed [<!ENTITY me \"x\">]><feed>x</feed>",
+            ),
+            (
+                "atom_link_as_text",
+                "<feed><link rel=\"alternate\">http://x/</link><link href=\"h\"/></feed>",
+                "<feed><link rel=\"alternate\" href=\"http://x/\"/><link href=\"h\"/></feed>",
+            ),
+            (
+                "prefixed_userland_rss",
+                "<r:rss version=\"2.0\" xmlns:r=\"http://backend.userland.com/rss2\"><r:channel/></r:rss>",
+                "<rss version=\"2.0\" xmlns:userland=\"http://backend.userland.com/rss2\"><channel/></rss>",
+            ),
+            (
+                "truncated_root_end_tag",
+                "<feed><title>t</title></feed",
+                "<feed><title>t</title></feed>",
+            ),
+            (
+                "rss_without_channel",
+                "<rss version=\"2.0\"><item><title>t</title></item></rss>",
+                "<rss version=\"2.0\"><channel><item><title>t</title></item></channel></rss>",
+            ),
+            (
+                "userland_namespace",
+                "<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\"><channel/></rss>",
+                "<rss version=\"2.0\" ><channel/></rss>",
+            ),
+            (
+                "atom_03",
+                "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><tagline type=\"text/html\">t</tagline><modified>m</modified></feed>",
+                "<feed version=\"0.3\" xmlns=\"http://www.w3.org/2005/Atom\"><subtitle type=\"html\">t</subtitle><updated>m</updated></feed>",
+            ),
+            (
+                "empty_type_attribute",
+                "<feed><title type=\"\">t</title></feed>",
+                "<feed><title>t</title></feed>",
+            ),
+            (
+                "rdf_item_without_link",
+                "<rdf:RDF><item rdf:about=\"a\"><title>t</title></item><item><link>l</link></item></rdf:RDF>",
+                "<rdf:RDF><item rdf:about=\"a\"><link>urn:rasad:missing-link</link><title>t</title></item><item><link>l</link></item></rdf:RDF>",
+            ),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(repair(input), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn clean_text_is_borrowed() {
+        let text = "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>a &amp; b</title></channel></rss>";
+        assert!(matches!(repair(text), Cow::Borrowed(_)));
+    }
+}
