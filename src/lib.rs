@@ -38,9 +38,57 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
+        // Some errors already print their source (lettre does): say it once.
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         source = inner.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn error_chain_names_each_cause_once() {
+        let refused = || Some(Box::new(Layer("Connection refused (os error 111)", None)));
+        let cases = [
+            (
+                "plain_chain",
+                Layer("request failed", Some(Box::new(Layer("dns error", None)))),
+                "request failed: dns error",
+            ),
+            (
+                "source_already_in_the_message",
+                Layer(
+                    "network error: Connection refused (os error 111)",
+                    refused(),
+                ),
+                "network error: Connection refused (os error 111)",
+            ),
+            ("no_source", Layer("timed out", None), "timed out"),
+        ];
+        for (name, error, want) in cases {
+            assert_eq!(super::error_chain(&error), want, "{name}");
+        }
+    }
 }
