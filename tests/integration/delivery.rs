@@ -12,56 +12,14 @@ use crate::support::{Env, KNOWN, RSS, count, rss};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// Writes a config for `env`'s servers: the `news` feed, one topic notifying `desk` (email)
-/// and `ops` (webhook), with `delivery` as the `[delivery]` table, `desk_extra` added to the
-/// email channel and `tail` (more keys of the webhook channel, or more tables) at the end.
+/// Writes a config for `env`'s servers (see [`Env::write_config_with`]), with the email in
+/// Riyadh time.
 fn write_config(env: &Env, delivery: &str, desk_extra: &str, tail: &str) {
-    let text = format!(
-        r#"
-[daemon]
-state = "state/rasad.db"
-
-[poll]
-interval = "1s"
-timeout = "5s"
-
-[delivery]
-{delivery}
-
-[[feed]]
-id = "news"
-name = "Outlet news"
-url = "{feed}"
-
-[[topic]]
-id = "isis"
-name = "داعش"
-any = ["داعش", "تنظيم الدولة", "ISIS"]
-notify = ["desk", "ops"]
-
-[[channel]]
-id = "desk"
-kind = "email"
-smtp_host = "127.0.0.1"
-smtp_port = {port}
-tls = "none"
-from = "rasad <rasad@test.example>"
-to = ["desk@test.example"]
-timezone = "Asia/Riyadh"
-{desk_extra}
-
-[[channel]]
-id = "ops"
-kind = "webhook"
-url = "{hook}"
-secret_env = "RASAD_TEST_WEBHOOK_SECRET"
-{tail}
-"#,
-        feed = env.feeds.url("/news.xml"),
-        port = env.smtp.port(),
-        hook = env.hook.url(),
+    env.write_config_with(
+        delivery,
+        &format!("timezone = \"Asia/Riyadh\"\n{desk_extra}"),
+        tail,
     );
-    std::fs::write(env.config_path(), text).expect("config written");
 }
 
 const FAST_RETRIES: &str = "retry_initial = \"200ms\"\nretry_max = \"400ms\"\ntimeout = \"2s\"";

@@ -54,6 +54,16 @@ impl Env {
     /// Writes the config: the `news` feed and any extra ones, one topic notifying the email
     /// and webhook channels, and short retry times.
     pub fn write_config(&self) {
+        self.write_config_with(
+            "retry_initial = \"200ms\"\nretry_max = \"400ms\"\ntimeout = \"5s\"",
+            "timeout = \"5s\"",
+            "",
+        );
+    }
+
+    /// Writes the config with `delivery` as the `[delivery]` table, `desk_extra` added to the
+    /// email channel and `tail` (more keys of the webhook channel, or more tables) at the end.
+    pub fn write_config_with(&self, delivery: &str, desk_extra: &str, tail: &str) {
         let mut text = format!(
             r#"
 [daemon]
@@ -64,9 +74,7 @@ interval = "1s"
 timeout = "5s"
 
 [delivery]
-retry_initial = "200ms"
-retry_max = "400ms"
-timeout = "5s"
+{delivery}
 
 [[topic]]
 id = "isis"
@@ -82,13 +90,14 @@ smtp_port = {port}
 tls = "none"
 from = "rasad <rasad@test.example>"
 to = ["desk@test.example"]
-timeout = "5s"
+{desk_extra}
 
 [[channel]]
 id = "ops"
 kind = "webhook"
 url = "{hook}"
 secret_env = "RASAD_TEST_WEBHOOK_SECRET"
+{tail}
 "#,
             port = self.smtp.port(),
             hook = self.hook.url(),
