@@ -115,6 +115,12 @@ enum Command {
         /// The channel id.
         channel: String,
     },
+    /// Ask the running daemon's /readyz (at `daemon.listen`): exit 0 when ready, 1 when not,
+    /// 3 when it does not answer.
+    Healthcheck {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Parse one feed (a file or an http(s) URL) and print its items.
     Parse {
         /// A feed file or URL.
@@ -205,6 +211,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             action,
         } => outbox(config, json, action).await,
         Command::NotifyTest { config, channel } => notify_test(config.config, channel).await,
+        Command::Healthcheck { config } => healthcheck(config.config).await,
     }
 }
 
@@ -230,9 +237,13 @@ async fn run(path: PathBuf) -> Result<ExitCode, Failure> {
     }
     tracing::info!(config = %path.display(), summary = %runtime.config.summary(), "starting");
     let store = open_store(&runtime).await?;
+    let admin = match runtime.config.daemon.listen {
+        Some(addr) => Some(rasad::server::bind(addr).await.map_err(runtime_failure)?),
+        None => None,
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    app::run(path, runtime, store, shutdown)
+    app::run(path, runtime, store, admin, shutdown)
         .await
         .map_err(runtime_failure)?;
     tracing::info!("stopped");
@@ -513,14 +524,72 @@ async fn notify_test(path: PathBuf, channel: String) -> Result<ExitCode, Failure
     }
 }
 
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+/// Asks the daemon's `/readyz` and prints its answer.
+async fn healthcheck(path: PathBuf) -> Result<ExitCode, Failure> {
+    let config = Config::load(&path).map_err(input)?;
+    let Some(mut addr) = config.daemon.listen else {
+        return Err(input(anyhow::anyhow!(
+            "daemon.listen is \"\" in {}: the admin HTTP server is off",
+            path.display()
+        )));
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
     }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .no_proxy()
+        .build()
+        .map_err(runtime_failure)?;
+    let url = format!("http://{addr}/readyz");
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))
+        .map_err(runtime_failure)?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    print!("{body}");
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Logs to standard error (text on a terminal or plain, or JSON), or straight to the journal
+/// with its fields when systemd connected standard error to it (`JOURNAL_STREAM`).
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, Registry};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let journald = std::env::var_os("JOURNAL_STREAM")
+        .filter(|_| matches!(format, LogFormat::Text))
+        .and_then(|_| tracing_journald::layer().ok())
+        .map(|layer| layer.with_syslog_identifier("rasad".into()));
+    let stderr: Option<Box<dyn Layer<Registry> + Send + Sync>> = match (&journald, format) {
+        (Some(_), _) => None,
+        (None, LogFormat::Json) => Some(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::stderr)
+                .boxed(),
+        ),
+        (None, LogFormat::Text) => Some(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .boxed(),
+        ),
+    };
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(journald)
+        .with(filter)
+        .init();
 }

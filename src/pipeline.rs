@@ -14,6 +14,7 @@ use crate::source::fetch::{FetchOutcome, Fetcher};
 use crate::source::parse::parse_feed;
 use crate::source::schedule::next_poll_in;
 use crate::store::{NewAlert, NewStory, PollAttempt, PollCounts, PollRecord, Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// How one poll of one feed went.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,7 @@ pub async fn poll_feed(
     fetcher: &Fetcher,
     matcher: &Matcher,
     store: &Store,
+    telemetry: &Telemetry,
 ) -> Result<FeedReport, StoreError> {
     let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
     let now = Utc::now();
@@ -45,7 +47,10 @@ pub async fn poll_feed(
             error,
         };
     let failures = state.consecutive_failures + 1;
-    let body = match fetcher.fetch(&feed.url, &state.validators).await {
+    let started = std::time::Instant::now();
+    let outcome = fetcher.fetch(&feed.url, &state.validators).await;
+    telemetry.fetched(&feed.id, &outcome, started.elapsed());
+    let body = match outcome {
         FetchOutcome::Modified {
             body, validators, ..
         } => (body, validators),
@@ -98,6 +103,7 @@ pub async fn poll_feed(
         }
     };
     let stories = parsed.stories(&feed.id, now);
+    telemetry.parsed(&feed.id, stories.len());
     let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
     let known = store.known_keys(&feed.id, &keys).await?;
     let first_poll = state.first_success_at.is_none();
@@ -117,6 +123,7 @@ pub async fn poll_feed(
         ),
     };
     let counts = store.record_poll(&record).await?;
+    telemetry.recorded(&feed.id, &record.stories, &counts);
     tracing::info!(feed = %feed.id, new = counts.new_stories, alerts = counts.alerts, first_poll, "feed polled");
     Ok(report(feed, None, counts, record.next_poll_at))
 }

@@ -4,6 +4,7 @@
 mod delivery;
 mod fetch;
 mod matching;
+mod ops;
 mod pipeline;
 mod servers;
 mod support;
