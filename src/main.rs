@@ -237,8 +237,15 @@ async fn run(path: PathBuf) -> Result<ExitCode, Failure> {
     }
     tracing::info!(config = %path.display(), summary = %runtime.config.summary(), "starting");
     let store = open_store(&runtime).await?;
+    // A taken port costs the admin server, not the alerts: rasad polls and delivers without it.
     let admin = match runtime.config.daemon.listen {
-        Some(addr) => Some(rasad::server::bind(addr).await.map_err(runtime_failure)?),
+        Some(addr) => match rasad::server::bind(addr).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::error!(error = %e, "running without the admin HTTP server");
+                None
+            }
+        },
         None => None,
     };
     let shutdown = CancellationToken::new();

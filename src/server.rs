@@ -30,7 +30,7 @@ pub enum ServerError {
     },
 }
 
-/// Binds `addr` now, so that a taken port stops the daemon before it starts polling.
+/// Binds `addr` before polling starts, so that a taken port is reported at once.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr)
         .await
