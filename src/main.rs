@@ -568,6 +568,25 @@ async fn healthcheck(path: PathBuf) -> Result<ExitCode, Failure> {
     })
 }
 
+/// Whether standard error is the journal stream systemd gave us: `JOURNAL_STREAM` names its
+/// device and inode, so a child process that merely inherited the variable is not fooled.
+fn stderr_is_the_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    let stat = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata());
+    matches!(stat, Ok(m) if dev.parse() == Ok(m.dev()) && ino.parse() == Ok(m.ino()))
+}
+
 /// Logs to standard error (text on a terminal or plain, or JSON), or straight to the journal
 /// with its fields when systemd connected standard error to it (`JOURNAL_STREAM`).
 fn init_logging(format: LogFormat) {
@@ -575,9 +594,9 @@ fn init_logging(format: LogFormat) {
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer, Registry};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let journald = std::env::var_os("JOURNAL_STREAM")
-        .filter(|_| matches!(format, LogFormat::Text))
-        .and_then(|_| tracing_journald::layer().ok())
+    let journald = (matches!(format, LogFormat::Text) && stderr_is_the_journal())
+        .then(tracing_journald::layer)
+        .and_then(Result::ok)
         .map(|layer| layer.with_syslog_identifier("rasad".into()));
     let stderr: Option<Box<dyn Layer<Registry> + Send + Sync>> = match (&journald, format) {
         (Some(_), _) => None,

@@ -553,3 +553,32 @@ fn systemd_analyze_accepts_the_unit_and_rates_it_well_exposed_at_most_1_5() {
     println!("{overall}");
     assert!(security.status.success(), "exposure above 1.5: {overall}");
 }
+
+#[tokio::test]
+async fn a_taken_admin_port_is_logged_and_alerts_still_go_out() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let mut env = Env::with_known_feed().await;
+    env.listen = taken.local_addr().expect("its address").to_string();
+    env.write_config();
+    let child = start(&env, &[]);
+    let logged = eventually(WAIT, || {
+        env.log().contains("running without the admin HTTP server")
+    });
+    assert!(logged.await, "{}", env.log());
+    assert!(
+        env.log()
+            .contains(&format!("cannot listen on {}", env.listen)),
+        "{}",
+        env.log()
+    );
+    env.feeds
+        .set("/news.xml", rss(&[KNOWN, ("n2", "هجوم لداعش", "نص")]), RSS);
+    assert_eq!(
+        env.hook.wait_for_accepted(1, WAIT).await.len(),
+        1,
+        "{}",
+        env.log()
+    );
+    let (status, _) = stop(child).await;
+    assert!(status.success(), "{status:?}");
+}
