@@ -298,6 +298,7 @@ async fn sigterm_exits_0_within_10s_and_loses_no_delivery() {
     let (status, took) = stop(child).await;
     assert!(status.success(), "exit status {status:?}: {}", env.log());
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    eprintln!("stopped {took:?} after SIGTERM with a 2 s send in flight");
 
     // Each of the two deliveries (webhook and email) was either confirmed or is still queued.
     let output = env.rasad(&["outbox", "--json"]).await;
