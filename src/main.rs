@@ -534,34 +534,17 @@ async fn notify_test(path: PathBuf, channel: String) -> Result<ExitCode, Failure
 /// Asks the daemon's `/readyz` and prints its answer.
 async fn healthcheck(path: PathBuf) -> Result<ExitCode, Failure> {
     let config = Config::load(&path).map_err(input)?;
-    let Some(mut addr) = config.daemon.listen else {
+    let Some(addr) = config.daemon.listen else {
         return Err(input(anyhow::anyhow!(
             "daemon.listen is \"\" in {}: the admin HTTP server is off",
             path.display()
         )));
     };
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr {
-            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .no_proxy()
-        .build()
-        .map_err(runtime_failure)?;
-    let url = format!("http://{addr}/readyz");
-    let response = client
-        .get(&url)
-        .send()
+    let (ready, body) = rasad::server::ask_ready(addr)
         .await
-        .with_context(|| format!("no answer from {url}"))
         .map_err(runtime_failure)?;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
     print!("{body}");
-    Ok(if status.is_success() {
+    Ok(if ready {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

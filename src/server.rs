@@ -1,5 +1,6 @@
 //! The admin HTTP server on `daemon.listen`: `/healthz` (alive), `/readyz` (store reachable and
-//! polling recent, or why not) and `/metrics` (OpenMetrics text from the telemetry).
+//! polling recent, or why not) and `/metrics` (OpenMetrics text from the telemetry); and the
+//! client side of `/readyz` for `rasad healthcheck`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,11 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("no answer from http://{addr}/readyz")]
+    Ask {
+        addr: SocketAddr,
+        source: reqwest::Error,
+    },
 }
 
 /// Binds `addr` before polling starts, so that a taken port is reported at once.
@@ -35,6 +41,28 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Asks the daemon listening on `addr` (its loopback address when `addr` is unspecified)
+/// whether it is ready: the answer and `/readyz`'s body.
+pub async fn ask_ready(mut addr: SocketAddr) -> Result<(bool, String), ServerError> {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let ask = async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .no_proxy()
+            .build()?;
+        let response = client.get(format!("http://{addr}/readyz")).send().await?;
+        let ready = response.status().is_success();
+        Ok((ready, response.text().await?))
+    };
+    ask.await
+        .map_err(|source| ServerError::Ask { addr, source })
 }
 
 #[derive(Clone)]
