@@ -19,6 +19,7 @@ use crate::outbox;
 use crate::pipeline::{FeedReport, poll_feed};
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
+use crate::{server, service};
 
 /// How long shutdown waits for in-flight polls and sends before it abandons them (their leases
 /// and unsaved validators make them safe to redo).
@@ -186,19 +187,42 @@ async fn poll_one(
         &runtime.fetcher,
         &runtime.matcher,
         store,
+        &runtime.telemetry,
     )
     .await
 }
 
 /// Runs the daemon until `shutdown` is cancelled: every feed on its schedule, the outbox
-/// whenever deliveries are due. SIGHUP reloads `config_path`.
+/// whenever deliveries are due, the admin HTTP server on `admin`. SIGHUP reloads `config_path`;
+/// the service manager hears READY, RELOADING and STOPPING, and watchdog pings while the loops turn.
 pub async fn run(
     config_path: PathBuf,
     runtime: Runtime,
     store: Store,
+    admin: Option<tokio::net::TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
+    let telemetry = runtime.telemetry.clone();
     let (runtime_tx, runtime_rx) = watch::channel(Arc::new(runtime));
+    let services = CancellationToken::new();
+    if let Some(listener) = admin {
+        let serve = server::serve(
+            listener,
+            store.clone(),
+            runtime_rx.clone(),
+            services.clone(),
+        );
+        tokio::spawn(serve);
+    }
+    if let Some(interval) = service::watchdog() {
+        tokio::spawn(service::run_watchdog(
+            interval,
+            telemetry.clone(),
+            services.clone(),
+        ));
+    }
+    let beat = service::beat_period();
+    let mut notified_ready = false;
     let wake_outbox = Arc::new(Notify::new());
     let outbox_task = tokio::spawn(run_outbox(
         store.clone(),
@@ -217,6 +241,11 @@ pub async fn run(
     loop {
         let runtime = runtime_tx.borrow().clone();
         sync_schedule(&mut schedule, &runtime, &store).await?;
+        telemetry.scheduler_beat(false);
+        if !notified_ready {
+            service::ready(&runtime.config.summary());
+            notified_ready = true;
+        }
         let now = Instant::now();
         for (index, feed) in runtime.config.feeds.iter().enumerate() {
             if polling.len() >= runtime.config.poll.concurrency {
@@ -232,12 +261,14 @@ pub async fn run(
             .filter(|(id, _)| !polling.contains(*id))
             .map(|(_, at)| *at)
             .min()
-            .unwrap_or(now + Duration::from_secs(60));
+            .unwrap_or(now + Duration::from_secs(60))
+            .min(now + beat);
         tokio::select! {
             () = shutdown.cancelled() => break,
             Some(joined) = in_flight.join_next() => {
                 let Ok((id, result)) = joined else { continue };
                 polling.remove(&id);
+                telemetry.scheduler_beat(true);
                 let wait = match result {
                     Ok(report) => {
                         if report.counts.deliveries > 0 {
@@ -254,15 +285,23 @@ pub async fn run(
             }
             () = tokio::time::sleep_until(next_due) => {}
             Some(()) = recv_hangup(&mut hangup) => {
-                if let Some(new) = reload(&config_path) {
+                service::reloading();
+                let reloaded = reload(&config_path, &runtime);
+                telemetry.reloaded(reloaded.is_some());
+                if let Some(new) = reloaded {
                     runtime_tx.send_replace(Arc::new(new));
                     wake_outbox.notify_one();
                 }
+                service::ready(&runtime_tx.borrow().config.summary());
             }
         }
     }
     tracing::info!(in_flight = polling.len(), "shutting down");
-    if tokio::time::timeout(SHUTDOWN_GRACE, async {
+    service::stopping();
+    services.cancel();
+    // One deadline for polls and sends together: the whole stop takes at most the grace.
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
+    if tokio::time::timeout_at(deadline, async {
         while in_flight.join_next().await.is_some() {}
     })
     .await
@@ -271,7 +310,7 @@ pub async fn run(
         tracing::warn!("polls still running after {SHUTDOWN_GRACE:?}; abandoning them");
         in_flight.shutdown().await;
     }
-    if tokio::time::timeout(SHUTDOWN_GRACE, outbox_task)
+    if tokio::time::timeout_at(deadline, outbox_task)
         .await
         .is_err()
     {
@@ -291,8 +330,8 @@ async fn recv_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option
 }
 
 /// Reads, checks and builds the config at `path`; on any failure logs every error and returns
-/// `None`, so that the running runtime stays.
-fn reload(path: &Path) -> Option<Runtime> {
+/// `None`, so that the running runtime stays. The new runtime keeps the running telemetry.
+fn reload(path: &Path, running: &Runtime) -> Option<Runtime> {
     let config = match Config::load(path) {
         Ok(config) => config,
         Err(e) => {
@@ -300,8 +339,12 @@ fn reload(path: &Path) -> Option<Runtime> {
             return None;
         }
     };
+    if config.daemon.listen != running.config.daemon.listen {
+        tracing::warn!("daemon.listen changed; the admin HTTP server moves on the next restart");
+    }
     match Runtime::build(config) {
-        Ok(runtime) => {
+        Ok(mut runtime) => {
+            runtime.telemetry = running.telemetry.clone();
             tracing::info!(summary = %runtime.config.summary(), "config reloaded");
             Some(runtime)
         }
@@ -346,8 +389,10 @@ async fn run_outbox(
 ) {
     let (tick, _) = watch::channel(());
     let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let beat = service::beat_period();
     loop {
         let current = runtime.borrow_and_update().clone();
+        current.telemetry.outbox_beat();
         workers.retain(|_, task| !task.is_finished());
         for channel in current.sinks.keys() {
             if !workers.contains_key(channel) {
@@ -365,6 +410,7 @@ async fn run_outbox(
             () = shutdown.cancelled() => break,
             () = wake.notified() => { tick.send_replace(()); }
             Ok(()) = runtime.changed() => {}
+            () = tokio::time::sleep(beat) => {}
         }
     }
     for (_, task) in workers {

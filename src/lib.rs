@@ -12,7 +12,8 @@
 //! Module map: [`config`] (parse, check, build), [`source`] (schedule, fetch, parse), [`text`]
 //! and [`matcher`] (folding and keyword matching, pure), [`dedupe`] (story identity, pure),
 //! [`pipeline`] (one poll of one feed), [`store`] (all SQL), [`sink`] (rendering and sending),
-//! [`outbox`] (retries), [`runtime`] (what one config builds), [`app`] (the loops).
+//! [`outbox`] (retries), [`runtime`] (what one config builds), [`app`] (the loops), [`telemetry`] (every metric),
+//! [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog).
 //!
 //! Forbidden edges: `source` never uses `sink`; `sink` never uses `source` fetching, `matcher`
 //! or `store`; SQL stays in `store`; `text`, `matcher` and `dedupe` never use tokio; config
@@ -27,9 +28,12 @@ pub mod outbox;
 pub mod pipeline;
 pub mod retry_after;
 pub mod runtime;
+pub mod server;
+pub mod service;
 pub mod sink;
 pub mod source;
 pub mod store;
+pub mod telemetry;
 pub mod text;
 
 /// An error with its chain of sources, as one line: HTTP and SMTP clients put the useful part

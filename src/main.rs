@@ -124,6 +124,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running daemon's /readyz (at `daemon.listen`): exit 0 when ready, 1 when not,
+    /// 3 when it does not answer.
+    Healthcheck {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Parse one feed (a file or an http(s) URL) and print its items.
     Parse {
         /// A feed file or URL.
@@ -226,6 +232,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             url,
             content_type,
         } => parse(source, json, url, content_type).await,
+        Command::Healthcheck { config } => healthcheck(config.config).await,
     }
 }
 
@@ -251,9 +258,20 @@ async fn run(path: PathBuf) -> Result<ExitCode, Failure> {
     }
     tracing::info!(config = %path.display(), summary = %runtime.config.summary(), "starting");
     let store = open_store(&runtime).await?;
+    // A taken port costs the admin server, not the alerts: rasad polls and delivers without it.
+    let admin = match runtime.config.daemon.listen {
+        Some(addr) => match rasad::server::bind(addr).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::error!(error = %e, "running without the admin HTTP server");
+                None
+            }
+        },
+        None => None,
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    app::run(path, runtime, store, shutdown)
+    app::run(path, runtime, store, admin, shutdown)
         .await
         .map_err(runtime_failure)?;
     tracing::info!("stopped");
@@ -583,14 +601,74 @@ async fn notify_test(path: PathBuf, channel: String) -> Result<ExitCode, Failure
     }
 }
 
+/// Asks the daemon's `/readyz` and prints its answer.
+async fn healthcheck(path: PathBuf) -> Result<ExitCode, Failure> {
+    let config = Config::load(&path).map_err(input)?;
+    let Some(addr) = config.daemon.listen else {
+        return Err(input(anyhow::anyhow!(
+            "daemon.listen is \"\" in {}: the admin HTTP server is off",
+            path.display()
+        )));
+    };
+    let (ready, body) = rasad::server::ask_ready(addr)
+        .await
+        .map_err(runtime_failure)?;
+    print!("{body}");
+    Ok(if ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Whether standard error is the journal stream systemd gave us: `JOURNAL_STREAM` names its
+/// device and inode, so a child process that merely inherited the variable is not fooled.
+fn stderr_is_the_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    let stat = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata());
+    matches!(stat, Ok(m) if dev.parse() == Ok(m.dev()) && ino.parse() == Ok(m.ino()))
+}
+
+/// Logs to standard error (text on a terminal or plain, or JSON), or straight to the journal
+/// with its fields when systemd connected standard error to it (`JOURNAL_STREAM`).
 fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, Registry};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-    }
+    let journald = (matches!(format, LogFormat::Text) && stderr_is_the_journal())
+        .then(tracing_journald::layer)
+        .and_then(Result::ok)
+        .map(|layer| layer.with_syslog_identifier("rasad".into()));
+    let stderr: Option<Box<dyn Layer<Registry> + Send + Sync>> = match (&journald, format) {
+        (Some(_), _) => None,
+        (None, LogFormat::Json) => Some(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::stderr)
+                .boxed(),
+        ),
+        (None, LogFormat::Text) => Some(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .boxed(),
+        ),
+    };
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(journald)
+        .with(filter)
+        .init();
 }

@@ -347,7 +347,10 @@ pub async fn run_channel(
         };
         worker.settings = Settings::from_config(&current.config.delivery);
         let next = match worker.drain(&store, sink, &cancel).await {
-            Ok((_, next)) => next,
+            Ok((counts, next)) => {
+                current.telemetry.drained(&channel, &counts);
+                next
+            }
             Err(e) => {
                 tracing::error!(%channel, error = %e, "outbox: cannot read or record deliveries");
                 None

@@ -17,6 +17,7 @@ use crate::source::schedule::{Policy, adaptive_interval};
 use crate::store::{
     NewAlert, NewStory, PollAttempt, PollCounts, PollHints, PollRecord, Store, StoreError,
 };
+use crate::telemetry::Telemetry;
 
 /// How one poll of one feed went.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +39,7 @@ pub async fn poll_feed(
     fetcher: &Fetcher,
     matcher: &Matcher,
     store: &Store,
+    telemetry: &Telemetry,
 ) -> Result<FeedReport, StoreError> {
     let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
     let now = Utc::now();
@@ -61,53 +63,55 @@ pub async fn poll_feed(
             moved_to: None,
         },
     };
-    let (body, validators, content_type, server) =
-        match fetcher.fetch_with_hints(&feed.url, &state.validators).await {
-            (
-                FetchOutcome::Modified {
-                    body,
-                    validators,
-                    content_type,
-                },
-                hints,
-            ) => (body, validators, content_type, hints),
-            (FetchOutcome::NotModified, hints) => {
-                log_move(feed, &hints);
-                let wait = policy.after_success(hints.fresh_for, None, fastrand::f64());
-                let record = PollAttempt {
-                    feed_id: feed.id.clone(),
-                    url: feed.url.to_string(),
-                    at: now,
-                    next_poll_at: now + chrono_duration(wait),
-                    status: "304".to_owned(),
-                    error: None,
-                    hints: poll_hints(hints.fresh_for, &hints),
-                };
-                store.record_attempt(&record).await?;
-                return Ok(report(
-                    feed,
-                    None,
-                    PollCounts::default(),
-                    record.next_poll_at,
-                ));
-            }
-            (
-                FetchOutcome::RateLimited {
-                    status,
-                    retry_after,
-                },
-                _,
-            ) => {
-                let reason = format!("rate limited (HTTP {status})");
-                let record = failure(&status.to_string(), &reason, retry_after);
-                return failed(store, feed, record, reason).await;
-            }
-            (FetchOutcome::Failed(e), _) => {
-                let reason = format!("fetch failed: {e}");
-                let record = failure("error", &reason, None);
-                return failed(store, feed, record, reason).await;
-            }
-        };
+    let started = std::time::Instant::now();
+    let (outcome, fetch_hints) = fetcher.fetch_with_hints(&feed.url, &state.validators).await;
+    telemetry.fetched(&feed.id, &outcome, started.elapsed());
+    let (body, validators, content_type, server) = match (outcome, fetch_hints) {
+        (
+            FetchOutcome::Modified {
+                body,
+                validators,
+                content_type,
+            },
+            hints,
+        ) => (body, validators, content_type, hints),
+        (FetchOutcome::NotModified, hints) => {
+            log_move(feed, &hints);
+            let wait = policy.after_success(hints.fresh_for, None, fastrand::f64());
+            let record = PollAttempt {
+                feed_id: feed.id.clone(),
+                url: feed.url.to_string(),
+                at: now,
+                next_poll_at: now + chrono_duration(wait),
+                status: "304".to_owned(),
+                error: None,
+                hints: poll_hints(hints.fresh_for, &hints),
+            };
+            store.record_attempt(&record).await?;
+            return Ok(report(
+                feed,
+                None,
+                PollCounts::default(),
+                record.next_poll_at,
+            ));
+        }
+        (
+            FetchOutcome::RateLimited {
+                status,
+                retry_after,
+            },
+            _,
+        ) => {
+            let reason = format!("rate limited (HTTP {status})");
+            let record = failure(&status.to_string(), &reason, retry_after);
+            return failed(store, feed, record, reason).await;
+        }
+        (FetchOutcome::Failed(e), _) => {
+            let reason = format!("fetch failed: {e}");
+            let record = failure("error", &reason, None);
+            return failed(store, feed, record, reason).await;
+        }
+    };
     log_move(feed, &server);
     let hints = BodyHints {
         content_type: content_type.as_deref(),
@@ -123,6 +127,7 @@ pub async fn poll_feed(
     };
     drop(body);
     let stories = parsed.stories(&feed.id, now);
+    telemetry.parsed(&feed.id, stories.len());
     let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
     let known = store.known_keys(&feed.id, &keys).await?;
     let first_poll = state.first_success_at.is_none();
@@ -156,6 +161,7 @@ pub async fn poll_feed(
         ),
     };
     let counts = store.record_poll(&record).await?;
+    telemetry.recorded(&feed.id, &record.stories, &counts);
     tracing::info!(feed = %feed.id, new = counts.new_stories, alerts = counts.alerts, first_poll, "feed polled");
     Ok(report(feed, None, counts, record.next_poll_at))
 }

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::matcher::{Matcher, MatcherError, TopicSpec};
 use crate::sink::{Sink, SinkError};
 use crate::source::fetch::Fetcher;
+use crate::telemetry::Telemetry;
 
 #[derive(Debug)]
 pub struct Runtime {
@@ -15,6 +16,8 @@ pub struct Runtime {
     pub matcher: Matcher,
     pub fetcher: Fetcher,
     pub sinks: HashMap<String, Sink>,
+    /// Metrics and liveness marks; a reload hands the running ones to the new runtime.
+    pub telemetry: Telemetry,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,7 @@ impl Runtime {
             matcher,
             fetcher,
             sinks,
+            telemetry: Telemetry::new(),
         })
     }
 }

@@ -46,6 +46,7 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         Some(s) => base.join(s.get_ref()),
         None => default_state_path(),
     };
+    let listen = c.listen(&raw.daemon.listen);
     let poll = Poll {
         interval: c.duration(
             "poll.interval",
@@ -122,7 +123,7 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
     if c.problems.is_empty() {
         Ok(Config {
             path: path.to_owned(),
-            daemon: Daemon { state },
+            daemon: Daemon { state, listen },
             poll,
             delivery,
             feeds,
@@ -133,6 +134,9 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         Err(c.problems)
     }
 }
+
+/// Where the admin HTTP server listens unless `daemon.listen` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9797";
 
 struct Checker<'a> {
     text: &'a str,
@@ -175,6 +179,34 @@ impl Checker<'_> {
                     ),
                 );
                 default
+            }
+        }
+    }
+
+    /// `daemon.listen`: an address and port, or "" for no admin HTTP server.
+    fn listen(&mut self, value: &Option<Str>) -> Option<std::net::SocketAddr> {
+        let Some(value) = value else {
+            return Some(
+                DEFAULT_LISTEN
+                    .parse()
+                    .expect("the default listen address parses"),
+            );
+        };
+        let text = value.get_ref().trim();
+        if text.is_empty() {
+            return None;
+        }
+        match text.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.problem(
+                    "daemon.listen",
+                    value.span(),
+                    format!(
+                        "{text:?} is not an address and port like \"127.0.0.1:9797\" (\"\" turns the admin HTTP server off)"
+                    ),
+                );
+                None
             }
         }
     }
@@ -768,5 +800,39 @@ kind = "stdout"
         ] {
             assert_eq!(parse_size(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn reads_the_admin_listen_address() {
+        let with =
+            |listen: &str| GOOD.replace("[daemon]\n", &format!("[daemon]\nlisten = {listen}\n"));
+        let parse = |text: &str| Config::parse(text, Path::new("/etc/rasad/rasad.toml"));
+        let cases: &[(&str, String, Option<&str>)] = &[
+            (
+                "left_out_is_the_default",
+                GOOD.to_owned(),
+                Some("127.0.0.1:9797"),
+            ),
+            ("empty_turns_it_off", with("\"\""), None),
+            (
+                "any_address_and_port",
+                with("\"0.0.0.0:8080\""),
+                Some("0.0.0.0:8080"),
+            ),
+        ];
+        for (name, text, want) in cases {
+            let config = parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                config.daemon.listen.map(|a| a.to_string()).as_deref(),
+                *want,
+                "{name}"
+            );
+        }
+        let wrong = problems(&with("\"localhost\""));
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        assert!(
+            wrong[0].contains("daemon.listen: \"localhost\" is not an address"),
+            "{wrong:?}"
+        );
     }
 }

@@ -34,6 +34,8 @@ pub struct Config {
 pub struct Daemon {
     /// The SQLite file that holds the state.
     pub state: PathBuf,
+    /// Where the admin HTTP server (health, readiness, metrics) listens; `None`: off.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]

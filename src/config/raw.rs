@@ -29,6 +29,7 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawDaemon {
     pub state: Option<Str>,
+    pub listen: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

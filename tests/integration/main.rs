@@ -6,6 +6,7 @@ mod delivery;
 mod feeds;
 mod fetch;
 mod matching;
+mod ops;
 mod pipeline;
 mod servers;
 mod support;

@@ -23,6 +23,9 @@ pub struct Env {
     pub smtp: SmtpServer,
     /// Extra `[[feed]]` ids served at `/<id>.xml`, besides `news`.
     pub extra_feeds: Vec<String>,
+    /// `daemon.listen`: "" (no admin server, so that daemons in parallel tests do not compete
+    /// for a port) unless a test sets an address.
+    pub listen: String,
 }
 
 impl Env {
@@ -33,6 +36,7 @@ impl Env {
             hook: WebhookReceiver::start().await,
             smtp: SmtpServer::start().await,
             extra_feeds: Vec::new(),
+            listen: String::new(),
         }
     }
 
@@ -68,6 +72,7 @@ impl Env {
             r#"
 [daemon]
 state = "state/rasad.db"
+listen = "{listen}"
 
 [poll]
 interval = "1s"
@@ -101,6 +106,7 @@ secret_env = "RASAD_TEST_WEBHOOK_SECRET"
 "#,
             port = self.smtp.port(),
             hook = self.hook.url(),
+            listen = self.listen,
         );
         for id in std::iter::once("news").chain(self.extra_feeds.iter().map(String::as_str)) {
             text.push_str(&format!(
