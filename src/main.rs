@@ -115,6 +115,16 @@ enum Command {
         /// The channel id.
         channel: String,
     },
+    /// Group feed items into stories as the daemon does: reads JSON Lines items (`id`, `outlet`,
+    /// `feed_url`, `guid`, `link`, `title`, `summary`, `published`), takes them in publication
+    /// order, and prints one `{"id", "cluster"}` line per item.
+    Cluster {
+        /// A JSON Lines file of items.
+        file: PathBuf,
+        /// Only items published this close to each other can be one story.
+        #[arg(long, default_value = "36h", value_parser = humantime::parse_duration)]
+        window: std::time::Duration,
+    },
     /// Parse one feed (a file or an http(s) URL) and print its items.
     Parse {
         /// A feed file or URL.
@@ -199,6 +209,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             json,
         } => match_stdin(config, keywords, json),
         Command::Parse { source, json } => parse(source, json).await,
+        Command::Cluster { file, window } => cluster(file, window).await,
         Command::Outbox {
             config,
             json,
@@ -347,6 +358,106 @@ fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<Exi
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One item of `rasad cluster`'s input.
+#[derive(Debug, serde::Deserialize)]
+struct ClusterItem {
+    id: String,
+    #[serde(default)]
+    outlet: Option<String>,
+    feed_url: url::Url,
+    #[serde(default)]
+    guid: Option<String>,
+    #[serde(default)]
+    link: Option<String>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+    published: chrono::DateTime<chrono::FixedOffset>,
+}
+
+async fn cluster(file: PathBuf, window: std::time::Duration) -> Result<ExitCode, Failure> {
+    use rasad::store::PollRecord;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .map_err(input)?;
+    let mut items = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let item: ClusterItem = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not an item", file.display(), n + 1))
+            .map_err(input)?;
+        items.push(item);
+    }
+    items.sort_by_key(|i| i.published);
+    let dir = std::env::temp_dir().join(format!("rasad-cluster-{}", uuid::Uuid::now_v7()));
+    let store = Store::open(&dir.join("state.db"))
+        .await
+        .map_err(runtime_failure)?;
+    let mut config = Config::parse("", &dir.join("rasad.toml")).map_err(input)?;
+    config.daemon.cluster_window = window;
+    let matcher = Matcher::new(Vec::new()).map_err(input)?;
+    let mut out = Vec::new();
+    for item in &items {
+        let published = item.published.with_timezone(&chrono::Utc);
+        let feed = rasad::config::Feed {
+            id: item.feed_url.to_string(),
+            name: item
+                .outlet
+                .clone()
+                .unwrap_or_else(|| item.feed_url.to_string()),
+            url: item.feed_url.clone(),
+            interval: std::time::Duration::from_secs(300),
+        };
+        let mut stories = vec![rasad::model::Story {
+            feed: feed.id.clone(),
+            key: String::new(),
+            title: item.title.clone(),
+            summary_html: item.summary.clone(),
+            summary: item.summary.clone(),
+            content_html: String::new(),
+            content: String::new(),
+            url: item.link.clone(),
+            guid: item.guid.clone(),
+            published: Some(published),
+            fetched: published,
+        }];
+        rasad::dedupe::assign_keys(&mut stories, feed.url.as_str());
+        let key = stories[0].key.clone();
+        let planned = rasad::pipeline::plan_new(&config, &feed, &matcher, &store, stories, false)
+            .await
+            .map_err(runtime_failure)?;
+        let record = PollRecord {
+            feed_id: feed.id.clone(),
+            url: feed.url.to_string(),
+            validators: Validators::default(),
+            at: published,
+            next_poll_at: published,
+            stories: planned,
+            cluster_policy: config.daemon.cluster_policy(),
+        };
+        store.record_poll(&record).await.map_err(runtime_failure)?;
+        let clusters = store
+            .story_clusters(&feed.id, std::slice::from_ref(&key))
+            .await
+            .map_err(runtime_failure)?;
+        out.push((item.id.clone(), clusters.get(&key).copied()));
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    for (id, cluster) in out {
+        let cluster = cluster.map_or_else(|| "null".to_owned(), |c| c.to_string());
+        println!(
+            "{{\"id\": {}, \"cluster\": {cluster}}}",
+            serde_json::Value::from(id)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn parse(source: String, json: bool) -> Result<ExitCode, Failure> {
