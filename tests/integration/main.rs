@@ -1,6 +1,7 @@
 //! End-to-end tests of the `rasad` binary against real servers on 127.0.0.1: a feed server with
 //! ETag/304, an SMTP server that records messages, and a webhook receiver.
 
+mod clusters;
 mod delivery;
 mod fetch;
 mod matching;
