@@ -358,7 +358,8 @@ async fn run_retention(
             .prune(Utc::now(), daemon.retention, daemon.cluster_window)
             .await
         {
-            Ok(removed) => tracing::debug!(removed, "old stories pruned"),
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "old stories pruned"),
             Err(e) => tracing::warn!(error = %e, "cannot prune old stories"),
         }
         tokio::select! {

@@ -124,6 +124,10 @@ enum Command {
         /// Only items published this close to each other can be one story.
         #[arg(long, default_value = "36h", value_parser = humantime::parse_duration)]
         window: std::time::Duration,
+        /// The similarity two stories published at the same moment need (for evaluation; the
+        /// daemon uses the default).
+        #[arg(long, default_value_t = rasad::dedupe::ClusterPolicy::default().threshold)]
+        threshold: f64,
     },
     /// Parse one feed (a file or an http(s) URL) and print its items.
     Parse {
@@ -209,7 +213,11 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             json,
         } => match_stdin(config, keywords, json),
         Command::Parse { source, json } => parse(source, json).await,
-        Command::Cluster { file, window } => cluster(file, window).await,
+        Command::Cluster {
+            file,
+            window,
+            threshold,
+        } => cluster(file, window, threshold).await,
         Command::Outbox {
             config,
             json,
@@ -378,7 +386,11 @@ struct ClusterItem {
     published: chrono::DateTime<chrono::FixedOffset>,
 }
 
-async fn cluster(file: PathBuf, window: std::time::Duration) -> Result<ExitCode, Failure> {
+async fn cluster(
+    file: PathBuf,
+    window: std::time::Duration,
+    threshold: f64,
+) -> Result<ExitCode, Failure> {
     use rasad::store::PollRecord;
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))
@@ -439,7 +451,10 @@ async fn cluster(file: PathBuf, window: std::time::Duration) -> Result<ExitCode,
             at: published,
             next_poll_at: published,
             stories: planned,
-            cluster_policy: config.daemon.cluster_policy(),
+            cluster_policy: rasad::dedupe::ClusterPolicy {
+                threshold,
+                ..config.daemon.cluster_policy()
+            },
         };
         store.record_poll(&record).await.map_err(runtime_failure)?;
         let clusters = store

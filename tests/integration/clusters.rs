@@ -208,3 +208,41 @@ async fn an_edited_item_alerts_only_for_a_topic_it_did_not_match_before() {
     let summary = env.once().await;
     assert_eq!(count(&summary, "alerts"), 0, "{summary}");
 }
+
+#[tokio::test]
+async fn the_daemon_forgets_stories_past_their_retention() {
+    let env = Env::start().await;
+    env.write_config();
+    let config = std::fs::read_to_string(env.config_path()).expect("config read");
+    let config = config.replacen(
+        "state = \"state/rasad.db\"",
+        "state = \"state/rasad.db\"\nretention = \"1s\"",
+        1,
+    );
+    std::fs::write(env.config_path(), config).expect("config written");
+    env.feeds.set("/news.xml", feed(&[QUIET]), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "new_stories"), 1, "{summary}");
+    let summary = env.once().await;
+    assert_eq!(
+        count(&summary, "new_stories"),
+        0,
+        "known while kept: {summary}"
+    );
+
+    // The daemon prunes at start; the feed is empty meanwhile, so nothing is recorded again.
+    env.feeds.set("/news.xml", feed(&[]), RSS);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut daemon = env.spawn(&["run"]);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !env.log().contains("old stories pruned") && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    daemon.start_kill().expect("rasad stopped");
+    let _ = daemon.wait().await;
+    assert!(env.log().contains("removed=1"), "{}", env.log());
+
+    env.feeds.set("/news.xml", feed(&[QUIET]), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "new_stories"), 1, "forgotten: {summary}");
+}
