@@ -20,6 +20,10 @@ pub struct ClusterPolicy {
     /// within hours, while follow-ups (a revised toll, a claim, an analysis) come later with the
     /// same words.
     pub decay: std::time::Duration,
+    /// The fewest content words two stories must share, whatever their similarity: copies of
+    /// one story share its place, actors, figures and event; two short flashes about different
+    /// events can share a high ratio of a few generic words ("بيان لداعش", "هجوم لداعش").
+    pub min_shared: usize,
 }
 
 impl Default for ClusterPolicy {
@@ -30,6 +34,7 @@ impl Default for ClusterPolicy {
             window: std::time::Duration::from_secs(36 * 3600),
             threshold: 0.13,
             decay: std::time::Duration::from_secs(6 * 3600),
+            min_shared: 6,
         }
     }
 }
@@ -39,7 +44,7 @@ impl ClusterPolicy {
     /// `apart` from each other: their Jaccard similarity, discounted by time.
     pub fn score(&self, shared: usize, a: usize, b: usize, apart: std::time::Duration) -> f64 {
         let union = a + b - shared.min(a + b);
-        if union == 0 || apart > self.window {
+        if union == 0 || shared < self.min_shared || apart > self.window {
             return 0.0;
         }
         let jaccard = shared as f64 / union as f64;
@@ -110,7 +115,12 @@ pub fn fingerprint(title: &str, lead: &str) -> Vec<u64> {
     let mut terms: Vec<u64> = folded
         .split(|c: char| !is_word_char(c))
         .map(stem)
-        .filter(|w| w.chars().count() >= 2 && !STOP_WORDS.contains(w))
+        .filter(|w| {
+            // Numbers are evidence at any length ("3 dead"); one-letter words are not.
+            (w.chars().count() >= 2 || w.chars().all(|c| c.is_ascii_digit()))
+                && !w.is_empty()
+                && !STOP_WORDS.contains(w)
+        })
         .map(|w| fnv1a(w.as_bytes()))
         .collect();
     terms.sort_unstable();
@@ -170,6 +180,7 @@ mod tests {
             ("proclitics", "والقوات الأميركية", "القوات الاميركية", true),
             ("stop_words_ignored", "هجوم في حمص", "هجوم على حمص", true),
             ("different_words", "هجوم في حمص", "انفجار في حلب", false),
+            ("numbers_count", "بيان رقم 1", "بيان رقم 2", false),
         ];
         for (name, a, b, same) in cases {
             assert_eq!(fingerprint(a, "") == fingerprint(b, ""), same, "{name}");
@@ -187,6 +198,14 @@ mod tests {
             ("identical_beyond_reach", 10, 10, 10, 13 * hour, false),
             ("identical_beyond_window", 10, 10, 10, 40 * hour, false),
             ("little_shared", 2, 20, 20, Duration::ZERO, false),
+            (
+                "short_flashes_sharing_few_words",
+                3,
+                4,
+                4,
+                Duration::ZERO,
+                false,
+            ),
             ("empty", 0, 0, 0, Duration::ZERO, false),
         ];
         for (name, shared, a, b, apart, same) in cases {
