@@ -391,7 +391,6 @@ async fn cluster(
     window: std::time::Duration,
     threshold: f64,
 ) -> Result<ExitCode, Failure> {
-    use rasad::store::PollRecord;
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))
         .map_err(input)?;
@@ -426,7 +425,7 @@ async fn cluster(
             url: item.feed_url.clone(),
             interval: std::time::Duration::from_secs(300),
         };
-        let mut stories = vec![rasad::model::Story {
+        let story = rasad::model::Story {
             feed: feed.id.clone(),
             key: String::new(),
             title: item.title.clone(),
@@ -438,30 +437,16 @@ async fn cluster(
             guid: item.guid.clone(),
             published: Some(published),
             fetched: published,
-        }];
-        rasad::dedupe::assign_keys(&mut stories, feed.url.as_str());
-        let key = stories[0].key.clone();
-        let planned = rasad::pipeline::plan_new(&config, &feed, &matcher, &store, stories, false)
-            .await
-            .map_err(runtime_failure)?;
-        let record = PollRecord {
-            feed_id: feed.id.clone(),
-            url: feed.url.to_string(),
-            validators: Validators::default(),
-            at: published,
-            next_poll_at: published,
-            stories: planned,
-            cluster_policy: rasad::dedupe::ClusterPolicy {
-                threshold,
-                ..config.daemon.cluster_policy()
-            },
         };
-        store.record_poll(&record).await.map_err(runtime_failure)?;
-        let clusters = store
-            .story_clusters(&feed.id, std::slice::from_ref(&key))
-            .await
-            .map_err(runtime_failure)?;
-        out.push((item.id.clone(), clusters.get(&key).copied()));
+        let policy = rasad::dedupe::ClusterPolicy {
+            threshold,
+            ..config.daemon.cluster_policy()
+        };
+        let cluster =
+            rasad::pipeline::record_read(&config, &feed, &matcher, &store, story, &policy)
+                .await
+                .map_err(runtime_failure)?;
+        out.push((item.id.clone(), cluster));
     }
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -137,6 +137,36 @@ pub async fn plan_new(
     ))
 }
 
+/// Records one item read at its publication time, without alerting, exactly as a poll records
+/// it, and returns the cluster it ends in: `rasad cluster` replays a labelled set through here.
+pub async fn record_read(
+    config: &Config,
+    feed: &Feed,
+    matcher: &Matcher,
+    store: &Store,
+    story: Story,
+    cluster_policy: &crate::dedupe::ClusterPolicy,
+) -> Result<Option<i64>, StoreError> {
+    let at = story.published.unwrap_or(story.fetched);
+    let mut stories = vec![story];
+    assign_keys(&mut stories, feed.url.as_str());
+    let key = stories[0].key.clone();
+    let record = PollRecord {
+        feed_id: feed.id.clone(),
+        url: feed.url.to_string(),
+        validators: crate::source::fetch::Validators::default(),
+        at,
+        next_poll_at: at,
+        stories: plan_new(config, feed, matcher, store, stories, false).await?,
+        cluster_policy: *cluster_policy,
+    };
+    store.record_poll(&record).await?;
+    let clusters = store
+        .story_clusters(&feed.id, std::slice::from_ref(&key))
+        .await?;
+    Ok(clusters.get(&key).copied())
+}
+
 /// The stories whose key is not known yet, and those known with other text (edited in place),
 /// each key once; the flag says which are edits.
 pub fn new_stories(

@@ -126,8 +126,12 @@ impl Store {
         retention: Duration,
         window: Duration,
     ) -> Result<u64, StoreError> {
+        // A retention too long to subtract keeps everything.
         let ago = |d: Duration| {
-            millis(now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX))
+            chrono::Duration::from_std(d)
+                .ok()
+                .and_then(|d| now.checked_sub_signed(d))
+                .map_or(i64::MIN, millis)
         };
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM story_terms WHERE at < $1")

@@ -18,12 +18,17 @@ pub(super) async fn assign_cluster(
     policy: &ClusterPolicy,
 ) -> Result<i64, StoreError> {
     let ids = serde_json::to_string(&new.identities).expect("a list of strings serialises");
+    // Stories recorded before identities were kept are found by their canonical link.
     let by_identity: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(s.cluster_id) FROM story_identities i JOIN stories s ON s.id = i.story_id
-         WHERE i.identity IN (SELECT value FROM json_each($1)) AND s.id <> $2",
+        "SELECT MIN(cluster_id) FROM (
+             SELECT s.cluster_id FROM story_identities i JOIN stories s ON s.id = i.story_id
+             WHERE i.identity IN (SELECT value FROM json_each($1)) AND s.id <> $2
+             UNION ALL
+             SELECT cluster_id FROM stories WHERE canonical_url = $3 AND id <> $2)",
     )
     .bind(&ids)
     .bind(story_id)
+    .bind(&new.canonical_url)
     .fetch_one(&mut *tx)
     .await?;
     let cluster = match by_identity {
