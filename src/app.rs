@@ -230,6 +230,11 @@ pub async fn run(
         wake_outbox.clone(),
         shutdown.clone(),
     ));
+    tokio::spawn(run_retention(
+        store.clone(),
+        runtime_tx.subscribe(),
+        shutdown.clone(),
+    ));
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut schedule: HashMap<String, Instant> = HashMap::new();
     let mut in_flight: JoinSet<(String, Result<FeedReport, StoreError>)> = JoinSet::new();
@@ -381,6 +386,34 @@ async fn sync_schedule(
 /// Runs one outbox worker per channel (so that a slow or paused channel holds only itself),
 /// starts workers for channels added by a reload, and wakes them all when a poll added
 /// deliveries.
+/// How often old stories are pruned: often enough that the fingerprint index stays about the
+/// size of one clustering window.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Prunes stories past `daemon.retention` and index rows past the clustering window, at start
+/// and then every [`PRUNE_EVERY`], until `shutdown`.
+async fn run_retention(
+    store: Store,
+    runtime: watch::Receiver<Arc<Runtime>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let daemon = runtime.borrow().config.daemon.clone();
+        match store
+            .prune(Utc::now(), daemon.retention, daemon.cluster_window)
+            .await
+        {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "old stories pruned"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune old stories"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
+
 async fn run_outbox(
     store: Store,
     mut runtime: watch::Receiver<Arc<Runtime>>,

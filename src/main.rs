@@ -124,6 +124,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Group feed items into stories as the daemon does: reads JSON Lines items (`id`, `outlet`,
+    /// `feed_url`, `guid`, `link`, `title`, `summary`, `published`), takes them in publication
+    /// order, and prints one `{"id", "cluster"}` line per item.
+    Cluster {
+        /// A JSON Lines file of items.
+        file: PathBuf,
+        /// Only items published this close to each other can be one story.
+        #[arg(long, default_value = "36h", value_parser = humantime::parse_duration)]
+        window: std::time::Duration,
+        /// The similarity two stories published at the same moment need (for evaluation; the
+        /// daemon uses the default).
+        #[arg(long, default_value_t = rasad::dedupe::ClusterPolicy::default().threshold)]
+        threshold: f64,
+    },
     /// Ask the running daemon's /readyz (at `daemon.listen`): exit 0 when ready, 1 when not,
     /// 3 when it does not answer.
     Healthcheck {
@@ -232,6 +246,11 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             url,
             content_type,
         } => parse(source, json, url, content_type).await,
+        Command::Cluster {
+            file,
+            window,
+            threshold,
+        } => cluster(file, window, threshold).await,
         Command::Healthcheck { config } => healthcheck(config.config).await,
     }
 }
@@ -642,6 +661,98 @@ fn stderr_is_the_journal() -> bool {
 
 /// Logs to standard error (text on a terminal or plain, or JSON), or straight to the journal
 /// with its fields when systemd connected standard error to it (`JOURNAL_STREAM`).
+/// One item of `rasad cluster`'s input.
+#[derive(Debug, serde::Deserialize)]
+struct ClusterItem {
+    id: String,
+    #[serde(default)]
+    outlet: Option<String>,
+    feed_url: url::Url,
+    #[serde(default)]
+    guid: Option<String>,
+    #[serde(default)]
+    link: Option<String>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+    published: chrono::DateTime<chrono::FixedOffset>,
+}
+
+async fn cluster(
+    file: PathBuf,
+    window: std::time::Duration,
+    threshold: f64,
+) -> Result<ExitCode, Failure> {
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .map_err(input)?;
+    let mut items = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let item: ClusterItem = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not an item", file.display(), n + 1))
+            .map_err(input)?;
+        items.push(item);
+    }
+    items.sort_by_key(|i| i.published);
+    let dir = std::env::temp_dir().join(format!("rasad-cluster-{}", uuid::Uuid::now_v7()));
+    let store = Store::open(&dir.join("state.db"))
+        .await
+        .map_err(runtime_failure)?;
+    let mut config = Config::parse("", &dir.join("rasad.toml")).map_err(input)?;
+    config.daemon.cluster_window = window;
+    let matcher = Matcher::new(Vec::new()).map_err(input)?;
+    let mut out = Vec::new();
+    for item in &items {
+        let published = item.published.with_timezone(&chrono::Utc);
+        let feed = rasad::config::Feed {
+            id: item.feed_url.to_string(),
+            name: item
+                .outlet
+                .clone()
+                .unwrap_or_else(|| item.feed_url.to_string()),
+            url: item.feed_url.clone(),
+            interval: std::time::Duration::from_secs(300),
+        };
+        let story = rasad::model::Story {
+            feed: feed.id.clone(),
+            key: String::new(),
+            title: item.title.clone(),
+            summary_html: item.summary.clone(),
+            summary: item.summary.clone(),
+            content_html: String::new(),
+            content: String::new(),
+            url: item.link.clone(),
+            guid: item.guid.clone(),
+            published: Some(published),
+            fetched: published,
+        };
+        let policy = rasad::dedupe::ClusterPolicy {
+            threshold,
+            ..config.daemon.cluster_policy()
+        };
+        let cluster =
+            rasad::pipeline::record_read(&config, &feed, &matcher, &store, story, &policy)
+                .await
+                .map_err(runtime_failure)?;
+        out.push((item.id.clone(), cluster));
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    for (id, cluster) in out {
+        let cluster = cluster.map_or_else(|| "null".to_owned(), |c| c.to_string());
+        println!(
+            "{{\"id\": {}, \"cluster\": {cluster}}}",
+            serde_json::Value::from(id)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

@@ -95,6 +95,10 @@ pub struct AlertPayload {
     pub feed_name: String,
     pub story: Story,
     pub hits: Vec<Hit>,
+    /// The outlets that carried the same story before this alert was raised (its cluster's
+    /// other members), in the order they were seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_reported_by: Vec<String>,
 }
 
 /// One delivery due to be sent: an alert addressed to one channel.

@@ -1,14 +1,14 @@
 //! One poll of one feed, as a recipe: load its state, fetch, parse, keep the new items, match
 //! them, plan their alerts, and write it all in one store transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::config::{Config, Feed};
-use crate::dedupe::canonical_url;
+use crate::dedupe::{assign_keys, canonical_url, content_hash, fingerprint, identities};
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
 use crate::source::fetch::{FetchOutcome, Fetcher, ServerHints};
@@ -128,8 +128,6 @@ pub async fn poll_feed(
     drop(body);
     let stories = parsed.stories(&feed.id, now);
     telemetry.parsed(&feed.id, stories.len());
-    let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
-    let known = store.known_keys(&feed.id, &keys).await?;
     let first_poll = state.first_success_at.is_none();
     let alerting = !first_poll || config.poll.alert_on_first_poll;
     let adaptive = if config.poll.adaptive {
@@ -152,26 +150,85 @@ pub async fn poll_feed(
         next_poll_at: now + chrono_duration(wait),
         items: stories.len(),
         hints: poll_hints(server_wait, &server),
-        stories: plan(
-            config,
-            feed,
-            matcher,
-            new_stories(stories, &known),
-            alerting,
-        ),
+        stories: plan_new(config, feed, matcher, store, stories, alerting).await?,
+        cluster_policy: config.daemon.cluster_policy(),
     };
     let counts = store.record_poll(&record).await?;
     telemetry.recorded(&feed.id, &record.stories, &counts);
-    tracing::info!(feed = %feed.id, new = counts.new_stories, alerts = counts.alerts, first_poll, "feed polled");
+    tracing::info!(feed = %feed.id, new = counts.new_stories, joined = counts.joined, edited = counts.edited,
+        alerts = counts.alerts, first_poll, "feed polled");
     Ok(report(feed, None, counts, record.next_poll_at))
 }
 
-/// The stories whose key is not known yet, each key once.
-fn new_stories(stories: Vec<Story>, known: &HashSet<String>) -> Vec<Story> {
+/// Keys one read's items, keeps those not seen before (or edited since), and plans their
+/// alerts: what a poll records. `rasad cluster` goes through here too.
+pub async fn plan_new(
+    config: &Config,
+    feed: &Feed,
+    matcher: &Matcher,
+    store: &Store,
+    mut stories: Vec<Story>,
+    alerting: bool,
+) -> Result<Vec<NewStory>, StoreError> {
+    assign_keys(&mut stories, feed.url.as_str());
+    let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
+    let known = store.known_keys(&feed.id, &keys).await?;
+    Ok(plan(
+        config,
+        feed,
+        matcher,
+        new_stories(stories, &known),
+        alerting,
+    ))
+}
+
+/// Records one item read at its publication time, without alerting, exactly as a poll records
+/// it, and returns the cluster it ends in: `rasad cluster` replays a labelled set through here.
+pub async fn record_read(
+    config: &Config,
+    feed: &Feed,
+    matcher: &Matcher,
+    store: &Store,
+    story: Story,
+    cluster_policy: &crate::dedupe::ClusterPolicy,
+) -> Result<Option<i64>, StoreError> {
+    let at = story.published.unwrap_or(story.fetched);
+    let mut stories = vec![story];
+    assign_keys(&mut stories, feed.url.as_str());
+    let key = stories[0].key.clone();
+    let record = PollRecord {
+        feed_id: feed.id.clone(),
+        url: feed.url.to_string(),
+        validators: crate::source::fetch::Validators::default(),
+        at,
+        next_poll_at: at,
+        items: 1,
+        hints: PollHints::default(),
+        stories: plan_new(config, feed, matcher, store, stories, false).await?,
+        cluster_policy: *cluster_policy,
+    };
+    store.record_poll(&record).await?;
+    let clusters = store
+        .story_clusters(&feed.id, std::slice::from_ref(&key))
+        .await?;
+    Ok(clusters.get(&key).copied())
+}
+
+/// The stories whose key is not known yet, and those known with other text (edited in place),
+/// each key once; the flag says which are edits.
+pub fn new_stories(
+    stories: Vec<Story>,
+    known: &HashMap<String, Option<String>>,
+) -> Vec<(Story, bool)> {
     let mut seen = HashSet::new();
     stories
         .into_iter()
-        .filter(|s| !known.contains(&s.key) && seen.insert(s.key.clone()))
+        .filter(|s| seen.insert(s.key.clone()))
+        .filter_map(|s| match known.get(&s.key) {
+            None => Some((s, false)),
+            Some(Some(hash)) if *hash != content_hash(&s.title, &s.summary) => Some((s, true)),
+            Some(_) => None,
+        })
         .collect()
 }
 
@@ -181,12 +238,12 @@ pub fn plan(
     config: &Config,
     feed: &Feed,
     matcher: &Matcher,
-    stories: Vec<Story>,
+    stories: Vec<(Story, bool)>,
     alerting: bool,
 ) -> Vec<NewStory> {
     stories
         .into_iter()
-        .map(|story| {
+        .map(|(story, edited)| {
             let alerts = if alerting {
                 alerts_for(config, feed, &story, &matcher.match_story(&story))
             } else {
@@ -194,11 +251,29 @@ pub fn plan(
             };
             NewStory {
                 canonical_url: story.url.as_deref().and_then(canonical_url),
+                outlet: feed.name.clone(),
+                fingerprint: fingerprint(&story.title, lead(&story)),
+                identities: identities(&story, feed.url.as_str()),
+                content_hash: content_hash(&story.title, &story.summary),
+                edited,
                 story,
                 alerts,
             }
         })
         .collect()
+}
+
+/// The lead of a story: its summary, else the start of its content.
+fn lead(story: &Story) -> &str {
+    if !story.summary.trim().is_empty() {
+        return &story.summary;
+    }
+    let end = story
+        .content
+        .char_indices()
+        .nth(400)
+        .map_or(story.content.len(), |(i, _)| i);
+    &story.content[..end]
 }
 
 fn alerts_for(config: &Config, feed: &Feed, story: &Story, hits: &[Hit]) -> Vec<NewAlert> {
@@ -213,6 +288,7 @@ fn alerts_for(config: &Config, feed: &Feed, story: &Story, hits: &[Hit]) -> Vec<
                     feed_name: feed.name.clone(),
                     story: story.clone(),
                     hits: topic_hits.into_iter().cloned().collect(),
+                    also_reported_by: Vec::new(),
                 },
                 channels: topic.notify.clone(),
             })

@@ -47,6 +47,16 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         None => default_state_path(),
     };
     let listen = c.listen(&raw.daemon.listen);
+    let retention = c.duration(
+        "daemon.retention",
+        &raw.daemon.retention,
+        Duration::from_secs(30 * 24 * 3600),
+    );
+    let cluster_window = c.duration(
+        "daemon.cluster_window",
+        &raw.daemon.cluster_window,
+        Duration::from_secs(36 * 3600),
+    );
     let poll = Poll {
         interval: c.duration(
             "poll.interval",
@@ -123,7 +133,12 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
     if c.problems.is_empty() {
         Ok(Config {
             path: path.to_owned(),
-            daemon: Daemon { state, listen },
+            daemon: Daemon {
+                state,
+                listen,
+                retention,
+                cluster_window,
+            },
             poll,
             delivery,
             feeds,

@@ -36,6 +36,20 @@ pub struct Daemon {
     pub state: PathBuf,
     /// Where the admin HTTP server (health, readiness, metrics) listens; `None`: off.
     pub listen: Option<std::net::SocketAddr>,
+    /// Stories first seen longer ago are pruned (those an alert points to stay).
+    pub retention: Duration,
+    /// Only stories published this close to each other can be one story.
+    pub cluster_window: Duration,
+}
+
+impl Daemon {
+    /// How stories are grouped into clusters: the default policy with this config's window.
+    pub fn cluster_policy(&self) -> crate::dedupe::ClusterPolicy {
+        crate::dedupe::ClusterPolicy {
+            window: self.cluster_window,
+            ..crate::dedupe::ClusterPolicy::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,8 @@ pub struct RawConfig {
 pub struct RawDaemon {
     pub state: Option<Str>,
     pub listen: Option<Str>,
+    pub retention: Option<Str>,
+    pub cluster_window: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

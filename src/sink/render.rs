@@ -31,6 +31,8 @@ pub struct AlertView {
     pub topic_id: String,
     pub topic: String,
     pub outlet: String,
+    /// Other outlets that carried the same story (its cluster), in the order they were seen.
+    pub also_reported_by: Vec<String>,
     pub title: String,
     pub title_parts: Vec<Part>,
     /// The story's link, only when it is http or https.
@@ -79,17 +81,20 @@ pub struct MessageView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Labels {
     pub matched: &'static str,
+    pub also: &'static str,
     pub open: &'static str,
     pub alerts: &'static str,
 }
 
 const ARABIC: Labels = Labels {
     matched: "الكلمات المطابقة",
+    also: "أوردته أيضاً",
     open: "فتح الخبر",
     alerts: "تنبيهات",
 };
 const ENGLISH: Labels = Labels {
     matched: "Matched",
+    also: "Also reported by",
     open: "Open the story",
     alerts: "alerts",
 };
@@ -156,6 +161,11 @@ pub fn alert_view(delivery: &Delivery, tz: chrono_tz::Tz) -> AlertView {
         topic_id: payload.topic_id.clone(),
         topic: one_line(&payload.topic_name),
         outlet: one_line(&payload.feed_name),
+        also_reported_by: payload
+            .also_reported_by
+            .iter()
+            .map(|o| one_line(o))
+            .collect(),
         title: one_line(&story.title),
         title_parts: parts(&story.title, &spans(payload, Field::Title))
             .into_iter()
@@ -196,7 +206,7 @@ pub fn local_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 pub fn webhook_body(delivery: &Delivery) -> serde_json::Value {
     let payload = &delivery.payload;
     let story = &payload.story;
-    json!({
+    let mut body = json!({
         "version": WEBHOOK_SCHEMA_VERSION,
         "event": "alert",
         "alert_id": delivery.alert_id,
@@ -218,7 +228,12 @@ pub fn webhook_body(delivery: &Delivery) -> serde_json::Value {
             "token_span": [hit.token_span.start, hit.token_span.end],
             "matched": story.field_text(hit.field).get(hit.token_span.clone()),
         })).collect::<Vec<_>>(),
-    })
+    });
+    // Only present when other outlets carried the same story (schema-compatible addition).
+    if !payload.also_reported_by.is_empty() {
+        body["also_reported_by"] = json!(payload.also_reported_by);
+    }
+    body
 }
 
 /// A one-line header value: control characters (CR/LF above all) become spaces, runs of
@@ -457,6 +472,20 @@ mod tests {
         let mut delivery = sample_delivery();
         delivery.payload.story.url = Some("javascript:alert(1)".into());
         assert_eq!(alert_view(&delivery, chrono_tz::Tz::UTC).url, None);
+    }
+
+    #[test]
+    fn other_outlets_of_the_story_are_shown_only_when_there_are_some() {
+        let alone = sample_delivery();
+        assert!(webhook_body(&alone).get("also_reported_by").is_none());
+        let mut joined = sample_delivery();
+        joined.payload.also_reported_by = vec!["الجزيرة".into(), "BBC\nعربي".into()];
+        assert_eq!(
+            webhook_body(&joined)["also_reported_by"],
+            json!(["الجزيرة", "BBC\nعربي"])
+        );
+        let view = alert_view(&joined, chrono_tz::Tz::UTC);
+        assert_eq!(view.also_reported_by, vec!["الجزيرة", "BBC عربي"]);
     }
 
     #[test]

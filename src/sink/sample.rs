@@ -56,6 +56,7 @@ pub fn sample_delivery() -> Delivery {
             feed_name: "وكالة الأنباء التجريبية".into(),
             story,
             hits,
+            also_reported_by: Vec::new(),
         },
         "0193c0de-0000-7000-8000-000000000001",
     )
@@ -89,6 +90,7 @@ pub fn sample_latin_delivery() -> Delivery {
             feed_name: "Sample Wire".into(),
             story,
             hits,
+            also_reported_by: Vec::new(),
         },
         "0193c0de-0000-7000-8000-000000000002",
     )

@@ -51,8 +51,10 @@ pub struct PollRecord {
     pub validators: Validators,
     pub at: DateTime<Utc>,
     pub next_poll_at: DateTime<Utc>,
-    /// The items not seen before.
+    /// The items not seen before, and those edited since they were seen.
     pub stories: Vec<NewStory>,
+    /// How new stories are grouped into clusters.
+    pub cluster_policy: crate::dedupe::ClusterPolicy,
     /// How many items the body held, new or not.
     pub items: usize,
     pub hints: PollHints,
@@ -95,6 +97,17 @@ pub struct FeedHealth {
 pub struct NewStory {
     pub story: Story,
     pub canonical_url: Option<String>,
+    /// The feed's display name, shown as "also reported by" in alerts about the same story.
+    pub outlet: String,
+    /// `dedupe::fingerprint` of the title and lead.
+    pub fingerprint: Vec<u64>,
+    /// `dedupe::identities`: equal identities are one story.
+    pub identities: Vec<String>,
+    /// `dedupe::content_hash` of the title and summary.
+    pub content_hash: String,
+    /// Known under the same key with other text: it is updated, and alerts only for topics its
+    /// cluster has no alert for.
+    pub edited: bool,
     /// The alerts the story raises: empty when it matched nothing or on a feed's first poll.
     pub alerts: Vec<NewAlert>,
 }
@@ -110,6 +123,10 @@ pub struct NewAlert {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollCounts {
     pub new_stories: usize,
+    /// New stories that joined the cluster of a story seen before (in any feed).
+    pub joined: usize,
+    /// Stories edited in place.
+    pub edited: usize,
     pub alerts: usize,
     pub deliveries: usize,
 }

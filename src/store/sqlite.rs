@@ -11,6 +11,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::*;
 
+mod clusters;
 mod outbox;
 
 /// The SQLite store.
@@ -81,21 +82,83 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// The keys among `keys` already recorded for `feed_id`.
+    /// The keys among `keys` already recorded for `feed_id`, with the content hash recorded
+    /// (`None` for stories recorded before hashes were kept).
     pub async fn known_keys(
         &self,
         feed_id: &str,
         keys: &[String],
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
+    ) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
         let keys_json = serde_json::to_string(keys).expect("a list of strings serialises");
         let rows = sqlx::query(
-            "SELECT story_key FROM stories WHERE feed_id = $1 AND story_key IN (SELECT value FROM json_each($2))",
+            "SELECT story_key, content_hash FROM stories WHERE feed_id = $1 AND story_key IN (SELECT value FROM json_each($2))",
         )
         .bind(feed_id)
         .bind(keys_json)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The cluster of each of `feed_id`'s stories among `keys`.
+    pub async fn story_clusters(
+        &self,
+        feed_id: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let keys_json = serde_json::to_string(keys).expect("a list of strings serialises");
+        let rows = sqlx::query(
+            "SELECT story_key, cluster_id FROM stories WHERE feed_id = $1 AND story_key IN (SELECT value FROM json_each($2))",
+        )
+        .bind(feed_id)
+        .bind(keys_json)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Forgets stories first seen before `now - retention` (those an alert points to stay, as
+    /// the anchor of its history) and drops fingerprint index rows older than the clustering
+    /// window. Returns the number of stories removed.
+    pub async fn prune(
+        &self,
+        now: DateTime<Utc>,
+        retention: Duration,
+        window: Duration,
+    ) -> Result<u64, StoreError> {
+        // A retention too long to subtract keeps everything.
+        let ago = |d: Duration| {
+            chrono::Duration::from_std(d)
+                .ok()
+                .and_then(|d| now.checked_sub_signed(d))
+                .map_or(i64::MIN, millis)
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM story_terms WHERE at < $1")
+            .bind(ago(window))
+            .execute(&mut *tx)
+            .await?;
+        let cutoff = ago(retention);
+        sqlx::query(
+            "DELETE FROM story_identities WHERE story_id IN (SELECT id FROM stories WHERE first_seen_at < $1
+             AND id NOT IN (SELECT story_id FROM alerts))",
+        )
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM story_terms WHERE story_id IN (SELECT id FROM stories WHERE first_seen_at < $1)")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        let removed = sqlx::query(
+            "DELETE FROM stories WHERE first_seen_at < $1 AND id NOT IN (SELECT story_id FROM alerts)",
+        )
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// Writes one successful poll in one transaction: the new stories, their alerts and
@@ -106,38 +169,16 @@ impl Store {
         upsert_feed(&mut tx, &record.feed_id, &record.url).await?;
         let mut counts = PollCounts::default();
         for new in &record.stories {
-            let story = &new.story;
-            let inserted = sqlx::query(
-                "INSERT INTO stories (feed_id, story_key, canonical_url, title, published_at, first_seen_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (feed_id, story_key) DO NOTHING RETURNING id",
-            )
-            .bind(&record.feed_id)
-            .bind(&story.key)
-            .bind(&new.canonical_url)
-            .bind(&story.title)
-            .bind(story.published.map(millis))
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = inserted else { continue };
-            let story_id: i64 = row.get(0);
-            counts.new_stories += 1;
-            // The same link already seen in another feed is the same story: it joins that cluster.
-            let cluster_id: i64 = sqlx::query_scalar(
-                "SELECT COALESCE((SELECT MIN(cluster_id) FROM stories WHERE canonical_url = $1 AND id <> $2), $2)",
-            )
-            .bind(&new.canonical_url)
-            .bind(story_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
-                .bind(cluster_id)
-                .bind(story_id)
-                .execute(&mut *tx)
-                .await?;
+            let Some((story_id, cluster_id)) =
+                record_story(&mut tx, record, new, &mut counts).await?
+            else {
+                continue;
+            };
             for alert in &new.alerts {
-                let payload =
-                    serde_json::to_string(&alert.payload).expect("an alert payload serialises");
+                let mut payload = alert.payload.clone();
+                payload.also_reported_by =
+                    clusters::other_outlets(&mut tx, cluster_id, story_id).await?;
+                let payload = serde_json::to_string(&payload).expect("an alert payload serialises");
                 let alert_row = sqlx::query(
                     "INSERT INTO alerts (story_id, cluster_id, topic_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (cluster_id, topic_id) DO NOTHING RETURNING id",
@@ -307,6 +348,58 @@ fn hint_secs(hints: &PollHints) -> Option<i64> {
     hints
         .server_wait
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Writes one story: inserts a new one and gives it its cluster, or updates an edited one.
+/// Returns its id and cluster, or `None` when there is nothing to do (a repeat).
+async fn record_story(
+    tx: &mut sqlx::SqliteConnection,
+    record: &PollRecord,
+    new: &NewStory,
+    counts: &mut PollCounts,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    let story = &new.story;
+    if new.edited {
+        let row = sqlx::query(
+            "UPDATE stories SET title = $3, content_hash = $4 WHERE feed_id = $1 AND story_key = $2
+             RETURNING id, cluster_id",
+        )
+        .bind(&record.feed_id)
+        .bind(&story.key)
+        .bind(&story.title)
+        .bind(&new.content_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        counts.edited += 1;
+        let id: i64 = row.get(0);
+        return Ok(Some((id, row.get::<Option<i64>, _>(1).unwrap_or(id))));
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO stories (feed_id, story_key, canonical_url, title, published_at, first_seen_at, outlet, content_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (feed_id, story_key) DO NOTHING RETURNING id",
+    )
+    .bind(&record.feed_id)
+    .bind(&story.key)
+    .bind(&new.canonical_url)
+    .bind(&story.title)
+    .bind(story.published.map(millis))
+    .bind(millis(record.at))
+    .bind(&new.outlet)
+    .bind(&new.content_hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = inserted else { return Ok(None) };
+    let story_id: i64 = row.get(0);
+    counts.new_stories += 1;
+    // Compared at its publication time (bounded by when it was fetched: a feed may post-date).
+    let at = story.published.map_or(record.at, |p| p.min(record.at));
+    let cluster_id =
+        clusters::assign_cluster(tx, story_id, new, at, &record.cluster_policy).await?;
+    if cluster_id != story_id {
+        counts.joined += 1;
+    }
+    Ok(Some((story_id, cluster_id)))
 }
 
 async fn upsert_feed(

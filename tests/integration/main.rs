@@ -2,6 +2,7 @@
 //! ETag/304 (and hostile answers: redirects, drips, floods, gzip bombs), an SMTP server that
 //! records messages, and a webhook receiver.
 
+mod clusters;
 mod delivery;
 mod feeds;
 mod fetch;

@@ -32,7 +32,12 @@ impl Store {
              RETURNING id, alert_id, channel_id, idempotency_key, attempts,
                        COALESCE(requeued_at, created_at),
                        (SELECT payload FROM alerts WHERE alerts.id = deliveries.alert_id),
-                       (SELECT cluster_id FROM alerts WHERE alerts.id = deliveries.alert_id)",
+                       (SELECT cluster_id FROM alerts WHERE alerts.id = deliveries.alert_id),
+                       (SELECT json_group_array(outlet) FROM (
+                            SELECT s.outlet FROM alerts a JOIN stories s ON s.cluster_id = a.cluster_id
+                            WHERE a.id = deliveries.alert_id AND s.id <> a.story_id AND s.outlet IS NOT NULL
+                              AND s.outlet IS NOT (SELECT outlet FROM stories WHERE id = a.story_id)
+                            GROUP BY s.outlet ORDER BY MIN(s.id)))",
         )
         .bind(now_ms)
         .bind(i64::from(limit))
@@ -45,10 +50,20 @@ impl Store {
         for row in rows {
             let alert_id: i64 = row.get(1);
             let payload: String = row.get(6);
-            let payload = serde_json::from_str(&payload).map_err(|source| StoreError::Payload {
-                alert: alert_id,
-                source,
-            })?;
+            let mut payload: crate::model::AlertPayload =
+                serde_json::from_str(&payload).map_err(|source| StoreError::Payload {
+                    alert: alert_id,
+                    source,
+                })?;
+            // The outlets that carried the story by now, not only those known when it alerted:
+            // a digest or a retry sent later shows every copy seen in between.
+            let outlets: Option<String> = row.get(8);
+            let outlets: Vec<String> = outlets
+                .and_then(|o| serde_json::from_str(&o).ok())
+                .unwrap_or_default();
+            if outlets.len() > payload.also_reported_by.len() {
+                payload.also_reported_by = outlets;
+            }
             claimed.push(Delivery {
                 id: row.get(0),
                 alert_id,

@@ -1,0 +1,226 @@
+//! The near-duplicate fingerprint of a story (the set of its folded, lightly stemmed content
+//! words) and the score that decides whether two stories from different feeds are one story.
+//! Pure.
+//!
+//! Why a word set and not a 64-bit SimHash: cross-outlet copies of one event share a third of
+//! their content words at best (different headline, different lead, 11 dead vs 14), which is far
+//! below what SimHash's Hamming distance can tell from noise. The set is kept exactly (as 64-bit
+//! term hashes) so that the store can index it and compute the Jaccard similarity from counts.
+
+use crate::text::{fold_str, is_word_char};
+
+/// How stories are grouped into clusters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClusterPolicy {
+    /// Only stories published this close to each other are compared.
+    pub window: std::time::Duration,
+    /// The Jaccard similarity two stories published at the same moment need.
+    pub threshold: f64,
+    /// The similarity needed grows by e every `decay`: copies of one story follow each other
+    /// within hours, while follow-ups (a revised toll, a claim, an analysis) come later with the
+    /// same words.
+    pub decay: std::time::Duration,
+    /// The fewest content words two stories must share, whatever their similarity: copies of
+    /// one story share its place, actors, figures and event; two short flashes about different
+    /// events can share a high ratio of a few generic words ("بيان لداعش", "هجوم لداعش").
+    pub min_shared: usize,
+}
+
+impl Default for ClusterPolicy {
+    /// A 36 h window; Jaccard 0.13 at no distance in time, decaying with a 6 h time constant
+    /// (see README, "Stories and duplicates", for how they were chosen).
+    fn default() -> Self {
+        ClusterPolicy {
+            window: std::time::Duration::from_secs(36 * 3600),
+            threshold: 0.13,
+            decay: std::time::Duration::from_secs(6 * 3600),
+            min_shared: 6,
+        }
+    }
+}
+
+impl ClusterPolicy {
+    /// The score of two stories that share `shared` terms out of `a` and `b`, published
+    /// `apart` from each other: their Jaccard similarity, discounted by time.
+    pub fn score(&self, shared: usize, a: usize, b: usize, apart: std::time::Duration) -> f64 {
+        let union = a + b - shared.min(a + b);
+        if union == 0 || shared < self.min_shared || apart > self.window {
+            return 0.0;
+        }
+        let jaccard = shared as f64 / union as f64;
+        jaccard * (-apart.as_secs_f64() / self.decay.as_secs_f64().max(1.0)).exp()
+    }
+
+    /// Whether `score` makes two stories one.
+    pub fn same_story(&self, score: f64) -> bool {
+        score >= self.threshold
+    }
+
+    /// How far apart in time two stories can be and still be the same story: beyond it, even
+    /// identical word sets score below the threshold. Bounds the index lookup.
+    pub fn reach(&self) -> std::time::Duration {
+        let limit = self.decay.as_secs_f64() * (1.0 / self.threshold.max(1e-9)).ln();
+        std::time::Duration::from_secs_f64(limit.max(0.0)).min(self.window)
+    }
+}
+
+/// Words that carry no event: prepositions, pronouns, reporting verbs. Folded forms.
+const STOP_WORDS: &[&str] = &[
+    "في",
+    "من",
+    "علي",
+    "الي",
+    "عن",
+    "مع",
+    "بعد",
+    "قبل",
+    "ان",
+    "او",
+    "ثم",
+    "التي",
+    "الذي",
+    "هذا",
+    "هذه",
+    "ذلك",
+    "بين",
+    "عند",
+    "منذ",
+    "حول",
+    "خلال",
+    "ضد",
+    "اليوم",
+    "وفق",
+    "كما",
+    "انه",
+    "بحسب",
+    "لا",
+    "ما",
+    "قال",
+    "اعلن",
+    "اعلنت",
+];
+
+/// Proclitics stripped from the front of a word (longest first) and suffixes from its end, when
+/// at least three letters remain: وبالقوات, بالقوات and القوات meet; جنديا and جندي meet.
+const PREFIXES: &[&str] = &[
+    "وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف",
+];
+const SUFFIXES: &[&str] = &["ها", "ات", "ين", "ون", "ان", "ه", "ي"];
+
+/// The fingerprint of a story: the sorted, distinct hashes of its content words (title and
+/// lead), folded with `text::fold` and lightly stemmed. Stable across versions and restarts
+/// (FNV-1a over the stem's UTF-8), since it is stored.
+pub fn fingerprint(title: &str, lead: &str) -> Vec<u64> {
+    let folded = fold_str(&format!("{title} {lead}"));
+    let mut terms: Vec<u64> = folded
+        .split(|c: char| !is_word_char(c))
+        .map(stem)
+        .filter(|w| {
+            // Numbers are evidence at any length ("3 dead"); one-letter words are not.
+            (w.chars().count() >= 2 || w.chars().all(|c| c.is_ascii_digit()))
+                && !w.is_empty()
+                && !STOP_WORDS.contains(w)
+        })
+        .map(|w| fnv1a(w.as_bytes()))
+        .collect();
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
+fn stem(word: &str) -> &str {
+    let long_enough = |rest: &str| rest.chars().count() >= 3;
+    let word = PREFIXES
+        .iter()
+        .find_map(|p| word.strip_prefix(p).filter(|rest| long_enough(rest)))
+        .unwrap_or(word);
+    SUFFIXES
+        .iter()
+        .find_map(|s| word.strip_suffix(s).filter(|rest| long_enough(rest)))
+        .unwrap_or(word)
+}
+
+/// The number of terms two sorted fingerprints share.
+pub fn shared_terms(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn fingerprints_meet_across_spelling_and_clitics() {
+        let cases = [
+            (
+                "tashkeel_and_hamza",
+                "قُتِلَ جنديٌّ في الأنبار",
+                "قتل جندي في الانبار",
+                true,
+            ),
+            ("proclitics", "والقوات الأميركية", "القوات الاميركية", true),
+            ("stop_words_ignored", "هجوم في حمص", "هجوم على حمص", true),
+            ("different_words", "هجوم في حمص", "انفجار في حلب", false),
+            ("numbers_count", "بيان رقم 1", "بيان رقم 2", false),
+        ];
+        for (name, a, b, same) in cases {
+            assert_eq!(fingerprint(a, "") == fingerprint(b, ""), same, "{name}");
+        }
+    }
+
+    #[test]
+    fn scores_by_overlap_and_time() {
+        let policy = ClusterPolicy::default();
+        let hour = Duration::from_secs(3600);
+        let cases = [
+            ("identical_now", 10, 10, 10, Duration::ZERO, true),
+            ("a_third_shared_now", 10, 20, 20, Duration::ZERO, true),
+            ("a_third_shared_a_day_later", 10, 20, 20, 24 * hour, false),
+            ("identical_beyond_reach", 10, 10, 10, 13 * hour, false),
+            ("identical_beyond_window", 10, 10, 10, 40 * hour, false),
+            ("little_shared", 2, 20, 20, Duration::ZERO, false),
+            (
+                "short_flashes_sharing_few_words",
+                3,
+                4,
+                4,
+                Duration::ZERO,
+                false,
+            ),
+            ("empty", 0, 0, 0, Duration::ZERO, false),
+        ];
+        for (name, shared, a, b, apart, same) in cases {
+            assert_eq!(
+                policy.same_story(policy.score(shared, a, b, apart)),
+                same,
+                "{name}"
+            );
+        }
+        assert!(policy.reach() < Duration::from_secs(13 * 3600));
+    }
+
+    #[test]
+    fn counts_shared_terms() {
+        assert_eq!(shared_terms(&[1, 3, 5, 7], &[2, 3, 7, 9]), 2);
+        assert_eq!(shared_terms(&[], &[1]), 0);
+    }
+}

@@ -1,0 +1,139 @@
+//! Story clusters in SQLite: which cluster a new story joins (by identity, else through the
+//! fingerprint index of the window), the index rows it adds, the outlets of a cluster, and
+//! retention.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqliteConnection};
+
+use super::super::{NewStory, StoreError, millis};
+use crate::dedupe::ClusterPolicy;
+
+/// The cluster `story_id` (just inserted) belongs to: that of a story with one of its
+/// identities, else that of the best-scoring story of the window, else its own id.
+pub(super) async fn assign_cluster(
+    tx: &mut SqliteConnection,
+    story_id: i64,
+    new: &NewStory,
+    at: DateTime<Utc>,
+    policy: &ClusterPolicy,
+) -> Result<i64, StoreError> {
+    let ids = serde_json::to_string(&new.identities).expect("a list of strings serialises");
+    // Stories recorded before identities were kept are found by their canonical link.
+    let by_identity: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(cluster_id) FROM (
+             SELECT s.cluster_id FROM story_identities i JOIN stories s ON s.id = i.story_id
+             WHERE i.identity IN (SELECT value FROM json_each($1)) AND s.id <> $2
+             UNION ALL
+             SELECT cluster_id FROM stories WHERE canonical_url = $3 AND id <> $2)",
+    )
+    .bind(&ids)
+    .bind(story_id)
+    .bind(&new.canonical_url)
+    .fetch_one(&mut *tx)
+    .await?;
+    let cluster = match by_identity {
+        Some(cluster) => cluster,
+        None => best_match(tx, story_id, new, at, policy)
+            .await?
+            .unwrap_or(story_id),
+    };
+    sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
+        .bind(cluster)
+        .bind(story_id)
+        .execute(&mut *tx)
+        .await?;
+    index_story(tx, story_id, new, at).await?;
+    Ok(cluster)
+}
+
+/// The cluster of the stored story most similar to `new` within the policy's reach, if it
+/// scores high enough.
+async fn best_match(
+    tx: &mut SqliteConnection,
+    story_id: i64,
+    new: &NewStory,
+    at: DateTime<Utc>,
+    policy: &ClusterPolicy,
+) -> Result<Option<i64>, StoreError> {
+    if new.fingerprint.is_empty() {
+        return Ok(None);
+    }
+    let terms: Vec<i64> = new.fingerprint.iter().map(|t| *t as i64).collect();
+    let reach = chrono::Duration::from_std(policy.reach()).unwrap_or(chrono::Duration::hours(36));
+    let rows = sqlx::query(
+        "SELECT t.story_id, COUNT(*), s.terms, s.clustered_at, s.cluster_id
+         FROM story_terms t JOIN stories s ON s.id = t.story_id
+         WHERE t.term IN (SELECT value FROM json_each($1)) AND t.at BETWEEN $2 AND $3 AND t.story_id <> $4
+         GROUP BY t.story_id",
+    )
+    .bind(serde_json::to_string(&terms).expect("a list of numbers serialises"))
+    .bind(millis(at - reach))
+    .bind(millis(at + reach))
+    .bind(story_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut best: Option<(f64, i64)> = None;
+    for row in rows {
+        let shared = row.get::<i64, _>(1).try_into().unwrap_or(0usize);
+        let terms = row.get::<i64, _>(2).try_into().unwrap_or(0usize);
+        let apart = (millis(at) - row.get::<Option<i64>, _>(3).unwrap_or(0)).unsigned_abs();
+        let score = policy.score(
+            shared,
+            new.fingerprint.len(),
+            terms,
+            std::time::Duration::from_millis(apart),
+        );
+        let cluster: Option<i64> = row.get(4);
+        if policy.same_story(score) && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, cluster.unwrap_or(row.get(0))));
+        }
+    }
+    Ok(best.map(|(_, cluster)| cluster))
+}
+
+async fn index_story(
+    tx: &mut SqliteConnection,
+    story_id: i64,
+    new: &NewStory,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for identity in &new.identities {
+        sqlx::query("INSERT OR IGNORE INTO story_identities (identity, story_id) VALUES ($1, $2)")
+            .bind(identity)
+            .bind(story_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for term in &new.fingerprint {
+        sqlx::query("INSERT OR IGNORE INTO story_terms (term, at, story_id) VALUES ($1, $2, $3)")
+            .bind(*term as i64)
+            .bind(millis(at))
+            .bind(story_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE stories SET terms = $1, clustered_at = $2 WHERE id = $3")
+        .bind(new.fingerprint.len() as i64)
+        .bind(millis(at))
+        .bind(story_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The outlets of the other stories of `cluster`, in the order they were seen.
+pub(super) async fn other_outlets(
+    tx: &mut SqliteConnection,
+    cluster: i64,
+    story_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT outlet FROM stories WHERE cluster_id = $1 AND id <> $2 AND outlet IS NOT NULL
+         GROUP BY outlet ORDER BY MIN(id)",
+    )
+    .bind(cluster)
+    .bind(story_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
