@@ -14,6 +14,9 @@ use super::*;
 mod clusters;
 mod outbox;
 
+/// How long a write may wait for the store's one connection before it fails.
+const STORE_QUEUE_LIMIT: Duration = Duration::from_secs(600);
+
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -43,8 +46,11 @@ impl Store {
             .foreign_keys(true);
         // One connection: every write is serialised in-process and SQLite never answers BUSY
         // between our own writers; reads are short.
+        // Many feeds polled at once queue here for the one connection: a long queue is slow, not
+        // an error, so the wait for it is generous.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(STORE_QUEUE_LIMIT)
             .connect_with(options)
             .await
             .map_err(open_error)?;

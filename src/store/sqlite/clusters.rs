@@ -64,12 +64,14 @@ async fn best_match(
         "SELECT t.story_id, COUNT(*), s.terms, s.clustered_at, s.cluster_id
          FROM story_terms t JOIN stories s ON s.id = t.story_id
          WHERE t.term IN (SELECT value FROM json_each($1)) AND t.at BETWEEN $2 AND $3 AND t.story_id <> $4
-         GROUP BY t.story_id",
+         GROUP BY t.story_id HAVING COUNT(*) >= $5",
     )
     .bind(serde_json::to_string(&terms).expect("a list of numbers serialises"))
     .bind(millis(at - reach))
     .bind(millis(at + reach))
     .bind(story_id)
+    // Stories that share fewer words can never be the same story (`ClusterPolicy::same_story`).
+    .bind(i64::try_from(policy.min_shared).unwrap_or(i64::MAX))
     .fetch_all(&mut *tx)
     .await?;
     let mut best: Option<(f64, i64)> = None;
