@@ -11,12 +11,22 @@
 //! few percent of items that mention the watch keywords. The server answers conditional requests
 //! with 304. Alerts go to a webhook receiver on 127.0.0.1. Every server and process started here
 //! is stopped before the program ends.
+//!
+//! With `--reference benches/reference_poller.py` the same two cycles are then run by the Python
+//! reference (aiohttp + feedparser + pyahocorasick, one process keeping its validators in memory)
+//! and the ratios rasad / reference of wall and CPU time are printed for each cycle. The
+//! reference runs after rasad, on the same farm states in the same order: the changed feeds are
+//! put back to their first version, the reference's first cycle runs, the same feeds change
+//! again, then its second cycle runs. Both meet a farm where the same feeds changed once.
 
 #[path = "../tests/integration/servers.rs"]
 mod servers;
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use servers::{FeedServer, WebhookReceiver};
 
@@ -91,6 +101,7 @@ struct Args {
     feeds: usize,
     changed: f64,
     rasad: PathBuf,
+    reference: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -98,6 +109,7 @@ fn args() -> Args {
         feeds: 1000,
         changed: 0.1,
         rasad: PathBuf::from("target/release/rasad"),
+        reference: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -116,6 +128,7 @@ fn args() -> Args {
                     .unwrap_or_else(|_| usage("--changed takes a fraction"))
             }
             "--rasad" => args.rasad = PathBuf::from(value),
+            "--reference" => args.reference = Some(PathBuf::from(value)),
             other => usage(&format!("unknown option {other}")),
         }
     }
@@ -124,7 +137,8 @@ fn args() -> Args {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "feedfarm: {problem}\nusage: feedfarm [--feeds N] [--changed FRACTION] [--rasad PATH]"
+        "feedfarm: {problem}\nusage: feedfarm [--feeds N] [--changed FRACTION] [--rasad PATH] \
+         [--reference PATH_TO_SCRIPT]"
     );
     std::process::exit(2)
 }
@@ -259,7 +273,16 @@ fn children_usage() -> (Duration, u64) {
     )
 }
 
-async fn cycle(name: &str, rasad: &Path, config: &Path, feeds: usize, bytes: u64) {
+/// The wall and CPU time of one cycle.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+    /// False when the cycle failed: its times are those until it gave up.
+    completed: bool,
+}
+
+async fn cycle(name: &str, rasad: &Path, config: &Path, feeds: usize, bytes: u64) -> Cost {
     let (cpu_before, _) = children_usage();
     let started = Instant::now();
     let child = tokio::process::Command::new(rasad)
@@ -275,8 +298,23 @@ async fn cycle(name: &str, rasad: &Path, config: &Path, feeds: usize, bytes: u64
     let wall = started.elapsed();
     let (cpu_after, peak) = children_usage();
     if !output.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-        panic!("rasad once failed in the {name} cycle");
+        // Reported, not fatal: the reference still runs, and the failure is part of the result.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        println!(
+            "{name}: rasad once FAILED after wall {:.2} s, CPU {:.2} s ({} lines on stderr): {reason}",
+            wall.as_secs_f64(),
+            (cpu_after - cpu_before).as_secs_f64(),
+            stderr.lines().count()
+        );
+        return Cost {
+            wall,
+            cpu: cpu_after - cpu_before,
+            completed: false,
+        };
     }
     let summary = String::from_utf8_lossy(&output.stdout);
     println!(
@@ -288,6 +326,133 @@ async fn cycle(name: &str, rasad: &Path, config: &Path, feeds: usize, bytes: u64
         bytes as f64 / 1e6 / wall.as_secs_f64(),
         summary.trim()
     );
+    Cost {
+        wall,
+        cpu: cpu_after - cpu_before,
+        completed: true,
+    }
+}
+
+/// The Python reference, one process for both cycles: it reads the URLs from a file, prints
+/// one JSON line a cycle, and starts its second cycle on a line read from stdin.
+struct Reference {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Reference {
+    fn start(script: &Path, urls: &Path) -> Reference {
+        let mut child = tokio::process::Command::new("python3")
+            .arg(script)
+            .arg(urls)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("python3 {} cannot start: {e}", script.display()));
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        Reference {
+            child,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+        }
+    }
+
+    /// The next cycle's figures, as the script prints them.
+    async fn cycle(&mut self, name: &str) -> (Cost, serde_json::Value) {
+        let line = tokio::time::timeout(CYCLE_LIMIT, self.lines.next_line())
+            .await
+            .expect("the reference's cycle ends in time")
+            .expect("the reference's output is readable")
+            .unwrap_or_else(|| panic!("the reference ended before its {name}"));
+        let figures: serde_json::Value =
+            serde_json::from_str(&line).expect("the reference prints JSON");
+        let seconds = |key: &str| {
+            Duration::from_secs_f64(figures[key].as_f64().expect("the figures hold times"))
+        };
+        let cost = Cost {
+            wall: seconds("wall_s"),
+            cpu: seconds("cpu_s"),
+            completed: true,
+        };
+        println!("reference {name}: {line}");
+        (cost, figures)
+    }
+
+    async fn next_cycle(&mut self) {
+        self.stdin
+            .write_all(b"next\n")
+            .await
+            .expect("the reference reads its stdin");
+        self.stdin
+            .flush()
+            .await
+            .expect("the reference reads its stdin");
+    }
+
+    async fn finish(mut self) {
+        drop(self.stdin);
+        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
+            Ok(status) => {
+                let status = status.expect("the reference is waited for");
+                assert!(status.success(), "the reference failed: {status}");
+            }
+            Err(_) => {
+                eprintln!("the reference did not end; stopping it");
+                self.child.kill().await.expect("the reference is stopped");
+            }
+        }
+    }
+}
+
+fn print_ratio(name: &str, rasad: Cost, reference: Cost) {
+    if !rasad.completed {
+        println!("{name}: no ratio, rasad's cycle failed");
+        return;
+    }
+    println!(
+        "{name}: rasad / reference: wall {:.3} ({:.2} s / {:.2} s), CPU {:.3} ({:.2} s / {:.2} s)",
+        rasad.wall.as_secs_f64() / reference.wall.as_secs_f64(),
+        rasad.wall.as_secs_f64(),
+        reference.wall.as_secs_f64(),
+        rasad.cpu.as_secs_f64() / reference.cpu.as_secs_f64(),
+        rasad.cpu.as_secs_f64(),
+        reference.cpu.as_secs_f64(),
+    );
+}
+
+/// Runs the reference over the same farm states as rasad met: the `changed` feeds at their
+/// first version for the first cycle, at their second for the second.
+async fn run_reference(
+    script: &Path,
+    dir: &Path,
+    server: &FeedServer,
+    feeds: usize,
+    changed: &[usize],
+    rasad: (Cost, Cost),
+) {
+    for &feed in changed {
+        let (body, content_type) = feed_body(feed, 0);
+        server.set(&format!("/f{feed}.xml"), body, content_type);
+    }
+    let urls = dir.join("urls.txt");
+    let list: String = (0..feeds)
+        .map(|feed| server.url(&format!("/f{feed}.xml")) + "\n")
+        .collect();
+    std::fs::write(&urls, list).expect("the URL list is written");
+    let mut reference = Reference::start(script, &urls);
+    let (first, _) = reference.cycle("first cycle").await;
+    for &feed in changed {
+        let (body, content_type) = feed_body(feed, 1);
+        server.set(&format!("/f{feed}.xml"), body, content_type);
+    }
+    reference.next_cycle().await;
+    let (second, _) = reference.cycle("second cycle").await;
+    reference.finish().await;
+    print_ratio("first cycle", rasad.0, first);
+    print_ratio("second cycle", rasad.1, second);
 }
 
 #[tokio::main]
@@ -298,6 +463,9 @@ async fn main() {
             "{} not found: build it first (cargo build --release)",
             args.rasad.display()
         ));
+    }
+    if let Some(script) = args.reference.as_ref().filter(|s| !s.exists()) {
+        usage(&format!("{} not found", script.display()));
     }
     let dir = tempfile::tempdir().expect("a temporary folder");
     let server = FeedServer::start().await;
@@ -315,14 +483,15 @@ async fn main() {
         total as f64 / 1e3 / args.feeds as f64
     );
     let config = write_config(dir.path(), &server, &hook, args.feeds);
-    cycle("first cycle", &args.rasad, &config, args.feeds, total).await;
+    let first = cycle("first cycle", &args.rasad, &config, args.feeds, total).await;
 
     let changed = ((args.feeds as f64 * args.changed).round() as usize).max(1);
     let mut changed_bytes = 0u64;
-    for feed in (0..args.feeds)
+    let changed_feeds: Vec<usize> = (0..args.feeds)
         .step_by((args.feeds / changed).max(1))
         .take(changed)
-    {
+        .collect();
+    for &feed in &changed_feeds {
         let (body, content_type) = feed_body(feed, 1);
         changed_bytes += body.len() as u64;
         server.set(&format!("/f{feed}.xml"), body, content_type);
@@ -331,7 +500,7 @@ async fn main() {
         "{changed} feeds changed ({:.1} MB)",
         changed_bytes as f64 / 1e6
     );
-    cycle(
+    let second = cycle(
         "second cycle",
         &args.rasad,
         &config,
@@ -340,6 +509,17 @@ async fn main() {
     )
     .await;
     println!("webhook calls received: {}", hook.requests().len());
+    if let Some(script) = &args.reference {
+        run_reference(
+            script,
+            dir.path(),
+            &server,
+            args.feeds,
+            &changed_feeds,
+            (first, second),
+        )
+        .await;
+    }
     server.shutdown().await;
     hook.shutdown().await;
 }
