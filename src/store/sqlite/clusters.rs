@@ -2,6 +2,8 @@
 //! fingerprint index of the window), the index rows it adds, the outlets of a cluster, and
 //! retention.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
@@ -46,6 +48,12 @@ pub(super) async fn assign_cluster(
     Ok(cluster)
 }
 
+/// Postings read per term of a new story. A word that more stories of the reach share says
+/// little about which story this is, and reading all of its postings would make every lookup grow
+/// with the window (and the first poll of many feeds quadratic). Capping can only miss a merge
+/// with an older copy, never make a false one.
+const POSTINGS_PER_TERM: i64 = 256;
+
 /// The cluster of the stored story most similar to `new` within the policy's reach, if it
 /// scores high enough.
 async fn best_match(
@@ -58,36 +66,52 @@ async fn best_match(
     if new.fingerprint.is_empty() {
         return Ok(None);
     }
-    let terms: Vec<i64> = new.fingerprint.iter().map(|t| *t as i64).collect();
     let reach = chrono::Duration::from_std(policy.reach()).unwrap_or(chrono::Duration::hours(36));
+    let (from, to) = (millis(at - reach), millis(at + reach));
+    let mut shared: HashMap<i64, usize> = HashMap::new();
+    for term in &new.fingerprint {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT story_id FROM story_terms WHERE term = $1 AND at BETWEEN $2 AND $3 AND story_id <> $4
+             ORDER BY at DESC LIMIT $5",
+        )
+        .bind(*term as i64)
+        .bind(from)
+        .bind(to)
+        .bind(story_id)
+        .bind(POSTINGS_PER_TERM)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in ids {
+            *shared.entry(id).or_default() += 1;
+        }
+    }
+    // Stories that share fewer words can never be the same story (`ClusterPolicy::score`).
+    shared.retain(|_, n| *n >= policy.min_shared);
+    if shared.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<i64> = shared.keys().copied().collect();
     let rows = sqlx::query(
-        "SELECT t.story_id, COUNT(*), s.terms, s.clustered_at, s.cluster_id
-         FROM story_terms t JOIN stories s ON s.id = t.story_id
-         WHERE t.term IN (SELECT value FROM json_each($1)) AND t.at BETWEEN $2 AND $3 AND t.story_id <> $4
-         GROUP BY t.story_id HAVING COUNT(*) >= $5",
+        "SELECT id, terms, clustered_at, cluster_id FROM stories
+         WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
     )
-    .bind(serde_json::to_string(&terms).expect("a list of numbers serialises"))
-    .bind(millis(at - reach))
-    .bind(millis(at + reach))
-    .bind(story_id)
-    // Stories that share fewer words can never be the same story (`ClusterPolicy::same_story`).
-    .bind(i64::try_from(policy.min_shared).unwrap_or(i64::MAX))
+    .bind(serde_json::to_string(&ids).expect("a list of numbers serialises"))
     .fetch_all(&mut *tx)
     .await?;
     let mut best: Option<(f64, i64)> = None;
     for row in rows {
-        let shared = row.get::<i64, _>(1).try_into().unwrap_or(0usize);
-        let terms = row.get::<i64, _>(2).try_into().unwrap_or(0usize);
-        let apart = (millis(at) - row.get::<Option<i64>, _>(3).unwrap_or(0)).unsigned_abs();
+        let id: i64 = row.get(0);
+        let terms = row.get::<i64, _>(1).try_into().unwrap_or(0usize);
+        let apart = (millis(at) - row.get::<Option<i64>, _>(2).unwrap_or(0)).unsigned_abs();
         let score = policy.score(
-            shared,
+            shared[&id],
             new.fingerprint.len(),
             terms,
             std::time::Duration::from_millis(apart),
         );
-        let cluster: Option<i64> = row.get(4);
+        let cluster: Option<i64> = row.get(3);
         if policy.same_story(score) && best.is_none_or(|(b, _)| score > b) {
-            best = Some((score, cluster.unwrap_or(row.get(0))));
+            best = Some((score, cluster.unwrap_or(id)));
         }
     }
     Ok(best.map(|(_, cluster)| cluster))
