@@ -143,6 +143,29 @@ fn usage(problem: &str) -> ! {
     std::process::exit(2)
 }
 
+/// Words in the generated vocabulary.
+const VOCABULARY: u64 = 30_000;
+
+/// Word `k` of the generated vocabulary: four to seven Arabic letters spelt from `k`.
+fn vocabulary_word(k: u64) -> String {
+    const LETTERS: &[char] = &[
+        'ا', 'ب', 'ت', 'ث', 'ج', 'ح', 'خ', 'د', 'ذ', 'ر', 'ز', 'س', 'ش', 'ص', 'ض', 'ط', 'ظ', 'ع',
+        'غ', 'ف', 'ق', 'ك', 'ل', 'م', 'ن', 'ه', 'و', 'ي',
+    ];
+    let mut n = k.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let len = 4 + (k % 4) as usize;
+    (0..len)
+        .map(|_| {
+            let c = LETTERS[(n % LETTERS.len() as u64) as usize];
+            n /= LETTERS.len() as u64;
+            if n == 0 {
+                n = k + 7;
+            }
+            c
+        })
+        .collect()
+}
+
 /// A small deterministic generator (xorshift), so that every run serves the same farm.
 struct Rng(u64);
 
@@ -158,9 +181,19 @@ impl Rng {
         from[(self.next() % from.len() as u64) as usize]
     }
 
+    /// A sentence as news text has them: a third common words, the rest drawn from a large
+    /// vocabulary where a few words are frequent and most are rare (as in real text, so that
+    /// stories of different events share few words).
     fn sentence(&mut self, words: usize) -> String {
         (0..words)
-            .map(|_| self.pick(WORDS))
+            .map(|_| {
+                if self.next().is_multiple_of(3) {
+                    self.pick(WORDS).to_owned()
+                } else {
+                    let u = (self.next() % 1_000_000) as f64 / 1e6;
+                    vocabulary_word((u * u * u * VOCABULARY as f64) as u64)
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }

@@ -52,7 +52,7 @@ pub(super) async fn assign_cluster(
 /// little about which story this is, and reading all of its postings would make every lookup grow
 /// with the window (and the first poll of many feeds quadratic). Capping can only miss a merge
 /// with an older copy, never make a false one.
-const POSTINGS_PER_TERM: i64 = 256;
+const POSTINGS_PER_TERM: i64 = 128;
 
 /// The cluster of the stored story most similar to `new` within the policy's reach, if it
 /// scores high enough.
@@ -123,21 +123,24 @@ async fn index_story(
     new: &NewStory,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    for identity in &new.identities {
-        sqlx::query("INSERT OR IGNORE INTO story_identities (identity, story_id) VALUES ($1, $2)")
-            .bind(identity)
-            .bind(story_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for term in &new.fingerprint {
-        sqlx::query("INSERT OR IGNORE INTO story_terms (term, at, story_id) VALUES ($1, $2, $3)")
-            .bind(*term as i64)
-            .bind(millis(at))
-            .bind(story_id)
-            .execute(&mut *tx)
-            .await?;
-    }
+    // One statement each for the identities and the terms: a story has dozens of terms, and a
+    // statement per row would make the writer's round trips the cost of a poll.
+    sqlx::query(
+        "INSERT OR IGNORE INTO story_identities (identity, story_id) SELECT value, $2 FROM json_each($1)",
+    )
+    .bind(serde_json::to_string(&new.identities).expect("a list of strings serialises"))
+    .bind(story_id)
+    .execute(&mut *tx)
+    .await?;
+    let terms: Vec<i64> = new.fingerprint.iter().map(|t| *t as i64).collect();
+    sqlx::query(
+        "INSERT OR IGNORE INTO story_terms (term, at, story_id) SELECT value, $2, $3 FROM json_each($1)",
+    )
+    .bind(serde_json::to_string(&terms).expect("a list of numbers serialises"))
+    .bind(millis(at))
+    .bind(story_id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE stories SET terms = $1, clustered_at = $2 WHERE id = $3")
         .bind(new.fingerprint.len() as i64)
         .bind(millis(at))
