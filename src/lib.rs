@@ -9,11 +9,12 @@
 //! Delivery ──outbox → sink.send──► Delivered | Retry{after} | Rejected
 //! ```
 //!
-//! Module map: [`config`] (parse, check, build), [`source`] (schedule, fetch, parse), [`text`]
-//! and [`matcher`] (folding and keyword matching, pure), [`dedupe`] (story identity, pure),
-//! [`pipeline`] (one poll of one feed), [`store`] (all SQL), [`sink`] (rendering and sending),
-//! [`outbox`] (retries), [`runtime`] (what one config builds), [`app`] (the loops), [`telemetry`] (every metric),
-//! [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog).
+//! Module map: [`config`] (parse, check, build), [`source`] (schedule, fetch, decode, parse),
+//! [`text`] and [`matcher`] (folding and keyword matching, pure), [`dedupe`] (story keys,
+//! canonical URLs and cluster fingerprints, pure), [`pipeline`] (one poll of one feed), [`store`]
+//! (all SQL), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits), [`runtime`]
+//! (what one config builds), [`app`] (the loops), [`telemetry`] (every metric), [`server`] (admin
+//! HTTP), [`service`] (systemd notifications and watchdog).
 //!
 //! Forbidden edges: `source` never uses `sink`; `sink` never uses `source` fetching, `matcher`
 //! or `store`; SQL stays in `store`; `text`, `matcher` and `dedupe` never use tokio; config
