@@ -9,6 +9,8 @@
 //! printing the per-story time at 10^5 and 10^6 as a ratio of the time at 10^4, measured in the
 //! same run: close to 1 means the lookup does not grow with the stored total.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -31,26 +33,7 @@ struct Corpus {
 
 impl Corpus {
     fn new() -> Corpus {
-        let mut words: Vec<String> = std::fs::read_to_string("../shared/samples/dedup/dev.jsonl")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .flat_map(|v| {
-                format!(
-                    "{} {}",
-                    v["title"].as_str().unwrap_or_default(),
-                    v["summary"].as_str().unwrap_or_default()
-                )
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-            })
-            .collect();
-        words.sort();
-        words.dedup();
-        if words.len() < 1000 {
-            words = (0..5000).map(|i| format!("كلمة{i}")).collect();
-        }
+        let words = common::vocabulary();
         Corpus {
             words,
             rng: fastrand::Rng::with_seed(7),

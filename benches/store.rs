@@ -12,6 +12,8 @@
 //! grows as the bench runs (a few thousand stories, all inside the clustering window). The run ends by
 //! printing the time per poll of each, measured alternately in the same run, and their ratio.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -30,32 +32,6 @@ const ALERTS: usize = 3;
 const CHANNELS: [&str; 2] = ["hook", "mail"];
 /// Polls timed by hand for the ratio, alternating the two writers.
 const ROUNDS: usize = 20;
-
-/// The vocabulary: the words of `../shared/samples/dedup/dev.jsonl` (real Arabic titles and
-/// summaries) when it is there, else generated words.
-fn vocabulary() -> Vec<String> {
-    let mut words: Vec<String> = std::fs::read_to_string("../shared/samples/dedup/dev.jsonl")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .flat_map(|v| {
-            format!(
-                "{} {}",
-                v["title"].as_str().unwrap_or_default(),
-                v["summary"].as_str().unwrap_or_default()
-            )
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-        })
-        .collect();
-    words.sort();
-    words.dedup();
-    if words.len() < 1000 {
-        words = (0..5000).map(|i| format!("كلمة{i}")).collect();
-    }
-    words
-}
 
 /// Builds the stories of one poll of feed `feed`.
 struct Farm {
@@ -311,7 +287,7 @@ fn bench(c: &mut Criterion) {
         .expect("the store opens");
     let reference = rt.block_on(reference_pool(&dir.path().join("reference.db")));
     let mut farm = Farm {
-        words: vocabulary(),
+        words: common::vocabulary(),
         rng: fastrand::Rng::with_seed(8),
         at: Utc::now(),
     };
