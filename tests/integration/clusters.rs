@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::support::{Env, RSS, count};
+use crate::support::{Env, RSS, count, counts};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -135,12 +135,8 @@ async fn one_story_in_three_feeds_alerts_once_and_names_the_other_outlets() {
     // A new process on the same state sends nothing again.
     let summary = env.once().await;
     assert_eq!(
-        (
-            count(&summary, "new_stories"),
-            count(&summary, "alerts"),
-            count(&summary, "delivered")
-        ),
-        (0, 0, 0),
+        counts(&summary, ["new_stories", "alerts", "delivered"]),
+        [0, 0, 0],
         "{summary}"
     );
     assert_eq!(env.hook.accepted().len(), 2);
@@ -181,8 +177,8 @@ async fn an_edited_item_alerts_only_for_a_topic_it_did_not_match_before() {
     env.feeds.set("/news.xml", feed(&[QUIET, headline]), RSS);
     let summary = env.once().await;
     assert_eq!(
-        (count(&summary, "new_stories"), count(&summary, "alerts")),
-        (0, 0),
+        counts(&summary, ["new_stories", "alerts"]),
+        [0, 0],
         "{summary}"
     );
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::servers::SmtpServer;
-use crate::support::{Env, KNOWN, RSS, count, expected_signature, rss};
+use crate::support::{Env, KNOWN, RSS, count, counts, expected_signature, rss};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -51,12 +51,8 @@ async fn one_alert_per_story_across_polls_and_restarts() {
     );
     let first = env.once().await;
     assert_eq!(
-        (
-            count(&first, "feeds_ok"),
-            count(&first, "new_stories"),
-            count(&first, "alerts")
-        ),
-        (1, 1, 0)
+        counts(&first, ["feeds_ok", "new_stories", "alerts"]),
+        [1, 1, 0]
     );
 
     // 1. Three new items, one mentioning لداعش: one email and one signed webhook call.
@@ -110,12 +106,8 @@ async fn one_alert_per_story_across_polls_and_restarts() {
     // 2. The next poll: nothing new is sent, and the server saw a conditional request.
     let summary = env.once().await;
     assert_eq!(
-        (
-            count(&summary, "new_stories"),
-            count(&summary, "alerts"),
-            count(&summary, "delivered")
-        ),
-        (0, 0, 0)
+        counts(&summary, ["new_stories", "alerts", "delivered"]),
+        [0, 0, 0]
     );
     assert!(env.feeds.conditional_requests("/news.xml") >= 1);
     assert!(env.feeds.not_modified_count("/news.xml") >= 1);
@@ -124,12 +116,8 @@ async fn one_alert_per_story_across_polls_and_restarts() {
     env.feeds.set("/news.xml", four_items(), RSS);
     let summary = env.once().await;
     assert_eq!(
-        (
-            count(&summary, "new_stories"),
-            count(&summary, "alerts"),
-            count(&summary, "delivered")
-        ),
-        (1, 1, 2),
+        counts(&summary, ["new_stories", "alerts", "delivered"]),
+        [1, 1, 2],
         "{summary}"
     );
     assert_eq!(env.smtp.wait_for_messages(2, WAIT).await.len(), 2);
@@ -141,12 +129,8 @@ async fn one_alert_per_story_across_polls_and_restarts() {
     let summary = env.once().await;
     assert!(env.feeds.requests().len() > same);
     assert_eq!(
-        (
-            count(&summary, "new_stories"),
-            count(&summary, "alerts"),
-            count(&summary, "delivered")
-        ),
-        (0, 0, 0),
+        counts(&summary, ["new_stories", "alerts", "delivered"]),
+        [0, 0, 0],
         "{summary}"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -168,12 +152,8 @@ async fn first_poll_of_a_new_feed_records_without_alerting() {
     );
     let summary = env.once().await;
     assert_eq!(
-        (
-            count(&summary, "feeds_ok"),
-            count(&summary, "new_stories"),
-            count(&summary, "alerts")
-        ),
-        (2, 2, 0),
+        counts(&summary, ["feeds_ok", "new_stories", "alerts"]),
+        [2, 2, 0],
         "{summary}"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -214,8 +194,8 @@ async fn webhook_failure_is_retried_with_the_same_idempotency_key() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let summary = env.once().await;
     assert_eq!(
-        (count(&summary, "delivered"), count(&summary, "pending")),
-        (1, 0),
+        counts(&summary, ["delivered", "pending"]),
+        [1, 0],
         "{summary}"
     );
     let requests = env.hook.requests();
@@ -259,12 +239,8 @@ async fn smtp_outage_keeps_alerts_pending_until_it_returns() {
     );
     let summary = env.once().await;
     assert_eq!(
-        (
-            count(&summary, "alerts"),
-            count(&summary, "delivered"),
-            count(&summary, "pending")
-        ),
-        (1, 1, 1),
+        counts(&summary, ["alerts", "delivered", "pending"]),
+        [1, 1, 1],
         "{summary}"
     );
     assert!(env.smtp.messages().is_empty());
@@ -274,8 +250,8 @@ async fn smtp_outage_keeps_alerts_pending_until_it_returns() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let summary = env.once().await;
     assert_eq!(
-        (count(&summary, "delivered"), count(&summary, "pending")),
-        (1, 0),
+        counts(&summary, ["delivered", "pending"]),
+        [1, 0],
         "{summary}"
     );
     let mails = back.wait_for_messages(1, WAIT).await;
@@ -303,12 +279,8 @@ async fn a_broken_feed_fails_alone() {
     assert!(output.status.success());
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!(
-        (
-            count(&summary, "feeds_ok"),
-            count(&summary, "feeds_failed"),
-            count(&summary, "alerts")
-        ),
-        (1, 2, 1),
+        counts(&summary, ["feeds_ok", "feeds_failed", "alerts"]),
+        [1, 2, 1],
         "{summary}"
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -452,8 +424,8 @@ async fn email_authenticates_with_a_password_from_a_file() {
     );
     let summary = env.once().await;
     assert_eq!(
-        (count(&summary, "delivered"), count(&summary, "pending")),
-        (2, 0),
+        counts(&summary, ["delivered", "pending"]),
+        [2, 0],
         "{summary}"
     );
     let mails = env.smtp.wait_for_messages(1, WAIT).await;

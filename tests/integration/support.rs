@@ -186,6 +186,11 @@ pub fn rss(items: &[(&str, &str, &str)]) -> String {
     body
 }
 
+/// Several summary counts, in the order of `keys`.
+pub fn counts<const N: usize>(summary: &serde_json::Value, keys: [&str; N]) -> [u64; N] {
+    keys.map(|key| count(summary, key))
+}
+
 /// A summary count as a number.
 pub fn count(summary: &serde_json::Value, key: &str) -> u64 {
     summary[key]
