@@ -109,13 +109,20 @@ pub async fn dry_run(runtime: &Runtime) -> Vec<DryRunMatch> {
             .fetch(&feed.url, &Validators::default())
             .await
         {
-            FetchOutcome::Modified { body, .. } => body,
+            FetchOutcome::Modified {
+                body, content_type, ..
+            } => (body, content_type),
             other => {
                 tracing::warn!(feed = %feed.id, outcome = ?other, "dry run: no body");
                 continue;
             }
         };
-        let parsed = match crate::source::parse::parse_feed(&body) {
+        // Read exactly as a poll reads it: the HTTP charset and the feed's URL count.
+        let hints = crate::source::parse::BodyHints {
+            content_type: body.1.as_deref(),
+            url: Some(&feed.url),
+        };
+        let parsed = match crate::source::parse::parse_feed_with(&body.0, hints) {
             Ok(parsed) => parsed,
             Err(e) => {
                 tracing::warn!(feed = %feed.id, error = %e, "dry run: parse failed");

@@ -485,3 +485,25 @@ async fn shipped_configs_pass_check() {
         );
     }
 }
+
+#[tokio::test]
+async fn dry_run_reads_the_charset_from_the_http_header_as_a_poll_does() {
+    let env = Env::start().await;
+    env.write_config();
+    let text = rss(&[("n1", "هجوم لداعش", "نص")]).replace(" encoding=\"UTF-8\"", "");
+    let (body, _, unmappable) = encoding_rs::ISO_8859_6.encode(&text);
+    assert!(!unmappable, "the sample is in ISO-8859-6's repertoire");
+    env.feeds.set(
+        "/news.xml",
+        body.into_owned(),
+        "application/rss+xml; charset=iso-8859-6",
+    );
+    let output = env.rasad(&["once", "--dry-run", "--json"]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("\"matched\":[\"لداعش\"]"), "{stdout}");
+}
