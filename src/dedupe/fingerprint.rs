@@ -39,6 +39,9 @@ impl Default for ClusterPolicy {
     }
 }
 
+/// The most stored stories a new story is scored against.
+pub const MAX_CANDIDATES: usize = 32;
+
 impl ClusterPolicy {
     /// The score of two stories that share `shared` terms out of `a` and `b`, published
     /// `apart` from each other: their Jaccard similarity, discounted by time.
@@ -54,6 +57,22 @@ impl ClusterPolicy {
     /// Whether `score` makes two stories one.
     pub fn same_story(&self, score: f64) -> bool {
         score >= self.threshold
+    }
+
+    /// The stories worth scoring against a new one, from `shared` (story → terms it shares with
+    /// the new story): those that share at least `min_shared`, most shared first (the newest
+    /// first among equals), at most [`MAX_CANDIDATES`]. A story outside them shares fewer words
+    /// than [`MAX_CANDIDATES`] others, so scoring it could change the choice only among copies
+    /// that all qualify; without the bound, a window full of stories on one theme makes every
+    /// new story cost as much as the window.
+    pub fn candidates(&self, shared: impl IntoIterator<Item = (i64, usize)>) -> Vec<(i64, usize)> {
+        let mut found: Vec<(i64, usize)> = shared
+            .into_iter()
+            .filter(|(_, n)| *n >= self.min_shared)
+            .collect();
+        found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        found.truncate(MAX_CANDIDATES);
+        found
     }
 
     /// How far apart in time two stories can be and still be the same story: beyond it, even
@@ -216,6 +235,23 @@ mod tests {
             );
         }
         assert!(policy.reach() < Duration::from_secs(13 * 3600));
+    }
+
+    #[test]
+    fn candidates_are_the_most_similar_few() {
+        let policy = ClusterPolicy::default();
+        // 200 stories sharing 6..=9 words, one sharing 12, several sharing too few.
+        let mut shared: Vec<(i64, usize)> =
+            (0..200).map(|id| (id, 6 + (id as usize % 4))).collect();
+        shared.push((500, 12));
+        shared.extend((600..610).map(|id| (id, 5)));
+        let found = policy.candidates(shared);
+        assert_eq!(found.len(), MAX_CANDIDATES);
+        assert_eq!(found[0], (500, 12));
+        assert!(found[1..].iter().all(|(_, n)| *n == 9), "{found:?}");
+        // Among equals the newest (highest id) first.
+        assert_eq!(found[1].0, 199);
+        assert!(policy.candidates([(1, 5), (2, 0)]).is_empty());
     }
 
     #[test]

@@ -86,11 +86,12 @@ async fn best_match(
         }
     }
     // Stories that share fewer words can never be the same story (`ClusterPolicy::score`).
-    shared.retain(|_, n| *n >= policy.min_shared);
-    if shared.is_empty() {
+    let candidates = policy.candidates(shared);
+    if candidates.is_empty() {
         return Ok(None);
     }
-    let ids: Vec<i64> = shared.keys().copied().collect();
+    let shared: HashMap<i64, usize> = candidates.iter().copied().collect();
+    let ids: Vec<i64> = candidates.iter().map(|(id, _)| *id).collect();
     let rows = sqlx::query(
         "SELECT id, terms, clustered_at, cluster_id FROM stories
          WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
