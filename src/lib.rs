@@ -13,7 +13,7 @@
 //! [`text`] and [`matcher`] (folding and keyword matching, pure), [`dedupe`] (story keys,
 //! canonical URLs and cluster fingerprints, pure), [`pipeline`] (one poll of one feed), [`store`]
 //! (all SQL), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits), [`runtime`]
-//! (what one config builds), [`app`] (the loops), [`telemetry`] (every metric), [`server`] (admin
+//! (what one config builds), [`app`] (the loops), [`progress`] (the live line of `rasad once`), [`telemetry`] (every metric), [`server`] (admin
 //! HTTP), [`service`] (systemd notifications and watchdog).
 //!
 //! Forbidden edges: `source` never uses `sink`; `sink` never uses `source` fetching, `matcher`
@@ -27,6 +27,7 @@ pub mod matcher;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;
+pub mod progress;
 pub mod retry_after;
 pub mod runtime;
 pub mod server;

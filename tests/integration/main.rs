@@ -9,5 +9,6 @@ mod fetch;
 mod matching;
 mod ops;
 mod pipeline;
+mod progress;
 mod servers;
 mod support;
