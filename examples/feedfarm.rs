@@ -567,7 +567,7 @@ async fn run_daemon(args: &Args, dir: &Path, server: &FeedServer, config: &Path,
             cpu.as_secs_f64()
         );
         // A tenth of the feeds gets a new item, a different tenth each minute.
-        for feed in (0..args.feeds).filter(|f| (f + minute) % 10 == 0) {
+        for feed in (0..args.feeds).filter(|f| (f + minute).is_multiple_of(10)) {
             versions[feed] += 1;
             let (body, content_type) = feed_body(feed, versions[feed]);
             server.set(&format!("/f{feed}.xml"), body, content_type);
