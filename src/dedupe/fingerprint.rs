@@ -138,7 +138,9 @@ pub fn fingerprint(title: &str, lead: &str) -> Vec<u64> {
     let lead_end = lead
         .split_whitespace()
         .nth(LEAD_WORDS)
-        .map_or(lead.len(), |word| word.as_ptr() as usize - lead.as_ptr() as usize);
+        .map_or(lead.len(), |word| {
+            word.as_ptr() as usize - lead.as_ptr() as usize
+        });
     let folded = fold_str(&format!("{title} {}", &lead[..lead_end]));
     let mut terms: Vec<u64> = folded
         .split(|c: char| !is_word_char(c))
@@ -271,7 +273,10 @@ mod tests {
         assert_eq!(fingerprint("عنوان", &long), fingerprint("عنوان", &start));
         assert_ne!(fingerprint("عنوان", &start), fingerprint("عنوان", "كلمة0"));
         // A lead shorter than the limit is read whole, as is a title of any length.
-        assert_eq!(fingerprint("عنوان", "  قصير  "), fingerprint("عنوان قصير", ""));
+        assert_eq!(
+            fingerprint("عنوان", "  قصير  "),
+            fingerprint("عنوان قصير", "")
+        );
     }
 
     #[test]
