@@ -304,19 +304,73 @@ fn write_config(dir: &Path, server: &FeedServer, hook: &WebhookReceiver, feeds: 
     path
 }
 
-/// CPU time and peak resident memory of the finished children of this process so far.
-fn children_usage() -> (Duration, u64) {
+/// What one `rasad once` printed and used.
+struct Run {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+    cpu: Duration,
+    /// Its own peak resident memory. (The rusage of all children would not do: a child's
+    /// peak counts the farm's own pages between fork and exec, over 150 MB at 2,000 feeds.)
+    peak: u64,
+}
+
+/// Runs `rasad once --json -c CONFIG` to its end (killed after [`CYCLE_LIMIT`]) and reads its
+/// resource use with `wait4`, which reports that one process.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also reads its resource use"
+)]
+fn run_once(rasad: &Path, config: &Path) -> Run {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = std::process::Command::new(rasad)
+        .args(["once", "--json", "-c"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rasad runs");
+    let pid = child.id() as libc::pid_t;
+    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr_pipe.read_to_string(&mut text);
+        text
+    });
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if finished.recv_timeout(CYCLE_LIMIT).is_err() {
+            eprintln!("rasad once ran past {CYCLE_LIMIT:?}; stopping it");
+            // SAFETY: the child is not reaped before `done` is sent, so the pid is still its.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let mut stdout = String::new();
+    let _ = child
+        .stdout
+        .take()
+        .expect("stdout is piped")
+        .read_to_string(&mut stdout);
+    let mut status = 0;
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_CHILDREN is a valid target.
+    // SAFETY: waits for our own child, which `child.wait()` is never called for; wait4 fills
+    // `usage` when it returns the pid.
     let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        let reaped = libc::wait4(pid, &mut status, 0, usage.as_mut_ptr());
+        assert_eq!(reaped, pid, "wait4 reaps rasad");
         usage.assume_init()
     };
+    let _ = done.send(());
     let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (
-        time(usage.ru_utime) + time(usage.ru_stime),
-        usage.ru_maxrss as u64 * 1024,
-    )
+    Run {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout,
+        stderr: stderr.join().unwrap_or_default(),
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        peak: usage.ru_maxrss as u64 * 1024,
+    }
 }
 
 /// The wall and CPU time of one cycle.
@@ -329,52 +383,44 @@ struct Cost {
 }
 
 async fn cycle(name: &str, rasad: &Path, config: &Path, feeds: usize, bytes: u64) -> Cost {
-    let (cpu_before, _) = children_usage();
     let started = Instant::now();
-    let child = tokio::process::Command::new(rasad)
-        .args(["once", "--json", "-c"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(CYCLE_LIMIT, child)
+    let (rasad, config) = (rasad.to_owned(), config.to_owned());
+    let run = tokio::task::spawn_blocking(move || run_once(&rasad, &config))
         .await
-        .expect("the cycle ends in time")
-        .expect("rasad runs");
+        .expect("the cycle's thread ends");
     let wall = started.elapsed();
-    let (cpu_after, peak) = children_usage();
-    if !output.status.success() {
+    if !run.status.success() {
         // Reported, not fatal: the reference still runs, and the failure is part of the result.
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let reason = stderr
+        let reason = run
+            .stderr
             .lines()
             .rfind(|l| !l.trim().is_empty())
             .unwrap_or("no message");
         println!(
-            "{name}: rasad once FAILED after wall {:.2} s, CPU {:.2} s ({} lines on stderr): {reason}",
+            "{name}: rasad once FAILED ({}) after wall {:.2} s, CPU {:.2} s ({} lines on stderr): {reason}",
+            run.status,
             wall.as_secs_f64(),
-            (cpu_after - cpu_before).as_secs_f64(),
-            stderr.lines().count()
+            run.cpu.as_secs_f64(),
+            run.stderr.lines().count()
         );
         return Cost {
             wall,
-            cpu: cpu_after - cpu_before,
+            cpu: run.cpu,
             completed: false,
         };
     }
-    let summary = String::from_utf8_lossy(&output.stdout);
     println!(
         "{name}: wall {:.2} s, CPU {:.2} s, peak RSS {:.1} MB, {:.0} feeds/s, {:.1} MB/s; {}",
         wall.as_secs_f64(),
-        (cpu_after - cpu_before).as_secs_f64(),
-        peak as f64 / 1e6,
+        run.cpu.as_secs_f64(),
+        run.peak as f64 / 1e6,
         feeds as f64 / wall.as_secs_f64(),
         bytes as f64 / 1e6 / wall.as_secs_f64(),
-        summary.trim()
+        run.stdout.trim()
     );
     Cost {
         wall,
-        cpu: cpu_after - cpu_before,
+        cpu: run.cpu,
         completed: true,
     }
 }

@@ -170,26 +170,29 @@ async fn poll_many(
     indexes: Vec<usize>,
     progress: &Arc<progress::Counts>,
 ) -> Result<Vec<FeedReport>, StoreError> {
-    let limit = Arc::new(tokio::sync::Semaphore::new(runtime.config.poll.concurrency));
+    let concurrency = runtime.config.poll.concurrency.max(1);
     let mut tasks = JoinSet::new();
+    let mut reports = Vec::with_capacity(indexes.len());
+    let mut reap = |joined: Result<Result<FeedReport, StoreError>, tokio::task::JoinError>| {
+        let report = joined.expect("a poll task does not panic: parser panics are caught")?;
+        progress.feed_done(&report);
+        reports.push(report);
+        Ok::<(), StoreError>(())
+    };
     for index in indexes {
-        let (runtime, store, limit) = (runtime.clone(), store.clone(), limit.clone());
-        let progress = progress.clone();
-        tasks.spawn(async move {
-            let _permit = limit
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            let report = poll_one(&runtime, &store, index).await;
-            if let Ok(report) = &report {
-                progress.feed_done(report);
-            }
-            report
-        });
+        // A poll starts only when one ends, and an ended one is reaped at once: a poll's task
+        // is large (it holds every stage's state), and ten thousand of them spawned at once,
+        // or kept until the end, would each hold their size.
+        if tasks.len() >= concurrency
+            && let Some(joined) = tasks.join_next().await
+        {
+            reap(joined)?;
+        }
+        let (runtime, store) = (runtime.clone(), store.clone());
+        tasks.spawn(async move { poll_one(&runtime, &store, index).await });
     }
-    let mut reports = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        reports.push(joined.expect("a poll task does not panic: parser panics are caught")?);
+        reap(joined)?;
     }
     Ok(reports)
 }

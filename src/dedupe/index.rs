@@ -9,6 +9,7 @@
 //! appends each story's fingerprint to its row.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::ClusterPolicy;
 
@@ -41,7 +42,7 @@ pub struct ClusterIndex {
     first_slot: u64,
     /// Word → the slots of the stories that hold it, oldest first, at most
     /// [`POSTINGS_PER_TERM`]; slots below `first_slot` are stale and skipped.
-    postings: HashMap<u64, VecDeque<u64>>,
+    postings: HashMap<u64, VecDeque<u64>, BuildHasherDefault<TermHasher>>,
     /// Stories evicted since the last sweep of stale postings.
     evicted: usize,
 }
@@ -58,7 +59,7 @@ impl ClusterIndex {
             capacity: capacity.max(1),
             stories: VecDeque::new(),
             first_slot: 0,
-            postings: HashMap::new(),
+            postings: HashMap::default(),
             evicted: 0,
         }
     }
@@ -115,7 +116,9 @@ impl ClusterIndex {
             return None;
         }
         let reach = i64::try_from(policy.reach().as_millis()).unwrap_or(i64::MAX);
-        let mut shared: HashMap<u64, usize> = HashMap::new();
+        // The slots of every posting in reach, sorted, so that equal slots are runs: cheaper
+        // than a map for the few thousand postings a story meets.
+        let mut slots: Vec<u64> = Vec::with_capacity(fingerprint.len() * 8);
         for term in fingerprint {
             let Some(list) = self.postings.get(term) else {
                 continue;
@@ -123,11 +126,15 @@ impl ClusterIndex {
             for &slot in list.iter().rev().take_while(|s| **s >= self.first_slot) {
                 let entry = &self.stories[(slot - self.first_slot) as usize];
                 if entry.at.abs_diff(at) <= reach.unsigned_abs() {
-                    *shared.entry(slot).or_default() += 1;
+                    slots.push(slot);
                 }
             }
         }
-        let candidates = policy.candidates(shared.into_iter().map(|(slot, n)| (slot as i64, n)));
+        slots.sort_unstable();
+        let shared = slots
+            .chunk_by(|a, b| a == b)
+            .map(|run| (run[0] as i64, run.len()));
+        let candidates = policy.candidates(shared);
         let mut best: Option<(f64, i64, i64)> = None;
         for (slot, n) in candidates {
             let entry = &self.stories[(slot as u64 - self.first_slot) as usize];
@@ -139,6 +146,26 @@ impl ClusterIndex {
             }
         }
         best.map(|(_, cluster, _)| cluster)
+    }
+}
+
+/// Hashes a term by itself: terms are already FNV-1a hashes of words, evenly spread.
+#[derive(Debug, Default)]
+pub struct TermHasher(u64);
+
+impl Hasher for TermHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 

@@ -77,29 +77,58 @@ async fn index_story(
     Ok(())
 }
 
+/// Rows read at a time when the index is loaded: the window's fingerprints are read in pages,
+/// so that loading does not hold all of them twice (as rows and in the index).
+const LOAD_PAGE: i64 = 4096;
+
 /// The index of the window, from the fingerprints of the newest stories that still have one.
 pub(super) async fn load_index(
     pool: &sqlx::SqlitePool,
     capacity: usize,
 ) -> Result<ClusterIndex, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, clustered_at, COALESCE(cluster_id, id), fingerprint FROM stories
-         WHERE fingerprint IS NOT NULL ORDER BY id DESC LIMIT $1",
+    load_index_paged(pool, capacity, LOAD_PAGE).await
+}
+
+async fn load_index_paged(
+    pool: &sqlx::SqlitePool,
+    capacity: usize,
+    page: i64,
+) -> Result<ClusterIndex, StoreError> {
+    let capacity_rows = i64::try_from(capacity).unwrap_or(i64::MAX);
+    let first: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(id) FROM (SELECT id FROM stories WHERE fingerprint IS NOT NULL
+                             ORDER BY id DESC LIMIT $1)",
     )
-    .bind(i64::try_from(capacity).unwrap_or(i64::MAX))
-    .fetch_all(pool)
+    .bind(capacity_rows)
+    .fetch_one(pool)
     .await?;
     let mut index = ClusterIndex::with_capacity(capacity);
-    for row in rows.iter().rev() {
-        let fingerprint: Vec<u8> = row.get(3);
-        index.insert(
-            row.get(0),
-            row.get::<Option<i64>, _>(1).unwrap_or(0),
-            &index::decode(&fingerprint),
-            row.get(2),
-        );
+    let Some(mut from) = first else {
+        return Ok(index);
+    };
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, clustered_at, COALESCE(cluster_id, id), fingerprint FROM stories
+             WHERE fingerprint IS NOT NULL AND id >= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(from)
+        .bind(page)
+        .fetch_all(pool)
+        .await?;
+        for row in &rows {
+            let fingerprint: Vec<u8> = row.get(3);
+            index.insert(
+                row.get(0),
+                row.get::<Option<i64>, _>(1).unwrap_or(0),
+                &index::decode(&fingerprint),
+                row.get(2),
+            );
+        }
+        match rows.last() {
+            Some(last) if rows.len() as i64 == page => from = last.get::<i64, _>(0) + 1,
+            _ => return Ok(index),
+        }
     }
-    Ok(index)
 }
 
 /// The outlets of the other stories of `cluster`, in the order they were seen.
@@ -117,4 +146,75 @@ pub(super) async fn other_outlets(
     .fetch_all(&mut *tx)
     .await?;
     Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stories 1..=n, each with its own ten words, those of story 4 without a fingerprint.
+    async fn store_with_stories(n: i64) -> (tempfile::TempDir, super::super::Store) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = super::super::Store::open(&dir.path().join("s.db"))
+            .await
+            .expect("the store opens");
+        for id in 1..=n {
+            let words: Vec<u64> = (0..10).map(|w| (id * 100 + w) as u64).collect();
+            sqlx::query(
+                "INSERT INTO stories (id, feed_id, story_key, title, first_seen_at, cluster_id, clustered_at, terms, fingerprint)
+                 VALUES ($1, 'f', $1, 't', 0, $1, 0, 10, $2)",
+            )
+            .bind(id)
+            .bind((id != 4).then(|| index::encode(&words)))
+            .execute(&store.pool)
+            .await
+            .expect("a story is inserted");
+        }
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn the_index_loads_the_newest_fingerprints_page_by_page() {
+        let (_dir, store) = store_with_stories(10).await;
+        let policy = ClusterPolicy::default();
+        let words = |id: i64| -> Vec<u64> { (0..10).map(|w| (id * 100 + w) as u64).collect() };
+        let cases = [
+            (
+                "everything_in_one_page",
+                100,
+                100,
+                vec![1, 2, 3, 5, 10],
+                vec![4],
+            ),
+            ("pages_of_three", 100, 3, vec![1, 2, 3, 5, 10], vec![4]),
+            ("pages_of_one", 100, 1, vec![1, 9, 10], vec![4]),
+            (
+                "capacity_keeps_the_newest",
+                3,
+                2,
+                vec![8, 9, 10],
+                vec![4, 7, 1],
+            ),
+        ];
+        for (name, capacity, page, found, missing) in cases {
+            let index = load_index_paged(&store.pool, capacity, page)
+                .await
+                .expect("the index loads");
+            assert_eq!(index.len(), capacity.min(9), "{name}");
+            for id in found {
+                assert_eq!(
+                    index.best_match(&words(id), 0, &policy),
+                    Some(id),
+                    "{name}: {id}"
+                );
+            }
+            for id in missing {
+                assert_eq!(
+                    index.best_match(&words(id), 0, &policy),
+                    None,
+                    "{name}: {id}"
+                );
+            }
+        }
+    }
 }
