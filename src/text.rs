@@ -109,17 +109,150 @@ enum Fold {
 
 /// Folds `input` (see the module documentation).
 pub fn fold(input: &str) -> Folded {
-    assert!(
-        u32::try_from(input.len()).is_ok(),
-        "texts are far below 4 GiB"
-    );
-    let mut out = Out {
-        folded: Folded {
-            text: String::with_capacity(input.len()),
+    let mut folded = Folded::new();
+    folded.refold(input);
+    folded
+}
+
+/// Folds `input` and returns only the text; for keywords, fingerprints and tests. The same text
+/// as `fold(input).text`, without building the map.
+pub fn fold_str(input: &str) -> String {
+    let mut text = String::with_capacity(input.len());
+    fold_with(input, &mut text, &mut NoMap);
+    text
+}
+
+impl Folded {
+    /// An empty text, to be filled by [`Folded::refold`].
+    pub fn new() -> Folded {
+        Folded {
+            text: String::new(),
             segments: Vec::new(),
             teh_marbuta: Vec::new(),
-            original_len: input.len() as u32,
-        },
+            original_len: 0,
+        }
+    }
+
+    /// Folds `input` into `self`, reusing its buffers: the result equals `fold(input)`.
+    pub fn refold(&mut self, input: &str) {
+        assert!(
+            u32::try_from(input.len()).is_ok(),
+            "texts are far below 4 GiB"
+        );
+        self.text.clear();
+        self.text.reserve(input.len());
+        self.segments.clear();
+        self.teh_marbuta.clear();
+        self.original_len = input.len() as u32;
+        let mut map = Map {
+            segments: &mut self.segments,
+            teh_marbuta: &mut self.teh_marbuta,
+        };
+        fold_with(input, &mut self.text, &mut map);
+    }
+}
+
+impl Default for Folded {
+    fn default() -> Folded {
+        Folded::new()
+    }
+}
+
+/// Where the folding loop reports where folded text comes from: the map of [`Folded`], or
+/// nowhere when only the text is wanted.
+trait Sink {
+    /// The folded text about to be appended at `folded` comes from `original`, byte for byte
+    /// (`linear`) or all from the one character there.
+    fn note(&mut self, folded: u32, original: u32, linear: bool);
+    /// The `ه` about to be appended at `folded` was `ة`.
+    fn teh_marbuta(&mut self, folded: u32);
+}
+
+struct NoMap;
+
+impl Sink for NoMap {
+    #[inline(always)]
+    fn note(&mut self, _: u32, _: u32, _: bool) {}
+    #[inline(always)]
+    fn teh_marbuta(&mut self, _: u32) {}
+}
+
+struct Map<'a> {
+    segments: &'a mut Vec<Segment>,
+    teh_marbuta: &'a mut Vec<u32>,
+}
+
+impl Sink for Map<'_> {
+    /// Starts a new segment unless the text about to be appended continues the last one.
+    #[inline]
+    fn note(&mut self, folded: u32, original: u32, linear: bool) {
+        if let Some(last) = self.segments.last()
+            && linear
+            && last.linear
+            && original.wrapping_sub(last.original) == folded.wrapping_sub(last.folded)
+        {
+            return;
+        }
+        self.segments.push(Segment {
+            folded,
+            original,
+            linear,
+        });
+    }
+
+    #[inline]
+    fn teh_marbuta(&mut self, folded: u32) {
+        self.teh_marbuta.push(folded);
+    }
+}
+
+/// How the folding loop treats a leading byte.
+const SAME: u8 = 0;
+const SPACE: u8 = 1;
+const ARABIC_LEAD: u8 = 2;
+/// Any other ASCII byte, or the lead byte of any other character.
+const OTHER: u8 = 3;
+
+/// The kind of each byte that can start a character: ASCII that folds to itself, the space,
+/// the lead byte of U+0600–06FF, anything else.
+const LEAD: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut i = 0;
+    while i < 128 {
+        table[i] = match classify(i as u8 as char) {
+            Fold::Keep(c) if c as usize == i => SAME,
+            _ if i == b' ' as usize => SPACE,
+            _ => OTHER,
+        };
+        i += 1;
+    }
+    let mut lead = 0xD8;
+    while lead <= 0xDB {
+        table[lead] = ARABIC_LEAD;
+        lead += 1;
+    }
+    table
+};
+
+/// Whether each character of the Arabic block folds to itself.
+const SAME_ARABIC: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = match (ARABIC[i], char::from_u32(0x0600 + i as u32)) {
+            (Fold::Keep(c), Some(ch)) => c as u32 == ch as u32,
+            _ => false,
+        };
+        i += 1;
+    }
+    table
+};
+
+/// The folding loop: appends the folding of `input` to `text` and reports the map to `sink`.
+fn fold_with<S: Sink>(input: &str, text: &mut String, sink: &mut S) {
+    let mut out = Out {
+        text,
+        sink,
         in_gap: false,
     };
     let bytes = input.as_bytes();
@@ -130,34 +263,40 @@ pub fn fold(input: &str) -> Folded {
     while at < bytes.len() {
         let start = at as u32;
         let byte = bytes[at];
-        if byte < 0x80 {
-            let fold = ASCII[byte as usize];
-            match fold {
-                Fold::Keep(c) if c as u32 == byte as u32 => out.in_gap = false,
-                Fold::Gap if byte == b' ' && !out.in_gap => out.in_gap = true,
-                _ => {
-                    out.copy_run(input, run..at);
-                    out.apply(fold, byte as char, start);
-                    run = at + 1;
-                }
+        match LEAD[byte as usize] {
+            SAME => {
+                out.in_gap = false;
+                at += 1;
+                continue;
             }
-            at += 1;
-            continue;
-        }
-        if (0xD8..=0xDB).contains(&byte) && at + 1 < bytes.len() {
-            // U+0600–06FF: two bytes, 110110xx 10yyyyyy.
-            let index = (((byte & 0x03) as usize) << 6) | (bytes[at + 1] & 0x3F) as usize;
-            let ch = char::from_u32(0x0600 + index as u32).expect("U+0600–06FF are characters");
-            match ARABIC[index] {
-                Fold::Keep(c) if c == ch => out.in_gap = false,
-                fold => {
+            SPACE if !out.in_gap => {
+                out.in_gap = true;
+                at += 1;
+                continue;
+            }
+            SPACE | OTHER if byte < 0x80 => {
+                out.copy_run(input, run..at);
+                out.apply(ASCII[byte as usize], byte as char, start);
+                at += 1;
+                run = at;
+                continue;
+            }
+            ARABIC_LEAD if at + 1 < bytes.len() => {
+                // U+0600–06FF: two bytes, 110110xx 10yyyyyy.
+                let index = (((byte & 0x03) as usize) << 6) | (bytes[at + 1] & 0x3F) as usize;
+                if SAME_ARABIC[index] {
+                    out.in_gap = false;
+                } else {
+                    let ch =
+                        char::from_u32(0x0600 + index as u32).expect("U+0600–06FF are characters");
                     out.copy_run(input, run..at);
-                    out.apply(fold, ch, start);
+                    out.apply(ARABIC[index], ch, start);
                     run = at + 2;
                 }
+                at += 2;
+                continue;
             }
-            at += 2;
-            continue;
+            _ => {}
         }
         out.copy_run(input, run..at);
         let ch = input[at..]
@@ -178,20 +317,15 @@ pub fn fold(input: &str) -> Folded {
         }
     }
     out.copy_run(input, run..bytes.len());
-    out.folded
 }
 
-/// Folds `input` and returns only the text; for keywords and tests.
-pub fn fold_str(input: &str) -> String {
-    fold(input).text
-}
-
-struct Out {
-    folded: Folded,
+struct Out<'a, S> {
+    text: &'a mut String,
+    sink: &'a mut S,
     in_gap: bool,
 }
 
-impl Out {
+impl<S: Sink> Out<'_, S> {
     /// Copies a run of characters that fold to themselves (ASCII or two-byte Arabic only).
     #[inline]
     fn copy_run(&mut self, input: &str, run: Range<usize>) {
@@ -199,7 +333,7 @@ impl Out {
             return;
         }
         self.note(run.start as u32, true);
-        self.folded.text.push_str(&input[run]);
+        self.text.push_str(&input[run]);
     }
 
     #[inline]
@@ -208,13 +342,13 @@ impl Out {
         match fold {
             Fold::Keep(c) => self.push(c, start, same_length(c)),
             Fold::TehMarbuta => {
-                self.folded.teh_marbuta.push(self.folded.text.len() as u32);
+                self.sink.teh_marbuta(self.text.len() as u32);
                 self.push('ه', start, same_length('ه'));
             }
             Fold::Delete => {}
             Fold::HamzaMark => {
                 // و + U+0654 is ؤ, ي + U+0654 is ئ: both fold to ء. The three are 2 bytes long.
-                let text = &mut self.folded.text;
+                let text = &mut *self.text;
                 if text.ends_with(['و', 'ي']) {
                     text.truncate(text.len() - 2);
                     text.push('ء');
@@ -237,7 +371,7 @@ impl Out {
         match fold {
             Fold::Keep(c) => self.push(c, start, false),
             Fold::TehMarbuta => {
-                self.folded.teh_marbuta.push(self.folded.text.len() as u32);
+                self.sink.teh_marbuta(self.text.len() as u32);
                 self.push('ه', start, false);
             }
             Fold::Gap if !self.in_gap => self.push(' ', start, false),
@@ -256,25 +390,12 @@ impl Out {
     fn push(&mut self, c: char, start: u32, linear: bool) {
         self.in_gap = c == ' ';
         self.note(start, linear);
-        self.folded.text.push(c);
+        self.text.push(c);
     }
 
-    /// Starts a new segment unless the text about to be appended continues the last one.
     #[inline]
     fn note(&mut self, original: u32, linear: bool) {
-        let folded = self.folded.text.len() as u32;
-        if let Some(last) = self.folded.segments.last()
-            && linear
-            && last.linear
-            && original.wrapping_sub(last.original) == folded.wrapping_sub(last.folded)
-        {
-            return;
-        }
-        self.folded.segments.push(Segment {
-            folded,
-            original,
-            linear,
-        });
+        self.sink.note(self.text.len() as u32, original, linear);
     }
 }
 
@@ -485,7 +606,90 @@ mod tests {
         }
     }
 
+    /// The folding rules applied one character at a time, with no byte tables and no runs:
+    /// what the fast loop of [`fold_with`] must equal, map included.
+    fn fold_one_by_one(input: &str) -> Folded {
+        let mut folded = Folded::new();
+        folded.original_len = input.len() as u32;
+        let mut map = Map {
+            segments: &mut folded.segments,
+            teh_marbuta: &mut folded.teh_marbuta,
+        };
+        let mut out = Out {
+            text: &mut folded.text,
+            sink: &mut map,
+            in_gap: false,
+        };
+        for (at, ch) in input.char_indices() {
+            let start = at as u32;
+            match classify(ch) {
+                Fold::Decompose => {
+                    let nfkd = DecomposingNormalizerBorrowed::new_nfkd();
+                    for part in nfkd.normalize_iter(std::iter::once(ch)) {
+                        out.apply_part(classify(part), part, start);
+                    }
+                }
+                other => out.apply(other, ch, start),
+            }
+        }
+        folded
+    }
+
+    /// Text where the fast loop has work: Arabic letters and marks of the whole block, ASCII
+    /// letters, digits, spaces and gaps, and characters from the slow path.
+    fn news_text() -> impl Strategy<Value = String> {
+        let arabic = (0x0600u32..=0x06FF).prop_map(|c| char::from_u32(c).expect("a character"));
+        let common = prop::sample::select(vec![
+            'ا', 'ل', 'ة', 'أ', 'ى', 'ي', 'و', 'ه', 'ـ', '\u{064E}', '\u{0654}', ' ', ' ', ' ',
+            '\n', '\t', '-', '_', '(', '"', 'a', 'Z', 'é', '1', '.', '«', '»', '\u{00A0}',
+            '\u{200C}', '\u{FEFB}', '\u{FDF2}', '\u{FE76}', '\u{FEA9}', 'Ｎ', '\u{0301}', 'ß', 'İ',
+            '\u{2028}',
+        ]);
+        let ascii = (0x00u32..0x80).prop_map(|c| char::from_u32(c).expect("a character"));
+        let any = any::<char>();
+        prop::collection::vec(
+            prop_oneof![4 => arabic, 6 => common, 2 => ascii, 1 => any],
+            0..80,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    #[test]
+    fn the_fast_loop_equals_one_character_at_a_time_on_named_cases() {
+        for text in [
+            "",
+            " ",
+            "  a",
+            "a  ",
+            "\n\n",
+            "تنظيم «الدولة» (x) #a_b غزة–أريحا",
+            "قال لِداعـــشَ اليوم  \t وال\u{FEFB}جئين ومسو\u{0654}ول ٢٠٢٦",
+            "The DAÉSH group, ２０２４ ＮＡＴＯ — İstanbul",
+        ] {
+            assert_eq!(fold(text), fold_one_by_one(text), "{text:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_fast_loop_equals_one_character_at_a_time(text in news_text()) {
+            let folded = fold(&text);
+            prop_assert_eq!(&folded, &fold_one_by_one(&text));
+            prop_assert_eq!(fold_str(&text), folded.text);
+        }
+
+        #[test]
+        fn any_text_folds_as_one_character_at_a_time(text in "\\PC{0,40}") {
+            prop_assert_eq!(fold(&text), fold_one_by_one(&text));
+        }
+
+        #[test]
+        fn refolding_reuses_buffers_without_leftovers(first in news_text(), second in news_text()) {
+            let mut folded = fold(&first);
+            folded.refold(&second);
+            prop_assert_eq!(folded, fold(&second));
+        }
+
         #[test]
         fn fold_is_idempotent(text in "\\PC{0,40}") {
             let once = fold_str(&text);
