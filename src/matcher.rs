@@ -10,13 +10,14 @@
 
 mod affixes;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::model::{Field, Hit, Story};
-use crate::text::{Folded, fold, is_word_char};
+use crate::text::{Folded, is_word_char};
 use affixes::{Affixes, Variant};
 
 pub use affixes::{Prefixes, Suffixes};
@@ -94,6 +95,9 @@ pub struct Matcher {
     keywords: Vec<Keyword>,
     /// For each automaton pattern: its keyword and variant.
     patterns: Vec<(usize, Variant)>,
+    /// Whether some pattern is all ASCII: if none is, an ASCII text (which folds to ASCII)
+    /// cannot hold a hit and is not searched.
+    ascii_pattern: bool,
 }
 
 /// A validated occurrence of one keyword, in folded coordinates.
@@ -128,6 +132,7 @@ impl Matcher {
                 });
             }
         }
+        let ascii_pattern = texts.iter().any(|t| t.is_ascii());
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .build(&texts)?;
@@ -136,6 +141,7 @@ impl Matcher {
             topics,
             keywords,
             patterns,
+            ascii_pattern,
         })
     }
 
@@ -167,19 +173,15 @@ impl Matcher {
     /// hits of `none` keywords are not returned.
     pub fn find_relevant(&self, fields: &[(Field, &str)]) -> Vec<Hit> {
         let mut found: Vec<(usize, Hit)> = Vec::new();
-        for &(field, text) in fields {
-            for (keyword, hit) in self.find_all(text, field) {
-                if self.topics[self.keywords[keyword].topic]
-                    .fields
-                    .contains(&field)
-                {
-                    found.push((keyword, hit));
-                }
+        with_folded(|folded| {
+            for &(field, text) in fields {
+                self.find_all(text, field, folded, &mut found);
             }
+        });
+        if found.is_empty() {
+            return Vec::new();
         }
-        let relevant: Vec<bool> = (0..self.topics.len())
-            .map(|t| self.topic_holds(t, &found))
-            .collect();
+        let relevant = self.relevant_topics(&found);
         found
             .into_iter()
             .filter(|(k, _)| {
@@ -189,16 +191,27 @@ impl Matcher {
             .collect()
     }
 
-    fn topic_holds(&self, topic: usize, found: &[(usize, Hit)]) -> bool {
-        let roles: Vec<Role> = found
-            .iter()
-            .map(|(k, _)| &self.keywords[*k])
-            .filter(|k| k.topic == topic)
-            .map(|k| k.role)
-            .collect();
-        roles.contains(&Role::Any)
-            && !roles.contains(&Role::None)
-            && (0..self.topics[topic].all.len()).all(|i| roles.contains(&Role::All(i)))
+    /// For each topic, whether its rules hold given the keywords `found`: one pass over the
+    /// distinct keywords found, whatever the number of topics and hits.
+    fn relevant_topics(&self, found: &[(usize, Hit)]) -> Vec<bool> {
+        let mut keywords: Vec<usize> = found.iter().map(|(k, _)| *k).collect();
+        keywords.sort_unstable();
+        keywords.dedup();
+        let mut any = vec![false; self.topics.len()];
+        let mut vetoed = vec![false; self.topics.len()];
+        // Each keyword is one `all` entry of its topic, and each is counted once.
+        let mut all = vec![0usize; self.topics.len()];
+        for k in keywords {
+            let keyword = &self.keywords[k];
+            match keyword.role {
+                Role::Any => any[keyword.topic] = true,
+                Role::All(_) => all[keyword.topic] += 1,
+                Role::None => vetoed[keyword.topic] = true,
+            }
+        }
+        (0..self.topics.len())
+            .map(|t| any[t] && !vetoed[t] && all[t] == self.topics[t].all.len())
+            .collect()
     }
 
     /// The topics of `hits`, each with its hits, in topic order.
@@ -212,23 +225,32 @@ impl Matcher {
         topics
     }
 
-    /// Every accepted hit of every keyword in `text`, with the index of its keyword.
-    fn find_all(&self, text: &str, field: Field) -> Vec<(usize, Hit)> {
-        if text.is_empty() {
-            return Vec::new();
+    /// Appends to `found` every accepted hit in `text` of every keyword whose topic searches
+    /// `field`, with the index of its keyword. `folded` is a buffer for the folded text.
+    fn find_all(
+        &self,
+        text: &str,
+        field: Field,
+        folded: &mut Folded,
+        found: &mut Vec<(usize, Hit)>,
+    ) {
+        if text.is_empty() || (!self.ascii_pattern && text.is_ascii()) {
+            return;
         }
-        let folded = fold(text);
-        let mut hits: Vec<(usize, Hit)> = Vec::new();
+        folded.refold(text);
         // Variants of one keyword may validate the same token: keep it once.
         let mut seen = std::collections::HashSet::new();
         for m in self.automaton.find_overlapping_iter(&folded.text) {
             let (index, variant) = self.patterns[m.pattern().as_usize()];
-            let Some(candidate) = self.validate(text, &folded, index, variant, m.range()) else {
+            let keyword = &self.keywords[index];
+            if !self.topics[keyword.topic].fields.contains(&field) {
+                continue;
+            }
+            let Some(candidate) = self.validate(text, folded, index, variant, m.range()) else {
                 continue;
             };
             let keyword_span = folded.original_range(candidate.keyword_span);
             let token_span = folded.original_range(candidate.token_span);
-            let keyword = &self.keywords[index];
             if keyword.case_sensitive && !same_case(&text[keyword_span.clone()], &keyword.term) {
                 continue;
             }
@@ -243,9 +265,8 @@ impl Matcher {
                 keyword_span,
                 token_span,
             };
-            hits.push((index, hit));
+            found.push((index, hit));
         }
-        hits
     }
 
     /// Accepts a candidate when its left edge is a word start or an allowed proclitic chain and
@@ -285,6 +306,27 @@ impl Matcher {
             token_span: token_start..word_end,
         })
     }
+}
+
+/// Runs `f` with this thread's buffer for folded text, so that folding a field allocates only
+/// when it is longer than any before it on this thread. A buffer grown past
+/// `KEPT_BUFFER_BYTES` by a very long text is dropped afterwards rather than kept.
+fn with_folded<T>(f: impl FnOnce(&mut Folded) -> T) -> T {
+    const KEPT_BUFFER_BYTES: usize = 1 << 20;
+    thread_local! {
+        static FOLDED: RefCell<Folded> = RefCell::new(Folded::new());
+    }
+    FOLDED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut folded) => {
+            let result = f(&mut folded);
+            if folded.text.capacity() > KEPT_BUFFER_BYTES {
+                *folded = Folded::new();
+            }
+            result
+        }
+        // Not reached (nothing here calls back into the matcher), but a fresh buffer is right.
+        Err(_) => f(&mut Folded::new()),
+    })
 }
 
 /// Where the token starts when a proclitic chain stands before the keyword, separated from it

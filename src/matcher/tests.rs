@@ -391,3 +391,137 @@ proptest! {
         }
     }
 }
+
+/// The rules of a topic as first written: for each topic, the roles of all its keywords found.
+/// [`Matcher::relevant_topics`] must agree with it.
+fn relevant_topics_by_scanning(matcher: &Matcher, found: &[(usize, Hit)]) -> Vec<bool> {
+    (0..matcher.topics.len())
+        .map(|topic| {
+            let roles: Vec<Role> = found
+                .iter()
+                .map(|(k, _)| &matcher.keywords[*k])
+                .filter(|k| k.topic == topic)
+                .map(|k| k.role)
+                .collect();
+            roles.contains(&Role::Any)
+                && !roles.contains(&Role::None)
+                && (0..matcher.topics[topic].all.len()).all(|i| roles.contains(&Role::All(i)))
+        })
+        .collect()
+}
+
+#[test]
+fn ascii_text_is_skipped_only_when_no_keyword_could_be_in_it() {
+    let arabic = Matcher::from_terms(["داعش".to_owned(), "حزب الله".to_owned()]).expect("compiles");
+    assert!(!arabic.ascii_pattern);
+    assert!(
+        arabic
+            .find_relevant(&[(Field::Title, "ISIS and Hezbollah")])
+            .is_empty()
+    );
+    let mixed = Matcher::from_terms(["داعش".to_owned(), "ISIS".to_owned()]).expect("compiles");
+    assert!(mixed.ascii_pattern);
+    assert_eq!(
+        mixed
+            .find_relevant(&[(Field::Title, "ISIS and Hezbollah")])
+            .len(),
+        1
+    );
+    // Digits are ASCII once folded, from Arabic-Indic digits too.
+    let digits = Matcher::from_terms(["٢٠٢٦".to_owned()]).expect("compiles");
+    assert_eq!(digits.find_relevant(&[(Field::Title, "in 2026")]).len(), 1);
+}
+
+/// Words for random stories and watch lists: keywords, their inflections and other words.
+const WORDS: &[&str] = &[
+    "داعش",
+    "لداعش",
+    "الحكومة",
+    "حكومتهم",
+    "الحكومات",
+    "التحالف",
+    "للتحالف",
+    "الدولي",
+    "غزة",
+    "بغزة",
+    "قال",
+    "في",
+    "ISIS",
+    "isis",
+    "«",
+    "»",
+    "(",
+    "\n",
+    "٢٠٢٦",
+    "حماسة",
+];
+
+fn words(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(WORDS), 0..max).prop_map(|w| w.join(" "))
+}
+
+fn keyword_list() -> impl Strategy<Value = Vec<KeywordSpec>> {
+    prop::collection::vec(
+        prop::sample::select(&["داعش", "الحكومة", "التحالف الدولي", "غزة", "ISIS", "٢٠٢٦"][..]),
+        0..3,
+    )
+    .prop_map(|terms| terms.into_iter().map(KeywordSpec::plain).collect())
+}
+
+fn topics() -> impl Strategy<Value = Vec<TopicSpec>> {
+    let fields = prop::sample::subsequence(Field::ALL.to_vec(), 1..=3);
+    let topic = (keyword_list(), keyword_list(), keyword_list(), fields).prop_map(
+        |(mut any, all, none, fields)| {
+            if any.is_empty() {
+                any.push(KeywordSpec::plain("داعش"));
+            }
+            TopicSpec {
+                id: Some("t".into()),
+                any,
+                all,
+                none,
+                fields,
+            }
+        },
+    );
+    prop::collection::vec(topic, 1..5)
+}
+
+proptest! {
+    #[test]
+    fn topics_hold_as_when_scanning_every_hit_per_topic(
+        topics in topics(), title in words(12), summary in words(20),
+    ) {
+        let matcher = Matcher::new(topics).expect("compiles");
+        let mut found = Vec::new();
+        let mut folded = Folded::new();
+        for (field, text) in [(Field::Title, &title), (Field::Summary, &summary)] {
+            matcher.find_all(text, field, &mut folded, &mut found);
+        }
+        let want = relevant_topics_by_scanning(&matcher, &found);
+        if found.is_empty() {
+            prop_assert!(want.iter().all(|holds| !holds));
+        } else {
+            prop_assert_eq!(matcher.relevant_topics(&found), want);
+        }
+    }
+
+    #[test]
+    fn fields_matched_together_find_what_each_finds_alone(
+        texts in prop::collection::vec(words(30), 1..6),
+    ) {
+        // One buffer serves every field in turn: nothing of a longer field may be left over
+        // for a shorter one after it.
+        let matcher = Matcher::from_terms(
+            ["داعش", "الحكومة", "التحالف الدولي", "غزة", "ISIS"].map(str::to_owned),
+        )
+        .expect("compiles");
+        let fields: Vec<(Field, &str)> = texts.iter().map(|t| (Field::Content, t.as_str())).collect();
+        let together = matcher.find_relevant(&fields);
+        let alone: Vec<Hit> = texts
+            .iter()
+            .flat_map(|t| matcher.find_relevant(&[(Field::Content, t.as_str())]))
+            .collect();
+        prop_assert_eq!(together, alone);
+    }
+}
