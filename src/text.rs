@@ -206,22 +206,30 @@ impl Sink for Map<'_> {
     }
 }
 
-/// How the folding loop treats a leading byte.
+/// What the folding loop does with a character: copy it (`SAME`), put another character of the
+/// same length in its place (`SWAP`), or leave it to [`Out::apply`] (`OTHER`). `SPACE` and `GAP`
+/// are the ASCII space and other ASCII gap characters (one space per run), `TEH` is ة (swapped
+/// for ه and remembered), `ARABIC_LEAD` the lead byte of U+0600–06FF (see [`ARABIC_KIND`]).
 const SAME: u8 = 0;
-const SPACE: u8 = 1;
-const ARABIC_LEAD: u8 = 2;
-/// Any other ASCII byte, or the lead byte of any other character.
-const OTHER: u8 = 3;
+const SWAP: u8 = 1;
+const SPACE: u8 = 2;
+const GAP: u8 = 3;
+const TEH: u8 = 4;
+const ARABIC_LEAD: u8 = 5;
+const OTHER: u8 = 6;
 
-/// The kind of each byte that can start a character: ASCII that folds to itself, the space,
-/// the lead byte of U+0600–06FF, anything else.
+/// The kind of each byte that can start a character. ASCII bytes are whole characters; the lead
+/// bytes of U+0600–06FF are `ARABIC_LEAD`; every other lead byte is `OTHER`.
 const LEAD: [u8; 256] = {
     let mut table = [OTHER; 256];
     let mut i = 0;
     while i < 128 {
         table[i] = match classify(i as u8 as char) {
             Fold::Keep(c) if c as usize == i => SAME,
-            _ if i == b' ' as usize => SPACE,
+            // ASCII characters keep to ASCII: a swap keeps the length.
+            Fold::Keep(_) => SWAP,
+            Fold::Gap if i == b' ' as usize => SPACE,
+            Fold::Gap => GAP,
             _ => OTHER,
         };
         i += 1;
@@ -234,21 +242,57 @@ const LEAD: [u8; 256] = {
     table
 };
 
-/// Whether each character of the Arabic block folds to itself.
-const SAME_ARABIC: [bool; 256] = {
-    let mut table = [false; 256];
+/// The kind of each character of the Arabic block: `SAME`, `SWAP` (for a two-byte character),
+/// `TEH` or `OTHER`.
+const ARABIC_KIND: [u8; 256] = {
+    let mut table = [OTHER; 256];
     let mut i = 0;
     while i < 256 {
         table[i] = match (ARABIC[i], char::from_u32(0x0600 + i as u32)) {
-            (Fold::Keep(c), Some(ch)) => c as u32 == ch as u32,
-            _ => false,
+            (Fold::Keep(c), Some(ch)) if c as u32 == ch as u32 => SAME,
+            (Fold::Keep(c), Some(_)) if c.len_utf8() == 2 => SWAP,
+            (Fold::TehMarbuta, Some(_)) => TEH,
+            _ => OTHER,
         };
         i += 1;
     }
     table
 };
 
+/// For a byte and the one before it (the high byte), whether the byte may stay in a run of
+/// characters that fold to themselves: an ASCII character that folds to itself; a space after
+/// anything but a space; the lead byte of U+0600–06FF (its second byte decides); the second byte
+/// of a character of U+0600–06FF that folds to itself. Stepping byte by byte, the loop does not
+/// wait for each character's length, so it runs as fast as the bytes load.
+static KEEPS: [bool; 1 << 16] = {
+    let mut table = [false; 1 << 16];
+    let mut previous = 0;
+    while previous < 256 {
+        let mut byte = 0;
+        while byte < 256 {
+            table[(previous << 8) | byte] = match LEAD[byte] {
+                SAME => true,
+                SPACE => previous != b' ' as usize,
+                ARABIC_LEAD => true,
+                _ => {
+                    byte & 0xC0 == 0x80
+                        && LEAD[previous] == ARABIC_LEAD
+                        && ARABIC_KIND[arabic_index(previous as u8, byte as u8)] == SAME
+                }
+            };
+            byte += 1;
+        }
+        previous += 1;
+    }
+    table
+};
+
 /// The folding loop: appends the folding of `input` to `text` and reports the map to `sink`.
+///
+/// Characters that fold to themselves are copied in runs, and characters that fold to another of
+/// the same length are swapped in place of one; both keep the map byte for byte, so while the
+/// map's last segment is known to reach the current position (`aligned`), they do not consult
+/// it. Everything else goes through [`Out::apply`], as [`classify`] says.
 fn fold_with<S: Sink>(input: &str, text: &mut String, sink: &mut S) {
     let mut out = Out {
         text,
@@ -256,49 +300,91 @@ fn fold_with<S: Sink>(input: &str, text: &mut String, sink: &mut S) {
         in_gap: false,
     };
     let bytes = input.as_bytes();
-    // Characters that fold to themselves are copied in runs: `run` is where the current run
-    // started. Only ASCII and two-byte Arabic characters join a run.
+    // The run of characters that fold to themselves, not yet copied, starts at `run`.
     let mut run = 0;
     let mut at = 0;
-    while at < bytes.len() {
-        let start = at as u32;
-        let byte = bytes[at];
-        match LEAD[byte as usize] {
-            SAME => {
-                out.in_gap = false;
-                at += 1;
-                continue;
+    // Whether the map's last segment is byte for byte and reaches `run` (and the end of the
+    // folded text): then text copied or swapped there continues it.
+    let mut aligned = false;
+    loop {
+        // The tight loop: skip what folds to itself, one byte at a time (see `KEEPS`). `previous`
+        // stands for the byte before: a space there when the folded text ends with one.
+        let from = at;
+        let mut previous = if out.in_gap { b' ' } else { 0 };
+        // Four bytes a step while all four stay, then byte by byte to where the run ends.
+        while let Some(&[a, b, c, d]) = bytes.get(at..at + 4) {
+            let keep = |previous: u8, byte: u8| KEEPS[((previous as usize) << 8) | byte as usize];
+            if !(keep(previous, a) & keep(a, b) & keep(b, c) & keep(c, d)) {
+                break;
             }
-            SPACE if !out.in_gap => {
-                out.in_gap = true;
-                at += 1;
-                continue;
-            }
-            SPACE | OTHER if byte < 0x80 => {
-                out.copy_run(input, run..at);
-                out.apply(ASCII[byte as usize], byte as char, start);
-                at += 1;
-                run = at;
-                continue;
-            }
-            ARABIC_LEAD if at + 1 < bytes.len() => {
-                // U+0600–06FF: two bytes, 110110xx 10yyyyyy.
-                let index = (((byte & 0x03) as usize) << 6) | (bytes[at + 1] & 0x3F) as usize;
-                if SAME_ARABIC[index] {
-                    out.in_gap = false;
-                } else {
-                    let ch =
-                        char::from_u32(0x0600 + index as u32).expect("U+0600–06FF are characters");
-                    out.copy_run(input, run..at);
-                    out.apply(ARABIC[index], ch, start);
-                    run = at + 2;
-                }
-                at += 2;
-                continue;
-            }
-            _ => {}
+            previous = d;
+            at += 4;
         }
-        out.copy_run(input, run..at);
+        while at < bytes.len() {
+            let byte = bytes[at];
+            if !KEEPS[((previous as usize) << 8) | byte as usize] {
+                break;
+            }
+            previous = byte;
+            at += 1;
+        }
+        // Stopped on the second byte of a two-byte character: the character starts before.
+        if at < bytes.len() && bytes[at] & 0xC0 == 0x80 && at > from {
+            at -= 1;
+        }
+        let in_gap = if at > from {
+            bytes[at - 1] == b' '
+        } else {
+            out.in_gap
+        };
+        out.in_gap = in_gap;
+        if at >= bytes.len() {
+            break;
+        }
+        let byte = bytes[at];
+        // The character's kind, length (0: decode it) and folding.
+        let (kind, len, fold) = match LEAD[byte as usize] {
+            ARABIC_LEAD if at + 1 < bytes.len() => {
+                let index = arabic_index(byte, bytes[at + 1]);
+                (ARABIC_KIND[index], 2, ARABIC[index])
+            }
+            kind if byte < 0x80 => (kind, 1, ASCII[byte as usize]),
+            _ => (OTHER, 0, Fold::Decompose),
+        };
+        out.copy_run(input, run..at, &mut aligned);
+        let swap = match (kind, fold) {
+            (SWAP, Fold::Keep(c)) => Some(c),
+            (TEH, _) => {
+                out.sink.teh_marbuta(out.text.len() as u32);
+                Some('ه')
+            }
+            (GAP, _) if !out.in_gap => Some(' '),
+            _ => None,
+        };
+        if let Some(c) = swap {
+            if !aligned {
+                out.note(at as u32, true);
+                aligned = true;
+            }
+            out.in_gap = c == ' ';
+            out.text.push(c);
+            at += len;
+            run = at;
+            continue;
+        }
+        // Everything else may change the length or delete: the map is consulted again.
+        aligned = false;
+        let start = at as u32;
+        if len > 0 {
+            let ch = input[at..at + len]
+                .chars()
+                .next()
+                .expect("`at` is on a character boundary");
+            out.apply(fold, ch, start);
+            at += len;
+            run = at;
+            continue;
+        }
         let ch = input[at..]
             .chars()
             .next()
@@ -316,7 +402,13 @@ fn fold_with<S: Sink>(input: &str, text: &mut String, sink: &mut S) {
             other => out.apply(other, ch, start),
         }
     }
-    out.copy_run(input, run..bytes.len());
+    out.copy_run(input, run..bytes.len(), &mut aligned);
+}
+
+/// The index in U+0600–06FF of the two-byte character `lead`, `next` (110110xx 10yyyyyy).
+#[inline(always)]
+const fn arabic_index(lead: u8, next: u8) -> usize {
+    (((lead & 0x03) as usize) << 6) | (next & 0x3F) as usize
 }
 
 struct Out<'a, S> {
@@ -326,13 +418,17 @@ struct Out<'a, S> {
 }
 
 impl<S: Sink> Out<'_, S> {
-    /// Copies a run of characters that fold to themselves (ASCII or two-byte Arabic only).
+    /// Copies a run of characters that fold to themselves (ASCII or two-byte Arabic only);
+    /// `aligned` as in [`fold_with`].
     #[inline]
-    fn copy_run(&mut self, input: &str, run: Range<usize>) {
+    fn copy_run(&mut self, input: &str, run: Range<usize>, aligned: &mut bool) {
         if run.is_empty() {
             return;
         }
-        self.note(run.start as u32, true);
+        if !*aligned {
+            self.note(run.start as u32, true);
+            *aligned = true;
+        }
         self.text.push_str(&input[run]);
     }
 
@@ -488,8 +584,16 @@ const fn is_mark(c: char) -> bool {
 }
 
 /// Whether `c` (a folded character) is part of a word: a letter or a digit of any script.
+#[inline]
 pub fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric()
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' => true,
+        '\0'..='\u{7F}' => false,
+        // The Arabic letters (tatweel, a modifier letter, among them), without the Unicode
+        // tables; every other character asks them.
+        '\u{0620}'..='\u{064A}' => true,
+        _ => c.is_alphanumeric(),
+    }
 }
 
 #[cfg(test)]
@@ -556,6 +660,13 @@ mod tests {
         ];
         for (name, input, want) in cases {
             assert_eq!(fold_str(input), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn word_characters_are_the_alphanumeric_ones() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(is_word_char(c), c.is_alphanumeric(), "{c:?}");
         }
     }
 
