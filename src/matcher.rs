@@ -11,7 +11,8 @@
 mod affixes;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -239,7 +240,8 @@ impl Matcher {
         }
         folded.refold(text);
         // Variants of one keyword may validate the same token: keep it once.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen: HashSet<(usize, usize, usize), BuildHasherDefault<SpanHasher>> =
+            HashSet::default();
         for m in self.automaton.find_overlapping_iter(&folded.text) {
             let (index, variant) = self.patterns[m.pattern().as_usize()];
             let keyword = &self.keywords[index];
@@ -308,11 +310,38 @@ impl Matcher {
     }
 }
 
+/// A hasher for the small integer keys of one field's hits (multiply and rotate, as in rustc's
+/// FxHash): the set lives for one field and its keys come from the text, so a keyed hash buys
+/// nothing here, and SipHash costs more than the rest of a hit's bookkeeping.
+#[derive(Default)]
+struct SpanHasher(u64);
+
+impl Hasher for SpanHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
 /// Runs `f` with this thread's buffer for folded text, so that folding a field allocates only
 /// when it is longer than any before it on this thread. A buffer grown past
-/// `KEPT_BUFFER_BYTES` by a very long text is dropped afterwards rather than kept.
+/// `KEPT_BUFFER_BYTES` by a very long text (far beyond a news story) is dropped afterwards rather
+/// than kept.
 fn with_folded<T>(f: impl FnOnce(&mut Folded) -> T) -> T {
-    const KEPT_BUFFER_BYTES: usize = 1 << 20;
+    const KEPT_BUFFER_BYTES: usize = 4 << 20;
     thread_local! {
         static FOLDED: RefCell<Folded> = RefCell::new(Folded::new());
     }
@@ -345,16 +374,17 @@ fn detached_proclitic(
     else {
         return word_start;
     };
-    let gap_range = folded.original_range(gap..gap + 1);
-    if original[gap_range].chars().any(char::is_whitespace) || gap == 0 {
-        return word_start;
-    }
     let chain_start = self::word_start(text, gap);
     let chain = &text[chain_start..gap];
-    if !chain.is_empty() && affixes.allows_prefix(variant, chain) {
-        chain_start
-    } else {
+    if chain.is_empty() || !affixes.allows_prefix(variant, chain) {
+        return word_start;
+    }
+    // Only now the map (most words are not after a proclitic chain): the gap must be no space.
+    let gap_range = folded.original_range(gap..gap + 1);
+    if original[gap_range].chars().any(char::is_whitespace) {
         word_start
+    } else {
+        chain_start
     }
 }
 
@@ -389,25 +419,35 @@ fn same_case(found: &str, term: &str) -> bool {
     pattern(found) == pattern(term)
 }
 
-/// A few words either side of `span`, for alerts.
+/// A few words either side of `span`, for alerts: from after the seventh space, tab or line
+/// break before the span to the seventh after it (or the ends of the text), trimmed.
 pub fn snippet(text: &str, span: &Range<usize>) -> String {
-    const WORDS: usize = 6;
+    const SPACES: usize = 7;
     // Spaces, tabs and line breaks are ASCII, so their positions are character boundaries.
-    let is_space = |b: &u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
+    let is_space = |b: u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
     let bytes = text.as_bytes();
-    let start = bytes[..span.start]
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, b)| is_space(b))
-        .nth(WORDS)
-        .map_or(0, |(i, _)| i + 1);
-    let end = bytes[span.end..]
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| is_space(b))
-        .nth(WORDS)
-        .map_or(text.len(), |(i, _)| span.end + i);
+    let mut start = 0;
+    let mut seen = 0;
+    for i in (0..span.start).rev() {
+        if is_space(bytes[i]) {
+            seen += 1;
+            if seen == SPACES {
+                start = i + 1;
+                break;
+            }
+        }
+    }
+    let mut end = text.len();
+    seen = 0;
+    for (i, &b) in bytes.iter().enumerate().skip(span.end) {
+        if is_space(b) {
+            seen += 1;
+            if seen == SPACES {
+                end = i;
+                break;
+            }
+        }
+    }
     text[start..end].trim().to_owned()
 }
 

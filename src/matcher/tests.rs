@@ -525,3 +525,35 @@ proptest! {
         prop_assert_eq!(together, alone);
     }
 }
+
+/// The snippet as first written, with iterator adapters.
+fn snippet_by_iterators(text: &str, span: &Range<usize>) -> String {
+    const WORDS: usize = 6;
+    let is_space = |b: &u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
+    let bytes = text.as_bytes();
+    let start = bytes[..span.start]
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| is_space(b))
+        .nth(WORDS)
+        .map_or(0, |(i, _)| i + 1);
+    let end = bytes[span.end..]
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| is_space(b))
+        .nth(WORDS)
+        .map_or(text.len(), |(i, _)| span.end + i);
+    text[start..end].trim().to_owned()
+}
+
+proptest! {
+    #[test]
+    fn snippets_are_as_first_written(text in "[ab \n\t\rد]{0,80}", a in 0usize..80, b in 0usize..80) {
+        let (a, b) = (a.min(text.len()), b.min(text.len()));
+        let span = a.min(b)..a.max(b);
+        if text.is_char_boundary(span.start) && text.is_char_boundary(span.end) {
+            prop_assert_eq!(snippet(&text, &span), snippet_by_iterators(&text, &span));
+        }
+    }
+}
