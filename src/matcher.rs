@@ -9,17 +9,17 @@
 //! allowed proclitic chain and whose right edge is a boundary or an allowed suffix are hits.
 
 mod affixes;
+mod search;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-
 use crate::model::{Field, Hit, Story};
 use crate::text::{Folded, is_word_char};
 use affixes::{Affixes, Variant};
+use search::{Occurrence, Search};
 
 pub use affixes::{Prefixes, Suffixes};
 
@@ -91,7 +91,7 @@ struct Keyword {
 /// The compiled keywords of every topic.
 #[derive(Debug)]
 pub struct Matcher {
-    automaton: AhoCorasick,
+    search: Search,
     topics: Vec<TopicSpec>,
     keywords: Vec<Keyword>,
     /// For each automaton pattern: its keyword and variant.
@@ -134,11 +134,9 @@ impl Matcher {
             }
         }
         let ascii_pattern = texts.iter().any(|t| t.is_ascii());
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&texts)?;
+        let search = Search::new(&texts)?;
         Ok(Matcher {
-            automaton,
+            search,
             topics,
             keywords,
             patterns,
@@ -174,9 +172,9 @@ impl Matcher {
     /// hits of `none` keywords are not returned.
     pub fn find_relevant(&self, fields: &[(Field, &str)]) -> Vec<Hit> {
         let mut found: Vec<(usize, Hit)> = Vec::new();
-        with_folded(|folded| {
+        with_buffers(|buffers| {
             for &(field, text) in fields {
-                self.find_all(text, field, folded, &mut found);
+                self.find_all(text, field, buffers, &mut found);
             }
         });
         if found.is_empty() {
@@ -227,28 +225,34 @@ impl Matcher {
     }
 
     /// Appends to `found` every accepted hit in `text` of every keyword whose topic searches
-    /// `field`, with the index of its keyword. `folded` is a buffer for the folded text.
+    /// `field`, with the index of its keyword.
     fn find_all(
         &self,
         text: &str,
         field: Field,
-        folded: &mut Folded,
+        buffers: &mut Buffers,
         found: &mut Vec<(usize, Hit)>,
     ) {
         if text.is_empty() || (!self.ascii_pattern && text.is_ascii()) {
             return;
         }
+        let Buffers {
+            folded,
+            occurrences,
+        } = buffers;
         folded.refold(text);
+        self.search.find(&folded.text, occurrences);
         // Variants of one keyword may validate the same token: keep it once.
         let mut seen: HashSet<(usize, usize, usize), BuildHasherDefault<SpanHasher>> =
             HashSet::default();
-        for m in self.automaton.find_overlapping_iter(&folded.text) {
-            let (index, variant) = self.patterns[m.pattern().as_usize()];
+        for m in occurrences.iter() {
+            let (index, variant) = self.patterns[m.pattern];
             let keyword = &self.keywords[index];
             if !self.topics[keyword.topic].fields.contains(&field) {
                 continue;
             }
-            let Some(candidate) = self.validate(text, folded, index, variant, m.range()) else {
+            let Some(candidate) = self.validate(text, folded, index, variant, m.start..m.end)
+            else {
                 continue;
             };
             let keyword_span = folded.original_range(candidate.keyword_span);
@@ -336,25 +340,33 @@ impl Hasher for SpanHasher {
     }
 }
 
-/// Runs `f` with this thread's buffer for folded text, so that folding a field allocates only
-/// when it is longer than any before it on this thread. A buffer grown past
-/// `KEPT_BUFFER_BYTES` by a very long text (far beyond a news story) is dropped afterwards rather
-/// than kept.
-fn with_folded<T>(f: impl FnOnce(&mut Folded) -> T) -> T {
+/// What matching a field needs besides the matcher: the folded text and the occurrences found.
+#[derive(Default)]
+struct Buffers {
+    folded: Folded,
+    occurrences: Vec<Occurrence>,
+}
+
+/// Runs `f` with this thread's buffers, so that matching a field allocates only when it is
+/// longer than any before it on this thread. A buffer grown past `KEPT_BUFFER_BYTES` by a very
+/// long text (far beyond a news story) is dropped afterwards rather than kept.
+fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
     const KEPT_BUFFER_BYTES: usize = 4 << 20;
     thread_local! {
-        static FOLDED: RefCell<Folded> = RefCell::new(Folded::new());
+        static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
     }
-    FOLDED.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut folded) => {
-            let result = f(&mut folded);
-            if folded.text.capacity() > KEPT_BUFFER_BYTES {
-                *folded = Folded::new();
+    BUFFERS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffers) => {
+            let result = f(&mut buffers);
+            if buffers.folded.text.capacity() > KEPT_BUFFER_BYTES
+                || buffers.occurrences.capacity() * size_of::<Occurrence>() > KEPT_BUFFER_BYTES
+            {
+                *buffers = Buffers::default();
             }
             result
         }
-        // Not reached (nothing here calls back into the matcher), but a fresh buffer is right.
-        Err(_) => f(&mut Folded::new()),
+        // Not reached (nothing here calls back into the matcher), but fresh buffers are right.
+        Err(_) => f(&mut Buffers::default()),
     })
 }
 

@@ -494,9 +494,9 @@ proptest! {
     ) {
         let matcher = Matcher::new(topics).expect("compiles");
         let mut found = Vec::new();
-        let mut folded = Folded::new();
+        let mut buffers = Buffers::default();
         for (field, text) in [(Field::Title, &title), (Field::Summary, &summary)] {
-            matcher.find_all(text, field, &mut folded, &mut found);
+            matcher.find_all(text, field, &mut buffers, &mut found);
         }
         let want = relevant_topics_by_scanning(&matcher, &found);
         if found.is_empty() {
@@ -555,5 +555,74 @@ proptest! {
         if text.is_char_boundary(span.start) && text.is_char_boundary(span.end) {
             prop_assert_eq!(snippet(&text, &span), snippet_by_iterators(&text, &span));
         }
+    }
+}
+
+/// Every occurrence as the overlapping Aho-Corasick search reports it, in its order.
+fn occurrences_by_automaton(patterns: &[String], text: &str) -> Vec<Occurrence> {
+    let automaton = aho_corasick::AhoCorasickBuilder::new()
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(patterns)
+        .expect("builds");
+    automaton
+        .find_overlapping_iter(text)
+        .map(|m| Occurrence {
+            pattern: m.pattern().as_usize(),
+            start: m.start(),
+            end: m.end(),
+        })
+        .collect()
+}
+
+fn occurrences(search: &Search, text: &str) -> Vec<Occurrence> {
+    let mut out = vec![Occurrence {
+        pattern: 99,
+        start: 0,
+        end: 0,
+    }];
+    search.find(text, &mut out);
+    out
+}
+
+#[test]
+fn short_watch_lists_are_searched_by_anchors_long_ones_by_an_automaton() {
+    let few: Vec<String> = ["داعش", "التحالف الدولي", "للتحالف الدولي"]
+        .map(str::to_owned)
+        .to_vec();
+    assert!(matches!(Search::new(&few), Ok(Search::Anchored(_))));
+    // A pattern shorter than an anchor, or too many patterns: the automaton.
+    let short = vec!["غزه".to_owned(), "us".to_owned()];
+    assert!(matches!(Search::new(&short), Ok(Search::Automaton(_))));
+    let many: Vec<String> = (0..200).map(|i| format!("كلمه{i}")).collect();
+    assert!(matches!(Search::new(&many), Ok(Search::Automaton(_))));
+    let text = "قال للتحالف الدولي إن داعش والتحالف الدولي";
+    assert_eq!(
+        occurrences(&Search::new(&few).expect("builds"), text),
+        occurrences_by_automaton(&few, text)
+    );
+}
+
+/// Patterns that overlap, nest, repeat and share anchors, over a small alphabet.
+fn pattern_set() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec("[الدعشتب ]{2,7}", 1..24)
+}
+
+proptest! {
+    #[test]
+    fn anchors_find_what_the_automaton_finds_in_its_order(
+        patterns in pattern_set(), text in "[الدعشتبxy ]{0,120}",
+    ) {
+        let search = Search::new(&patterns).expect("builds");
+        prop_assert_eq!(occurrences(&search, &text), occurrences_by_automaton(&patterns, &text));
+    }
+
+    #[test]
+    fn anchors_find_watch_words_in_news_text(text in words(40)) {
+        let terms = ["داعش", "الحكومة", "التحالف الدولي", "غزة بغزة", "لداعش"].map(str::to_owned);
+        let patterns: Vec<String> = terms.iter().map(|t| crate::text::fold_str(t)).collect();
+        let search = Search::new(&patterns).expect("builds");
+        prop_assert!(matches!(search, Search::Anchored(_)));
+        let folded = crate::text::fold_str(&text);
+        prop_assert_eq!(occurrences(&search, &folded), occurrences_by_automaton(&patterns, &folded));
     }
 }
