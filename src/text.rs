@@ -51,11 +51,14 @@ impl Folded {
     /// and format characters deleted after the last letter are included.
     pub fn original_range(&self, range: Range<usize>) -> Range<usize> {
         debug_assert!(range.start < range.end && range.end <= self.text.len());
-        let start = self.map(self.segment_of(range.start), range.start);
-        let last = self.map(self.segment_of(range.end - 1), range.end - 1);
+        // One binary search; the range's other ends lie in the same or the next few segments.
+        let first = self.segment_of(range.start);
+        let start = self.map(first, range.start);
+        let last_index = self.segment_from(first, range.end - 1);
+        let last = self.map(last_index, range.end - 1);
         // The first kept character after the range; the rest of an expansion (ﻻ → لا) shares
         // its source character with the range's last byte and is skipped.
-        let index = self.segment_of(range.end);
+        let index = self.segment_from(last_index, range.end);
         let mut end = if range.end < self.text.len() {
             self.map(index, range.end)
         } else {
@@ -81,6 +84,19 @@ impl Folded {
         self.segments
             .partition_point(|s| s.folded as usize <= at)
             .saturating_sub(1)
+    }
+
+    /// `segment_of(at)`, searched forward from segment `from`, one at or before it.
+    fn segment_from(&self, from: usize, at: usize) -> usize {
+        let mut index = from;
+        while self
+            .segments
+            .get(index + 1)
+            .is_some_and(|s| s.folded as usize <= at)
+        {
+            index += 1;
+        }
+        index
     }
 
     fn map(&self, index: usize, at: usize) -> u32 {
@@ -781,7 +797,42 @@ mod tests {
         }
     }
 
+    /// `original_range` as first written: a binary search for each end.
+    fn original_range_by_searches(folded: &Folded, range: Range<usize>) -> Range<usize> {
+        let start = folded.map(folded.segment_of(range.start), range.start);
+        let last = folded.map(folded.segment_of(range.end - 1), range.end - 1);
+        let index = folded.segment_of(range.end);
+        let mut end = if range.end < folded.text.len() {
+            folded.map(index, range.end)
+        } else {
+            folded.original_len
+        };
+        let mut next = index + 1;
+        while end <= last {
+            end = folded
+                .segments
+                .get(next)
+                .map_or(folded.original_len, |s| s.original);
+            next += 1;
+        }
+        start as usize..end as usize
+    }
+
     proptest! {
+        #[test]
+        fn ranges_map_back_as_with_a_search_for_each_end(text in news_text()) {
+            let folded = fold(&text);
+            let starts: Vec<usize> = folded.text.char_indices().map(|(i, _)| i).collect();
+            for (n, &start) in starts.iter().enumerate() {
+                for &end in starts[n + 1..].iter().take(12).chain([&folded.text.len()]) {
+                    prop_assert_eq!(
+                        folded.original_range(start..end),
+                        original_range_by_searches(&folded, start..end)
+                    );
+                }
+            }
+        }
+
         #[test]
         fn the_fast_loop_equals_one_character_at_a_time(text in news_text()) {
             let folded = fold(&text);
