@@ -1,13 +1,15 @@
 //! Folding + matching + validation throughput against raw Aho-Corasick over the already-folded
 //! text, with 10, 1,000 and 10,000 keywords, on Arabic news text.
 //!
-//! The corpus is the titles and summaries of `../shared/samples/dedup/dev.jsonl` (real Arabic
-//! news items) when that file is there, else a deterministic text built from a fixed word list;
-//! it is repeated to about 1 MiB. Each group prints the ratio rasad / raw measured in the same
+//! The corpus ([`common::corpus`], shared with the fold bench) is the titles and summaries of
+//! `../shared/samples/dedup/dev.jsonl` (real Arabic news items) when that file is there, else a
+//! deterministic text built from a fixed word list; it is repeated to about 1 MiB. Each group prints the ratio rasad / raw measured in the same
 //! run: above 1 would mean rasad is faster than raw Aho-Corasick over pre-folded text.
 
+mod common;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -16,58 +18,6 @@ use rasad::model::Field;
 use rasad::text::fold_str;
 
 const CORPUS_BYTES: usize = 1 << 20;
-
-fn corpus() -> String {
-    let base = std::fs::read_to_string("../shared/samples/dedup/dev.jsonl")
-        .ok()
-        .map(|text| {
-            text.lines()
-                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-                .flat_map(|item| {
-                    ["title", "summary"].map(|k| item[k].as_str().unwrap_or_default().to_owned())
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .filter(|t| t.len() > 10_000)
-        .unwrap_or_else(|| {
-            let words = [
-                "أعلنت",
-                "الحكومة",
-                "العراقية",
-                "مقتل",
-                "عناصر",
-                "لداعش",
-                "في",
-                "هجوم",
-                "على",
-                "مدينة",
-                "الموصل",
-                "وقال",
-                "مسؤول",
-                "أمني",
-                "إن",
-                "قوات",
-                "التحالف",
-                "الدولي",
-                "نفذت",
-                "غارات",
-                "جوية",
-                "شمال",
-                "سوريا",
-            ];
-            (0..20_000)
-                .map(|i| words[(i * 7 + i / 3) % words.len()])
-                .collect::<Vec<_>>()
-                .join(" ")
-        });
-    let mut text = String::with_capacity(CORPUS_BYTES + base.len());
-    while text.len() < CORPUS_BYTES {
-        text.push_str(&base);
-        text.push('\n');
-    }
-    text
-}
 
 /// A watch list of `n` keywords, as people write them: ten names of actors and places that occur
 /// often in this corpus (it reports on Syria and Gaza), the rest
@@ -109,7 +59,7 @@ fn keywords(n: usize) -> Vec<String> {
 }
 
 fn bench(c: &mut Criterion) {
-    let text = corpus();
+    let text = common::corpus(CORPUS_BYTES);
     let folded = fold_str(&text);
     let mut group = c.benchmark_group("matcher");
     group.throughput(Throughput::Bytes(text.len() as u64));
@@ -131,7 +81,7 @@ fn bench(c: &mut Criterion) {
         });
         // The ratio from the medians of alternated runs, so that a load that comes and goes
         // touches both sides alike (criterion's own figures are above).
-        let (ours, reference) = alternated_medians(
+        let (ours, reference) = common::alternated_medians(
             15,
             || matcher.find_relevant(&[(Field::Content, &text)]).len(),
             || raw.find_overlapping_iter(&folded).count(),
@@ -146,40 +96,6 @@ fn bench(c: &mut Criterion) {
         );
     }
     group.finish();
-
-    let mut fold_group = c.benchmark_group("fold");
-    fold_group.throughput(Throughput::Bytes(text.len() as u64));
-    fold_group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(4));
-    fold_group.bench_function("fold", |b| {
-        b.iter(|| black_box(rasad::text::fold(black_box(&text))).text.len())
-    });
-    fold_group.finish();
-}
-
-fn alternated_medians<A, B>(
-    runs: usize,
-    mut a: impl FnMut() -> A,
-    mut b: impl FnMut() -> B,
-) -> (Duration, Duration) {
-    let time = |f: &mut dyn FnMut()| {
-        let start = Instant::now();
-        f();
-        start.elapsed()
-    };
-    let (mut first, mut second) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
-        first.push(time(&mut || {
-            black_box(a());
-        }));
-        second.push(time(&mut || {
-            black_box(b());
-        }));
-    }
-    first.sort();
-    second.sort();
-    (first[runs / 2], second[runs / 2])
 }
 
 criterion_group!(benches, bench);

@@ -9,15 +9,17 @@
 //! allowed proclitic chain and whose right edge is a boundary or an allowed suffix are hits.
 
 mod affixes;
+mod search;
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-
 use crate::model::{Field, Hit, Story};
-use crate::text::{Folded, fold, is_word_char};
+use crate::text::{Folded, is_word_char};
 use affixes::{Affixes, Variant};
+use search::{Occurrence, Search};
 
 pub use affixes::{Prefixes, Suffixes};
 
@@ -89,11 +91,14 @@ struct Keyword {
 /// The compiled keywords of every topic.
 #[derive(Debug)]
 pub struct Matcher {
-    automaton: AhoCorasick,
+    search: Search,
     topics: Vec<TopicSpec>,
     keywords: Vec<Keyword>,
     /// For each automaton pattern: its keyword and variant.
     patterns: Vec<(usize, Variant)>,
+    /// Whether some pattern is all ASCII: if none is, an ASCII text (which folds to ASCII)
+    /// cannot hold a hit and is not searched.
+    ascii_pattern: bool,
 }
 
 /// A validated occurrence of one keyword, in folded coordinates.
@@ -128,14 +133,14 @@ impl Matcher {
                 });
             }
         }
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&texts)?;
+        let ascii_pattern = texts.iter().any(|t| t.is_ascii());
+        let search = Search::new(&texts)?;
         Ok(Matcher {
-            automaton,
+            search,
             topics,
             keywords,
             patterns,
+            ascii_pattern,
         })
     }
 
@@ -167,19 +172,15 @@ impl Matcher {
     /// hits of `none` keywords are not returned.
     pub fn find_relevant(&self, fields: &[(Field, &str)]) -> Vec<Hit> {
         let mut found: Vec<(usize, Hit)> = Vec::new();
-        for &(field, text) in fields {
-            for (keyword, hit) in self.find_all(text, field) {
-                if self.topics[self.keywords[keyword].topic]
-                    .fields
-                    .contains(&field)
-                {
-                    found.push((keyword, hit));
-                }
+        with_buffers(|buffers| {
+            for &(field, text) in fields {
+                self.find_all(text, field, buffers, &mut found);
             }
+        });
+        if found.is_empty() {
+            return Vec::new();
         }
-        let relevant: Vec<bool> = (0..self.topics.len())
-            .map(|t| self.topic_holds(t, &found))
-            .collect();
+        let relevant = self.relevant_topics(&found);
         found
             .into_iter()
             .filter(|(k, _)| {
@@ -189,16 +190,27 @@ impl Matcher {
             .collect()
     }
 
-    fn topic_holds(&self, topic: usize, found: &[(usize, Hit)]) -> bool {
-        let roles: Vec<Role> = found
-            .iter()
-            .map(|(k, _)| &self.keywords[*k])
-            .filter(|k| k.topic == topic)
-            .map(|k| k.role)
-            .collect();
-        roles.contains(&Role::Any)
-            && !roles.contains(&Role::None)
-            && (0..self.topics[topic].all.len()).all(|i| roles.contains(&Role::All(i)))
+    /// For each topic, whether its rules hold given the keywords `found`: one pass over the
+    /// distinct keywords found, whatever the number of topics and hits.
+    fn relevant_topics(&self, found: &[(usize, Hit)]) -> Vec<bool> {
+        let mut keywords: Vec<usize> = found.iter().map(|(k, _)| *k).collect();
+        keywords.sort_unstable();
+        keywords.dedup();
+        let mut any = vec![false; self.topics.len()];
+        let mut vetoed = vec![false; self.topics.len()];
+        // Each keyword is one `all` entry of its topic, and each is counted once.
+        let mut all = vec![0usize; self.topics.len()];
+        for k in keywords {
+            let keyword = &self.keywords[k];
+            match keyword.role {
+                Role::Any => any[keyword.topic] = true,
+                Role::All(_) => all[keyword.topic] += 1,
+                Role::None => vetoed[keyword.topic] = true,
+            }
+        }
+        (0..self.topics.len())
+            .map(|t| any[t] && !vetoed[t] && all[t] == self.topics[t].all.len())
+            .collect()
     }
 
     /// The topics of `hits`, each with its hits, in topic order.
@@ -212,23 +224,39 @@ impl Matcher {
         topics
     }
 
-    /// Every accepted hit of every keyword in `text`, with the index of its keyword.
-    fn find_all(&self, text: &str, field: Field) -> Vec<(usize, Hit)> {
-        if text.is_empty() {
-            return Vec::new();
+    /// Appends to `found` every accepted hit in `text` of every keyword whose topic searches
+    /// `field`, with the index of its keyword.
+    fn find_all(
+        &self,
+        text: &str,
+        field: Field,
+        buffers: &mut Buffers,
+        found: &mut Vec<(usize, Hit)>,
+    ) {
+        if text.is_empty() || (!self.ascii_pattern && text.is_ascii()) {
+            return;
         }
-        let folded = fold(text);
-        let mut hits: Vec<(usize, Hit)> = Vec::new();
+        let Buffers {
+            folded,
+            occurrences,
+        } = buffers;
+        folded.refold(text);
+        self.search.find(&folded.text, occurrences);
         // Variants of one keyword may validate the same token: keep it once.
-        let mut seen = std::collections::HashSet::new();
-        for m in self.automaton.find_overlapping_iter(&folded.text) {
-            let (index, variant) = self.patterns[m.pattern().as_usize()];
-            let Some(candidate) = self.validate(text, &folded, index, variant, m.range()) else {
+        let mut seen: HashSet<(usize, usize, usize), BuildHasherDefault<SpanHasher>> =
+            HashSet::default();
+        for m in occurrences.iter() {
+            let (index, variant) = self.patterns[m.pattern];
+            let keyword = &self.keywords[index];
+            if !self.topics[keyword.topic].fields.contains(&field) {
+                continue;
+            }
+            let Some(candidate) = self.validate(text, folded, index, variant, m.start..m.end)
+            else {
                 continue;
             };
             let keyword_span = folded.original_range(candidate.keyword_span);
             let token_span = folded.original_range(candidate.token_span);
-            let keyword = &self.keywords[index];
             if keyword.case_sensitive && !same_case(&text[keyword_span.clone()], &keyword.term) {
                 continue;
             }
@@ -243,9 +271,8 @@ impl Matcher {
                 keyword_span,
                 token_span,
             };
-            hits.push((index, hit));
+            found.push((index, hit));
         }
-        hits
     }
 
     /// Accepts a candidate when its left edge is a word start or an allowed proclitic chain and
@@ -287,6 +314,62 @@ impl Matcher {
     }
 }
 
+/// A hasher for the small integer keys of one field's hits (multiply and rotate, as in rustc's
+/// FxHash): the set lives for one field and its keys come from the text, so a keyed hash buys
+/// nothing here, and SipHash costs more than the rest of a hit's bookkeeping.
+#[derive(Default)]
+struct SpanHasher(u64);
+
+impl Hasher for SpanHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// What matching a field needs besides the matcher: the folded text and the occurrences found.
+#[derive(Default)]
+struct Buffers {
+    folded: Folded,
+    occurrences: Vec<Occurrence>,
+}
+
+/// Runs `f` with this thread's buffers, so that matching a field allocates only when it is
+/// longer than any before it on this thread. A buffer grown past `KEPT_BUFFER_BYTES` by a very
+/// long text (far beyond a news story) is dropped afterwards rather than kept.
+fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
+    const KEPT_BUFFER_BYTES: usize = 4 << 20;
+    thread_local! {
+        static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+    }
+    BUFFERS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffers) => {
+            let result = f(&mut buffers);
+            if buffers.folded.text.capacity() > KEPT_BUFFER_BYTES
+                || buffers.occurrences.capacity() * size_of::<Occurrence>() > KEPT_BUFFER_BYTES
+            {
+                *buffers = Buffers::default();
+            }
+            result
+        }
+        // Not reached (nothing here calls back into the matcher), but fresh buffers are right.
+        Err(_) => f(&mut Buffers::default()),
+    })
+}
+
 /// Where the token starts when a proclitic chain stands before the keyword, separated from it
 /// only by a bracket, quote or dash and no space (`لـ(داعش)`): the token then starts at the chain.
 fn detached_proclitic(
@@ -303,16 +386,17 @@ fn detached_proclitic(
     else {
         return word_start;
     };
-    let gap_range = folded.original_range(gap..gap + 1);
-    if original[gap_range].chars().any(char::is_whitespace) || gap == 0 {
-        return word_start;
-    }
     let chain_start = self::word_start(text, gap);
     let chain = &text[chain_start..gap];
-    if !chain.is_empty() && affixes.allows_prefix(variant, chain) {
-        chain_start
-    } else {
+    if chain.is_empty() || !affixes.allows_prefix(variant, chain) {
+        return word_start;
+    }
+    // Only now the map (most words are not after a proclitic chain): the gap must be no space.
+    let gap_range = folded.original_range(gap..gap + 1);
+    if original[gap_range].chars().any(char::is_whitespace) {
         word_start
+    } else {
+        chain_start
     }
 }
 
@@ -347,25 +431,35 @@ fn same_case(found: &str, term: &str) -> bool {
     pattern(found) == pattern(term)
 }
 
-/// A few words either side of `span`, for alerts.
+/// A few words either side of `span`, for alerts: from after the seventh space, tab or line
+/// break before the span to the seventh after it (or the ends of the text), trimmed.
 pub fn snippet(text: &str, span: &Range<usize>) -> String {
-    const WORDS: usize = 6;
+    const SPACES: usize = 7;
     // Spaces, tabs and line breaks are ASCII, so their positions are character boundaries.
-    let is_space = |b: &u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
+    let is_space = |b: u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
     let bytes = text.as_bytes();
-    let start = bytes[..span.start]
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, b)| is_space(b))
-        .nth(WORDS)
-        .map_or(0, |(i, _)| i + 1);
-    let end = bytes[span.end..]
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| is_space(b))
-        .nth(WORDS)
-        .map_or(text.len(), |(i, _)| span.end + i);
+    let mut start = 0;
+    let mut seen = 0;
+    for i in (0..span.start).rev() {
+        if is_space(bytes[i]) {
+            seen += 1;
+            if seen == SPACES {
+                start = i + 1;
+                break;
+            }
+        }
+    }
+    let mut end = text.len();
+    seen = 0;
+    for (i, &b) in bytes.iter().enumerate().skip(span.end) {
+        if is_space(b) {
+            seen += 1;
+            if seen == SPACES {
+                end = i;
+                break;
+            }
+        }
+    }
     text[start..end].trim().to_owned()
 }
 

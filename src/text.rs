@@ -51,11 +51,14 @@ impl Folded {
     /// and format characters deleted after the last letter are included.
     pub fn original_range(&self, range: Range<usize>) -> Range<usize> {
         debug_assert!(range.start < range.end && range.end <= self.text.len());
-        let start = self.map(self.segment_of(range.start), range.start);
-        let last = self.map(self.segment_of(range.end - 1), range.end - 1);
+        // One binary search; the range's other ends lie in the same or the next few segments.
+        let first = self.segment_of(range.start);
+        let start = self.map(first, range.start);
+        let last_index = self.segment_from(first, range.end - 1);
+        let last = self.map(last_index, range.end - 1);
         // The first kept character after the range; the rest of an expansion (ﻻ → لا) shares
         // its source character with the range's last byte and is skipped.
-        let index = self.segment_of(range.end);
+        let index = self.segment_from(last_index, range.end);
         let mut end = if range.end < self.text.len() {
             self.map(index, range.end)
         } else {
@@ -81,6 +84,19 @@ impl Folded {
         self.segments
             .partition_point(|s| s.folded as usize <= at)
             .saturating_sub(1)
+    }
+
+    /// `segment_of(at)`, searched forward from segment `from`, one at or before it.
+    fn segment_from(&self, from: usize, at: usize) -> usize {
+        let mut index = from;
+        while self
+            .segments
+            .get(index + 1)
+            .is_some_and(|s| s.folded as usize <= at)
+        {
+            index += 1;
+        }
+        index
     }
 
     fn map(&self, index: usize, at: usize) -> u32 {
@@ -109,57 +125,282 @@ enum Fold {
 
 /// Folds `input` (see the module documentation).
 pub fn fold(input: &str) -> Folded {
-    assert!(
-        u32::try_from(input.len()).is_ok(),
-        "texts are far below 4 GiB"
-    );
-    let mut out = Out {
-        folded: Folded {
-            text: String::with_capacity(input.len()),
+    let mut folded = Folded::new();
+    folded.refold(input);
+    folded
+}
+
+/// Folds `input` and returns only the text; for keywords, fingerprints and tests. The same text
+/// as `fold(input).text`, without building the map.
+pub fn fold_str(input: &str) -> String {
+    let mut text = String::with_capacity(input.len());
+    fold_with(input, &mut text, &mut NoMap);
+    text
+}
+
+impl Folded {
+    /// An empty text, to be filled by [`Folded::refold`].
+    pub fn new() -> Folded {
+        Folded {
+            text: String::new(),
             segments: Vec::new(),
             teh_marbuta: Vec::new(),
-            original_len: input.len() as u32,
-        },
+            original_len: 0,
+        }
+    }
+
+    /// Folds `input` into `self`, reusing its buffers: the result equals `fold(input)`.
+    pub fn refold(&mut self, input: &str) {
+        assert!(
+            u32::try_from(input.len()).is_ok(),
+            "texts are far below 4 GiB"
+        );
+        self.text.clear();
+        self.text.reserve(input.len());
+        self.segments.clear();
+        self.teh_marbuta.clear();
+        self.original_len = input.len() as u32;
+        let mut map = Map {
+            segments: &mut self.segments,
+            teh_marbuta: &mut self.teh_marbuta,
+        };
+        fold_with(input, &mut self.text, &mut map);
+    }
+}
+
+impl Default for Folded {
+    fn default() -> Folded {
+        Folded::new()
+    }
+}
+
+/// Where the folding loop reports where folded text comes from: the map of [`Folded`], or
+/// nowhere when only the text is wanted.
+trait Sink {
+    /// The folded text about to be appended at `folded` comes from `original`, byte for byte
+    /// (`linear`) or all from the one character there.
+    fn note(&mut self, folded: u32, original: u32, linear: bool);
+    /// The `ه` about to be appended at `folded` was `ة`.
+    fn teh_marbuta(&mut self, folded: u32);
+}
+
+struct NoMap;
+
+impl Sink for NoMap {
+    #[inline(always)]
+    fn note(&mut self, _: u32, _: u32, _: bool) {}
+    #[inline(always)]
+    fn teh_marbuta(&mut self, _: u32) {}
+}
+
+struct Map<'a> {
+    segments: &'a mut Vec<Segment>,
+    teh_marbuta: &'a mut Vec<u32>,
+}
+
+impl Sink for Map<'_> {
+    /// Starts a new segment unless the text about to be appended continues the last one.
+    #[inline]
+    fn note(&mut self, folded: u32, original: u32, linear: bool) {
+        if let Some(last) = self.segments.last()
+            && linear
+            && last.linear
+            && original.wrapping_sub(last.original) == folded.wrapping_sub(last.folded)
+        {
+            return;
+        }
+        self.segments.push(Segment {
+            folded,
+            original,
+            linear,
+        });
+    }
+
+    #[inline]
+    fn teh_marbuta(&mut self, folded: u32) {
+        self.teh_marbuta.push(folded);
+    }
+}
+
+/// What the folding loop does with a character: copy it (`SAME`), put another character of the
+/// same length in its place (`SWAP`), or leave it to [`Out::apply`] (`OTHER`). `SPACE` and `GAP`
+/// are the ASCII space and other ASCII gap characters (one space per run), `TEH` is ة (swapped
+/// for ه and remembered), `ARABIC_LEAD` the lead byte of U+0600–06FF (see [`ARABIC_KIND`]).
+const SAME: u8 = 0;
+const SWAP: u8 = 1;
+const SPACE: u8 = 2;
+const GAP: u8 = 3;
+const TEH: u8 = 4;
+const ARABIC_LEAD: u8 = 5;
+const OTHER: u8 = 6;
+
+/// The kind of each byte that can start a character. ASCII bytes are whole characters; the lead
+/// bytes of U+0600–06FF are `ARABIC_LEAD`; every other lead byte is `OTHER`.
+const LEAD: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut i = 0;
+    while i < 128 {
+        table[i] = match classify(i as u8 as char) {
+            Fold::Keep(c) if c as usize == i => SAME,
+            // ASCII characters keep to ASCII: a swap keeps the length.
+            Fold::Keep(_) => SWAP,
+            Fold::Gap if i == b' ' as usize => SPACE,
+            Fold::Gap => GAP,
+            _ => OTHER,
+        };
+        i += 1;
+    }
+    let mut lead = 0xD8;
+    while lead <= 0xDB {
+        table[lead] = ARABIC_LEAD;
+        lead += 1;
+    }
+    table
+};
+
+/// The kind of each character of the Arabic block: `SAME`, `SWAP` (for a two-byte character),
+/// `TEH` or `OTHER`.
+const ARABIC_KIND: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = match (ARABIC[i], char::from_u32(0x0600 + i as u32)) {
+            (Fold::Keep(c), Some(ch)) if c as u32 == ch as u32 => SAME,
+            (Fold::Keep(c), Some(_)) if c.len_utf8() == 2 => SWAP,
+            (Fold::TehMarbuta, Some(_)) => TEH,
+            _ => OTHER,
+        };
+        i += 1;
+    }
+    table
+};
+
+/// For a byte and the one before it (the high byte), whether the byte may stay in a run of
+/// characters that fold to themselves: an ASCII character that folds to itself; a space after
+/// anything but a space; the lead byte of U+0600–06FF (its second byte decides); the second byte
+/// of a character of U+0600–06FF that folds to itself. Stepping byte by byte, the loop does not
+/// wait for each character's length, so it runs as fast as the bytes load.
+static KEEPS: [bool; 1 << 16] = {
+    let mut table = [false; 1 << 16];
+    let mut previous = 0;
+    while previous < 256 {
+        let mut byte = 0;
+        while byte < 256 {
+            table[(previous << 8) | byte] = match LEAD[byte] {
+                SAME => true,
+                SPACE => previous != b' ' as usize,
+                ARABIC_LEAD => true,
+                _ => {
+                    byte & 0xC0 == 0x80
+                        && LEAD[previous] == ARABIC_LEAD
+                        && ARABIC_KIND[arabic_index(previous as u8, byte as u8)] == SAME
+                }
+            };
+            byte += 1;
+        }
+        previous += 1;
+    }
+    table
+};
+
+/// The folding loop: appends the folding of `input` to `text` and reports the map to `sink`.
+///
+/// Characters that fold to themselves are copied in runs, and characters that fold to another of
+/// the same length are swapped in place of one; both keep the map byte for byte, so while the
+/// map's last segment is known to reach the current position (`aligned`), they do not consult
+/// it. Everything else goes through [`Out::apply`], as [`classify`] says.
+fn fold_with<S: Sink>(input: &str, text: &mut String, sink: &mut S) {
+    let mut out = Out {
+        text,
+        sink,
         in_gap: false,
     };
     let bytes = input.as_bytes();
-    // Characters that fold to themselves are copied in runs: `run` is where the current run
-    // started. Only ASCII and two-byte Arabic characters join a run.
+    // The run of characters that fold to themselves, not yet copied, starts at `run`.
     let mut run = 0;
     let mut at = 0;
-    while at < bytes.len() {
-        let start = at as u32;
-        let byte = bytes[at];
-        if byte < 0x80 {
-            let fold = ASCII[byte as usize];
-            match fold {
-                Fold::Keep(c) if c as u32 == byte as u32 => out.in_gap = false,
-                Fold::Gap if byte == b' ' && !out.in_gap => out.in_gap = true,
-                _ => {
-                    out.copy_run(input, run..at);
-                    out.apply(fold, byte as char, start);
-                    run = at + 1;
-                }
+    // Whether the map's last segment is byte for byte and reaches `run` (and the end of the
+    // folded text): then text copied or swapped there continues it.
+    let mut aligned = false;
+    loop {
+        // The tight loop: skip what folds to itself, one byte at a time (see `KEEPS`). `previous`
+        // stands for the byte before: a space there when the folded text ends with one.
+        let from = at;
+        let mut previous = if out.in_gap { b' ' } else { 0 };
+        // Four bytes a step while all four stay, then byte by byte to where the run ends.
+        while let Some(&[a, b, c, d]) = bytes.get(at..at + 4) {
+            let keep = |previous: u8, byte: u8| KEEPS[((previous as usize) << 8) | byte as usize];
+            if !(keep(previous, a) & keep(a, b) & keep(b, c) & keep(c, d)) {
+                break;
             }
+            previous = d;
+            at += 4;
+        }
+        while at < bytes.len() {
+            let byte = bytes[at];
+            if !KEEPS[((previous as usize) << 8) | byte as usize] {
+                break;
+            }
+            previous = byte;
             at += 1;
-            continue;
         }
-        if (0xD8..=0xDB).contains(&byte) && at + 1 < bytes.len() {
-            // U+0600–06FF: two bytes, 110110xx 10yyyyyy.
-            let index = (((byte & 0x03) as usize) << 6) | (bytes[at + 1] & 0x3F) as usize;
-            let ch = char::from_u32(0x0600 + index as u32).expect("U+0600–06FF are characters");
-            match ARABIC[index] {
-                Fold::Keep(c) if c == ch => out.in_gap = false,
-                fold => {
-                    out.copy_run(input, run..at);
-                    out.apply(fold, ch, start);
-                    run = at + 2;
-                }
+        // Stopped on the second byte of a two-byte character: the character starts before.
+        if at < bytes.len() && bytes[at] & 0xC0 == 0x80 && at > from {
+            at -= 1;
+        }
+        let in_gap = if at > from {
+            bytes[at - 1] == b' '
+        } else {
+            out.in_gap
+        };
+        out.in_gap = in_gap;
+        if at >= bytes.len() {
+            break;
+        }
+        let byte = bytes[at];
+        // The character's kind, length (0: decode it) and folding.
+        let (kind, len, fold) = match LEAD[byte as usize] {
+            ARABIC_LEAD if at + 1 < bytes.len() => {
+                let index = arabic_index(byte, bytes[at + 1]);
+                (ARABIC_KIND[index], 2, ARABIC[index])
             }
-            at += 2;
+            kind if byte < 0x80 => (kind, 1, ASCII[byte as usize]),
+            _ => (OTHER, 0, Fold::Decompose),
+        };
+        out.copy_run(input, run..at, &mut aligned);
+        let swap = match (kind, fold) {
+            (SWAP, Fold::Keep(c)) => Some(c),
+            (TEH, _) => {
+                out.sink.teh_marbuta(out.text.len() as u32);
+                Some('ه')
+            }
+            (GAP, _) if !out.in_gap => Some(' '),
+            _ => None,
+        };
+        if let Some(c) = swap {
+            if !aligned {
+                out.note(at as u32, true);
+                aligned = true;
+            }
+            out.in_gap = c == ' ';
+            out.text.push(c);
+            at += len;
+            run = at;
             continue;
         }
-        out.copy_run(input, run..at);
+        // Everything else may change the length or delete: the map is consulted again.
+        aligned = false;
+        let start = at as u32;
+        if len > 0 {
+            let ch = input[at..at + len]
+                .chars()
+                .next()
+                .expect("`at` is on a character boundary");
+            out.apply(fold, ch, start);
+            at += len;
+            run = at;
+            continue;
+        }
         let ch = input[at..]
             .chars()
             .next()
@@ -177,29 +418,34 @@ pub fn fold(input: &str) -> Folded {
             other => out.apply(other, ch, start),
         }
     }
-    out.copy_run(input, run..bytes.len());
-    out.folded
+    out.copy_run(input, run..bytes.len(), &mut aligned);
 }
 
-/// Folds `input` and returns only the text; for keywords and tests.
-pub fn fold_str(input: &str) -> String {
-    fold(input).text
+/// The index in U+0600–06FF of the two-byte character `lead`, `next` (110110xx 10yyyyyy).
+#[inline(always)]
+const fn arabic_index(lead: u8, next: u8) -> usize {
+    (((lead & 0x03) as usize) << 6) | (next & 0x3F) as usize
 }
 
-struct Out {
-    folded: Folded,
+struct Out<'a, S> {
+    text: &'a mut String,
+    sink: &'a mut S,
     in_gap: bool,
 }
 
-impl Out {
-    /// Copies a run of characters that fold to themselves (ASCII or two-byte Arabic only).
+impl<S: Sink> Out<'_, S> {
+    /// Copies a run of characters that fold to themselves (ASCII or two-byte Arabic only);
+    /// `aligned` as in [`fold_with`].
     #[inline]
-    fn copy_run(&mut self, input: &str, run: Range<usize>) {
+    fn copy_run(&mut self, input: &str, run: Range<usize>, aligned: &mut bool) {
         if run.is_empty() {
             return;
         }
-        self.note(run.start as u32, true);
-        self.folded.text.push_str(&input[run]);
+        if !*aligned {
+            self.note(run.start as u32, true);
+            *aligned = true;
+        }
+        self.text.push_str(&input[run]);
     }
 
     #[inline]
@@ -208,13 +454,13 @@ impl Out {
         match fold {
             Fold::Keep(c) => self.push(c, start, same_length(c)),
             Fold::TehMarbuta => {
-                self.folded.teh_marbuta.push(self.folded.text.len() as u32);
+                self.sink.teh_marbuta(self.text.len() as u32);
                 self.push('ه', start, same_length('ه'));
             }
             Fold::Delete => {}
             Fold::HamzaMark => {
                 // و + U+0654 is ؤ, ي + U+0654 is ئ: both fold to ء. The three are 2 bytes long.
-                let text = &mut self.folded.text;
+                let text = &mut *self.text;
                 if text.ends_with(['و', 'ي']) {
                     text.truncate(text.len() - 2);
                     text.push('ء');
@@ -237,7 +483,7 @@ impl Out {
         match fold {
             Fold::Keep(c) => self.push(c, start, false),
             Fold::TehMarbuta => {
-                self.folded.teh_marbuta.push(self.folded.text.len() as u32);
+                self.sink.teh_marbuta(self.text.len() as u32);
                 self.push('ه', start, false);
             }
             Fold::Gap if !self.in_gap => self.push(' ', start, false),
@@ -256,25 +502,12 @@ impl Out {
     fn push(&mut self, c: char, start: u32, linear: bool) {
         self.in_gap = c == ' ';
         self.note(start, linear);
-        self.folded.text.push(c);
+        self.text.push(c);
     }
 
-    /// Starts a new segment unless the text about to be appended continues the last one.
     #[inline]
     fn note(&mut self, original: u32, linear: bool) {
-        let folded = self.folded.text.len() as u32;
-        if let Some(last) = self.folded.segments.last()
-            && linear
-            && last.linear
-            && original.wrapping_sub(last.original) == folded.wrapping_sub(last.folded)
-        {
-            return;
-        }
-        self.folded.segments.push(Segment {
-            folded,
-            original,
-            linear,
-        });
+        self.sink.note(self.text.len() as u32, original, linear);
     }
 }
 
@@ -367,8 +600,16 @@ const fn is_mark(c: char) -> bool {
 }
 
 /// Whether `c` (a folded character) is part of a word: a letter or a digit of any script.
+#[inline]
 pub fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric()
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' => true,
+        '\0'..='\u{7F}' => false,
+        // The Arabic letters (tatweel, a modifier letter, among them), without the Unicode
+        // tables; every other character asks them.
+        '\u{0620}'..='\u{064A}' => true,
+        _ => c.is_alphanumeric(),
+    }
 }
 
 #[cfg(test)]
@@ -439,6 +680,13 @@ mod tests {
     }
 
     #[test]
+    fn word_characters_are_the_alphanumeric_ones() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(is_word_char(c), c.is_alphanumeric(), "{c:?}");
+        }
+    }
+
+    #[test]
     fn remembers_which_heh_was_teh_marbuta() {
         let folded = fold("حماسة وجه");
         let first = folded.text.find('ه').expect("a heh");
@@ -485,7 +733,125 @@ mod tests {
         }
     }
 
+    /// The folding rules applied one character at a time, with no byte tables and no runs:
+    /// what the fast loop of [`fold_with`] must equal, map included.
+    fn fold_one_by_one(input: &str) -> Folded {
+        let mut folded = Folded::new();
+        folded.original_len = input.len() as u32;
+        let mut map = Map {
+            segments: &mut folded.segments,
+            teh_marbuta: &mut folded.teh_marbuta,
+        };
+        let mut out = Out {
+            text: &mut folded.text,
+            sink: &mut map,
+            in_gap: false,
+        };
+        for (at, ch) in input.char_indices() {
+            let start = at as u32;
+            match classify(ch) {
+                Fold::Decompose => {
+                    let nfkd = DecomposingNormalizerBorrowed::new_nfkd();
+                    for part in nfkd.normalize_iter(std::iter::once(ch)) {
+                        out.apply_part(classify(part), part, start);
+                    }
+                }
+                other => out.apply(other, ch, start),
+            }
+        }
+        folded
+    }
+
+    /// Text where the fast loop has work: Arabic letters and marks of the whole block, ASCII
+    /// letters, digits, spaces and gaps, and characters from the slow path.
+    fn news_text() -> impl Strategy<Value = String> {
+        let arabic = (0x0600u32..=0x06FF).prop_map(|c| char::from_u32(c).expect("a character"));
+        let common = prop::sample::select(vec![
+            'ا', 'ل', 'ة', 'أ', 'ى', 'ي', 'و', 'ه', 'ـ', '\u{064E}', '\u{0654}', ' ', ' ', ' ',
+            '\n', '\t', '-', '_', '(', '"', 'a', 'Z', 'é', '1', '.', '«', '»', '\u{00A0}',
+            '\u{200C}', '\u{FEFB}', '\u{FDF2}', '\u{FE76}', '\u{FEA9}', 'Ｎ', '\u{0301}', 'ß', 'İ',
+            '\u{2028}',
+        ]);
+        let ascii = (0x00u32..0x80).prop_map(|c| char::from_u32(c).expect("a character"));
+        let any = any::<char>();
+        prop::collection::vec(
+            prop_oneof![4 => arabic, 6 => common, 2 => ascii, 1 => any],
+            0..80,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    #[test]
+    fn the_fast_loop_equals_one_character_at_a_time_on_named_cases() {
+        for text in [
+            "",
+            " ",
+            "  a",
+            "a  ",
+            "\n\n",
+            "تنظيم «الدولة» (x) #a_b غزة–أريحا",
+            "قال لِداعـــشَ اليوم  \t وال\u{FEFB}جئين ومسو\u{0654}ول ٢٠٢٦",
+            "The DAÉSH group, ２０２４ ＮＡＴＯ — İstanbul",
+        ] {
+            assert_eq!(fold(text), fold_one_by_one(text), "{text:?}");
+        }
+    }
+
+    /// `original_range` as first written: a binary search for each end.
+    fn original_range_by_searches(folded: &Folded, range: Range<usize>) -> Range<usize> {
+        let start = folded.map(folded.segment_of(range.start), range.start);
+        let last = folded.map(folded.segment_of(range.end - 1), range.end - 1);
+        let index = folded.segment_of(range.end);
+        let mut end = if range.end < folded.text.len() {
+            folded.map(index, range.end)
+        } else {
+            folded.original_len
+        };
+        let mut next = index + 1;
+        while end <= last {
+            end = folded
+                .segments
+                .get(next)
+                .map_or(folded.original_len, |s| s.original);
+            next += 1;
+        }
+        start as usize..end as usize
+    }
+
     proptest! {
+        #[test]
+        fn ranges_map_back_as_with_a_search_for_each_end(text in news_text()) {
+            let folded = fold(&text);
+            let starts: Vec<usize> = folded.text.char_indices().map(|(i, _)| i).collect();
+            for (n, &start) in starts.iter().enumerate() {
+                for &end in starts[n + 1..].iter().take(12).chain([&folded.text.len()]) {
+                    prop_assert_eq!(
+                        folded.original_range(start..end),
+                        original_range_by_searches(&folded, start..end)
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn the_fast_loop_equals_one_character_at_a_time(text in news_text()) {
+            let folded = fold(&text);
+            prop_assert_eq!(&folded, &fold_one_by_one(&text));
+            prop_assert_eq!(fold_str(&text), folded.text);
+        }
+
+        #[test]
+        fn any_text_folds_as_one_character_at_a_time(text in "\\PC{0,40}") {
+            prop_assert_eq!(fold(&text), fold_one_by_one(&text));
+        }
+
+        #[test]
+        fn refolding_reuses_buffers_without_leftovers(first in news_text(), second in news_text()) {
+            let mut folded = fold(&first);
+            folded.refold(&second);
+            prop_assert_eq!(folded, fold(&second));
+        }
+
         #[test]
         fn fold_is_idempotent(text in "\\PC{0,40}") {
             let once = fold_str(&text);

@@ -391,3 +391,238 @@ proptest! {
         }
     }
 }
+
+/// The rules of a topic as first written: for each topic, the roles of all its keywords found.
+/// [`Matcher::relevant_topics`] must agree with it.
+fn relevant_topics_by_scanning(matcher: &Matcher, found: &[(usize, Hit)]) -> Vec<bool> {
+    (0..matcher.topics.len())
+        .map(|topic| {
+            let roles: Vec<Role> = found
+                .iter()
+                .map(|(k, _)| &matcher.keywords[*k])
+                .filter(|k| k.topic == topic)
+                .map(|k| k.role)
+                .collect();
+            roles.contains(&Role::Any)
+                && !roles.contains(&Role::None)
+                && (0..matcher.topics[topic].all.len()).all(|i| roles.contains(&Role::All(i)))
+        })
+        .collect()
+}
+
+#[test]
+fn ascii_text_is_skipped_only_when_no_keyword_could_be_in_it() {
+    let arabic = Matcher::from_terms(["داعش".to_owned(), "حزب الله".to_owned()]).expect("compiles");
+    assert!(!arabic.ascii_pattern);
+    assert!(
+        arabic
+            .find_relevant(&[(Field::Title, "ISIS and Hezbollah")])
+            .is_empty()
+    );
+    let mixed = Matcher::from_terms(["داعش".to_owned(), "ISIS".to_owned()]).expect("compiles");
+    assert!(mixed.ascii_pattern);
+    assert_eq!(
+        mixed
+            .find_relevant(&[(Field::Title, "ISIS and Hezbollah")])
+            .len(),
+        1
+    );
+    // Digits are ASCII once folded, from Arabic-Indic digits too.
+    let digits = Matcher::from_terms(["٢٠٢٦".to_owned()]).expect("compiles");
+    assert_eq!(digits.find_relevant(&[(Field::Title, "in 2026")]).len(), 1);
+}
+
+/// Words for random stories and watch lists: keywords, their inflections and other words.
+const WORDS: &[&str] = &[
+    "داعش",
+    "لداعش",
+    "الحكومة",
+    "حكومتهم",
+    "الحكومات",
+    "التحالف",
+    "للتحالف",
+    "الدولي",
+    "غزة",
+    "بغزة",
+    "قال",
+    "في",
+    "ISIS",
+    "isis",
+    "«",
+    "»",
+    "(",
+    "\n",
+    "٢٠٢٦",
+    "حماسة",
+];
+
+fn words(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(WORDS), 0..max).prop_map(|w| w.join(" "))
+}
+
+fn keyword_list() -> impl Strategy<Value = Vec<KeywordSpec>> {
+    prop::collection::vec(
+        prop::sample::select(&["داعش", "الحكومة", "التحالف الدولي", "غزة", "ISIS", "٢٠٢٦"][..]),
+        0..3,
+    )
+    .prop_map(|terms| terms.into_iter().map(KeywordSpec::plain).collect())
+}
+
+fn topics() -> impl Strategy<Value = Vec<TopicSpec>> {
+    let fields = prop::sample::subsequence(Field::ALL.to_vec(), 1..=3);
+    let topic = (keyword_list(), keyword_list(), keyword_list(), fields).prop_map(
+        |(mut any, all, none, fields)| {
+            if any.is_empty() {
+                any.push(KeywordSpec::plain("داعش"));
+            }
+            TopicSpec {
+                id: Some("t".into()),
+                any,
+                all,
+                none,
+                fields,
+            }
+        },
+    );
+    prop::collection::vec(topic, 1..5)
+}
+
+proptest! {
+    #[test]
+    fn topics_hold_as_when_scanning_every_hit_per_topic(
+        topics in topics(), title in words(12), summary in words(20),
+    ) {
+        let matcher = Matcher::new(topics).expect("compiles");
+        let mut found = Vec::new();
+        let mut buffers = Buffers::default();
+        for (field, text) in [(Field::Title, &title), (Field::Summary, &summary)] {
+            matcher.find_all(text, field, &mut buffers, &mut found);
+        }
+        let want = relevant_topics_by_scanning(&matcher, &found);
+        if found.is_empty() {
+            prop_assert!(want.iter().all(|holds| !holds));
+        } else {
+            prop_assert_eq!(matcher.relevant_topics(&found), want);
+        }
+    }
+
+    #[test]
+    fn fields_matched_together_find_what_each_finds_alone(
+        texts in prop::collection::vec(words(30), 1..6),
+    ) {
+        // One buffer serves every field in turn: nothing of a longer field may be left over
+        // for a shorter one after it.
+        let matcher = Matcher::from_terms(
+            ["داعش", "الحكومة", "التحالف الدولي", "غزة", "ISIS"].map(str::to_owned),
+        )
+        .expect("compiles");
+        let fields: Vec<(Field, &str)> = texts.iter().map(|t| (Field::Content, t.as_str())).collect();
+        let together = matcher.find_relevant(&fields);
+        let alone: Vec<Hit> = texts
+            .iter()
+            .flat_map(|t| matcher.find_relevant(&[(Field::Content, t.as_str())]))
+            .collect();
+        prop_assert_eq!(together, alone);
+    }
+}
+
+/// The snippet as first written, with iterator adapters.
+fn snippet_by_iterators(text: &str, span: &Range<usize>) -> String {
+    const WORDS: usize = 6;
+    let is_space = |b: &u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
+    let bytes = text.as_bytes();
+    let start = bytes[..span.start]
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| is_space(b))
+        .nth(WORDS)
+        .map_or(0, |(i, _)| i + 1);
+    let end = bytes[span.end..]
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| is_space(b))
+        .nth(WORDS)
+        .map_or(text.len(), |(i, _)| span.end + i);
+    text[start..end].trim().to_owned()
+}
+
+proptest! {
+    #[test]
+    fn snippets_are_as_first_written(text in "[ab \n\t\rد]{0,80}", a in 0usize..80, b in 0usize..80) {
+        let (a, b) = (a.min(text.len()), b.min(text.len()));
+        let span = a.min(b)..a.max(b);
+        if text.is_char_boundary(span.start) && text.is_char_boundary(span.end) {
+            prop_assert_eq!(snippet(&text, &span), snippet_by_iterators(&text, &span));
+        }
+    }
+}
+
+/// Every occurrence as the overlapping Aho-Corasick search reports it, in its order.
+fn occurrences_by_automaton(patterns: &[String], text: &str) -> Vec<Occurrence> {
+    let automaton = aho_corasick::AhoCorasickBuilder::new()
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(patterns)
+        .expect("builds");
+    automaton
+        .find_overlapping_iter(text)
+        .map(|m| Occurrence {
+            pattern: m.pattern().as_usize(),
+            start: m.start(),
+            end: m.end(),
+        })
+        .collect()
+}
+
+fn occurrences(search: &Search, text: &str) -> Vec<Occurrence> {
+    let mut out = vec![Occurrence {
+        pattern: 99,
+        start: 0,
+        end: 0,
+    }];
+    search.find(text, &mut out);
+    out
+}
+
+#[test]
+fn short_watch_lists_are_searched_by_anchors_long_ones_by_an_automaton() {
+    let few: Vec<String> = ["داعش", "التحالف الدولي", "للتحالف الدولي"]
+        .map(str::to_owned)
+        .to_vec();
+    assert!(matches!(Search::new(&few), Ok(Search::Anchored(_))));
+    // A pattern shorter than an anchor, or too many patterns: the automaton.
+    let short = vec!["غزه".to_owned(), "us".to_owned()];
+    assert!(matches!(Search::new(&short), Ok(Search::Automaton(_))));
+    let many: Vec<String> = (0..200).map(|i| format!("كلمه{i}")).collect();
+    assert!(matches!(Search::new(&many), Ok(Search::Automaton(_))));
+    let text = "قال للتحالف الدولي إن داعش والتحالف الدولي";
+    assert_eq!(
+        occurrences(&Search::new(&few).expect("builds"), text),
+        occurrences_by_automaton(&few, text)
+    );
+}
+
+/// Patterns that overlap, nest, repeat and share anchors, over a small alphabet.
+fn pattern_set() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec("[الدعشتب ]{2,7}", 1..24)
+}
+
+proptest! {
+    #[test]
+    fn anchors_find_what_the_automaton_finds_in_its_order(
+        patterns in pattern_set(), text in "[الدعشتبxy ]{0,120}",
+    ) {
+        let search = Search::new(&patterns).expect("builds");
+        prop_assert_eq!(occurrences(&search, &text), occurrences_by_automaton(&patterns, &text));
+    }
+
+    #[test]
+    fn anchors_find_watch_words_in_news_text(text in words(40)) {
+        let terms = ["داعش", "الحكومة", "التحالف الدولي", "غزة بغزة", "لداعش"].map(str::to_owned);
+        let patterns: Vec<String> = terms.iter().map(|t| crate::text::fold_str(t)).collect();
+        let search = Search::new(&patterns).expect("builds");
+        prop_assert!(matches!(search, Search::Anchored(_)));
+        let folded = crate::text::fold_str(&text);
+        prop_assert_eq!(occurrences(&search, &folded), occurrences_by_automaton(&patterns, &folded));
+    }
+}
