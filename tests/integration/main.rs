@@ -8,6 +8,8 @@ mod feeds;
 mod fetch;
 mod matching;
 mod ops;
+mod pg;
 mod pipeline;
 mod servers;
+mod store;
 mod support;
