@@ -365,7 +365,8 @@ impl PgStore {
     }
 
     /// Rows another instance is claiming right now are skipped, not waited for; a lease that
-    /// ran out (its holder stopped renewing) makes the feed claimable again.
+    /// ran out (its holder stopped renewing) makes the feed claimable again, ahead of the other
+    /// due feeds: a dead instance's polls were due before anything else.
     pub async fn claim_feeds(
         &self,
         ids: &[String],
@@ -379,7 +380,7 @@ impl PgStore {
              WHERE id IN (SELECT id FROM feeds
                           WHERE id = ANY($5)
                             AND COALESCE(next_poll_at, 0) <= $1 AND COALESCE(lease_until, 0) <= $1
-                          ORDER BY COALESCE(next_poll_at, 0), id LIMIT $2
+                          ORDER BY lease_until IS NULL, COALESCE(next_poll_at, 0), id LIMIT $2
                           FOR UPDATE SKIP LOCKED)
              RETURNING id",
         )

@@ -402,7 +402,7 @@ impl SqliteStore {
              WHERE id IN (SELECT id FROM feeds
                           WHERE id IN (SELECT value FROM json_each($5))
                             AND COALESCE(next_poll_at, 0) <= $1 AND COALESCE(lease_until, 0) <= $1
-                          ORDER BY COALESCE(next_poll_at, 0), id LIMIT $2)
+                          ORDER BY lease_until IS NULL, COALESCE(next_poll_at, 0), id LIMIT $2)
              RETURNING id",
         )
         .bind(now_ms)

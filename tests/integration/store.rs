@@ -724,3 +724,33 @@ async fn postgres_instances_recording_one_story_at_once_alert_once() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn store_hands_a_dead_instances_feeds_out_before_other_due_feeds() {
+    for backend in backends("store_dead_instance_first").await {
+        let name = backend.name();
+        let (a, b) = (backend.open("a").await, backend.open("b").await);
+        let at = now();
+        let ids: Vec<String> = ["x", "y", "z"].map(String::from).to_vec();
+        let entries: Vec<FeedEntry> = ids
+            .iter()
+            .map(|id| FeedEntry {
+                id: id.clone(),
+                url: feed_url(id),
+                due_by: at,
+            })
+            .collect();
+        a.register_feeds(&entries).await.unwrap();
+        let lease = Duration::from_secs(10);
+        // `a` claims the feed that sorts last, then dies.
+        assert_eq!(a.claim_feeds(&ids[2..], at, 1, lease).await.unwrap(), ["z"]);
+        let later = at + chrono::Duration::seconds(11);
+        assert_eq!(
+            b.claim_feeds(&ids, later, 1, lease).await.unwrap(),
+            ["z"],
+            "{name}: the feed a dead instance left goes first"
+        );
+        a.close().await;
+        b.close().await;
+    }
+}
