@@ -32,19 +32,23 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
             );
             StateLocation::File(PathBuf::new())
         }
-        Some(s) if is_postgres_url(s.get_ref()) => {
-            if let Err(e) = Url::parse(s.get_ref()) {
-                c.problem(
-                    "daemon.state",
-                    s.span(),
-                    format!("not a valid PostgreSQL URL: {e}"),
-                );
-            }
-            StateLocation::parse(s.get_ref(), base)
-        }
+        Some(s) if is_postgres_url(s.get_ref()) => c.postgres_state(s, &raw.daemon),
         Some(s) => StateLocation::parse(s.get_ref(), base),
         None => StateLocation::File(default_state_path()),
     };
+    if let (StateLocation::File(_), Some(key)) = (
+        &state,
+        raw.daemon
+            .state_password_env
+            .as_ref()
+            .or(raw.daemon.state_password_file.as_ref()),
+    ) {
+        c.problem(
+            "daemon.state_password",
+            key.span(),
+            "is only used with a postgres:// state",
+        );
+    }
     let instance = match &raw.daemon.instance {
         Some(s) if s.get_ref().trim().is_empty() || s.get_ref().len() > 128 => {
             c.problem(
@@ -543,6 +547,50 @@ impl Checker<'_> {
         }
     }
 
+    /// A `postgres://` state: a valid URL without a password of its own (secrets never sit in
+    /// the file), given one by `daemon.state_password_env` or `_file` when they are set.
+    fn postgres_state(&mut self, value: &Str, daemon: &super::raw::RawDaemon) -> StateLocation {
+        let mut url = match Url::parse(value.get_ref()) {
+            Ok(url) => url,
+            Err(e) => {
+                self.problem(
+                    "daemon.state",
+                    value.span(),
+                    format!("not a valid PostgreSQL URL: {e}"),
+                );
+                return StateLocation::Postgres(value.get_ref().clone());
+            }
+        };
+        let inline = url.password().is_some()
+            || url
+                .query_pairs()
+                .any(|(k, _)| k.eq_ignore_ascii_case("password"));
+        if inline {
+            self.problem(
+                "daemon.state",
+                value.span(),
+                "secrets never sit in the config file: take the password out of the URL and name it with daemon.state_password_env or daemon.state_password_file (or set PGPASSWORD)",
+            );
+        }
+        let password = self.secret(
+            "daemon",
+            "state_password",
+            &None,
+            &daemon.state_password_env,
+            &daemon.state_password_file,
+        );
+        if let Some(password) = password
+            && url.set_password(Some(password.expose())).is_err()
+        {
+            self.problem(
+                "daemon.state",
+                value.span(),
+                "this URL cannot carry a password (it has no host)",
+            );
+        }
+        StateLocation::Postgres(url.to_string())
+    }
+
     /// Resolves a secret given as `<name>_env` or `<name>_file`; an inline value is a problem.
     fn secret(
         &mut self,
@@ -853,8 +901,15 @@ kind = "stdout"
 
     #[test]
     fn reads_the_state_location_instance_and_lease() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let password = dir.path().join("db-password");
+        std::fs::write(&password, "s3cret\n").expect("written");
         let with = |daemon: &str| GOOD.replace("[daemon]\nstate = \"state/rasad.db\"\n", daemon);
         let parse = |text: &str| Config::parse(text, Path::new("/etc/rasad/rasad.toml"));
+        let shared = format!(
+            "[daemon]\nstate = \"postgres://rasad@db.example:5432/rasad\"\nstate_password_file = {:?}\n",
+            password.display().to_string()
+        );
         let cases: &[(&str, &str, StateLocation, &str)] = &[
             (
                 "a_relative_path_is_beside_the_config",
@@ -864,7 +919,7 @@ kind = "stdout"
             ),
             (
                 "postgres_url_selects_shared_state",
-                "[daemon]\nstate = \"postgres://rasad:s3cret@db.example:5432/rasad\"\n",
+                &shared,
                 StateLocation::Postgres("postgres://rasad:s3cret@db.example:5432/rasad".into()),
                 "postgres://rasad:***@db.example:5432/rasad",
             ),
@@ -884,7 +939,18 @@ kind = "stdout"
                 "{name}: password hidden"
             );
             assert!(!config.summary().contains("s3cret"), "{name}");
+            assert!(!format!("{config:?}").contains("s3cret"), "{name}");
         }
+        let inline = problems(&with(
+            "[daemon]\nstate = \"postgres://rasad:s3cret@db.example/rasad\"\n",
+        ));
+        assert_eq!(inline.len(), 1, "{inline:?}");
+        assert!(inline[0].contains("daemon.state: secrets never sit in the config file"));
+        let misplaced = problems(&with(
+            "[daemon]\nstate = \"r.db\"\nstate_password_env = \"HOME\"\n",
+        ));
+        assert_eq!(misplaced.len(), 1, "{misplaced:?}");
+        assert!(misplaced[0].contains("only used with a postgres:// state"));
         let named = parse(&with(
             "[daemon]\nstate = \"postgres://db/r\"\ninstance = \"web-1\"\nlease = \"5s\"\n",
         ))

@@ -372,7 +372,7 @@ impl Config {
 }
 
 /// Where the state lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StateLocation {
     /// A SQLite file (one instance).
     File(PathBuf),
@@ -410,6 +410,16 @@ impl fmt::Display for StateLocation {
                 }
                 Err(_) => f.write_str("postgres://(unreadable URL)"),
             },
+        }
+    }
+}
+
+/// As `Display`: a URL's password stays hidden in debug output too.
+impl fmt::Debug for StateLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateLocation::File(path) => write!(f, "File({path:?})"),
+            StateLocation::Postgres(_) => write!(f, "Postgres({self})"),
         }
     }
 }
