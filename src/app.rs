@@ -264,18 +264,30 @@ pub async fn run(
     );
     loop {
         let runtime = runtime_tx.borrow().clone();
-        schedule.sync(&runtime, &store).await?;
-        telemetry.scheduler_beat(false);
-        if !notified_ready {
-            service::ready(&runtime.config.summary());
-            notified_ready = true;
-        }
         let free = runtime
             .config
             .poll
             .concurrency
             .saturating_sub(polling.len());
-        for index in schedule.take_due(&runtime, &store, &polling, free).await? {
+        // A store that does not answer (a shared database restarting) costs polls, not the
+        // daemon: the schedule is read again shortly.
+        let due = match schedule.sync(&runtime, &store).await {
+            Ok(()) => schedule.take_due(&runtime, &store, &polling, free).await,
+            Err(e) => Err(e),
+        };
+        let due = due.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the feed schedule from the store; trying again shortly");
+            schedule.back_off();
+            Vec::new()
+        });
+        // An instance sharing the feeds with others may find none due for a while: having
+        // looked is its sign of life.
+        telemetry.scheduler_beat(store.is_shared() && due.is_empty() && polling.is_empty());
+        if !notified_ready {
+            service::ready(&runtime.config.summary());
+            notified_ready = true;
+        }
+        for index in due {
             let feed = &runtime.config.feeds[index];
             if polling.insert(feed.id.clone()) {
                 let (runtime, store, id) = (runtime.clone(), store.clone(), feed.id.clone());

@@ -16,6 +16,8 @@ use crate::store::{FeedEntry, Store, StoreError};
 /// The longest the leased scheduler sleeps without asking the store: feeds another instance
 /// released, or one that died left, are found at least this often.
 const LEASED_LOOK: Duration = Duration::from_secs(5);
+/// The wait before the schedule is read again after the store failed to answer.
+const STORE_RETRY: Duration = Duration::from_secs(2);
 /// The shortest sleep between two looks, so that a feed due but not claimable never spins.
 const MIN_LOOK: Duration = Duration::from_millis(50);
 
@@ -84,7 +86,9 @@ impl Schedule {
                 Ok(feeds
                     .iter()
                     .enumerate()
-                    .filter(|(_, f)| schedule[&f.id] <= now && !polling.contains(&f.id))
+                    .filter(|(_, f)| {
+                        schedule.get(&f.id).is_some_and(|at| *at <= now) && !polling.contains(&f.id)
+                    })
                     .map(|(index, _)| index)
                     .take(free)
                     .collect())
@@ -115,6 +119,19 @@ impl Schedule {
                     .filter_map(|id| feeds.iter().position(|f| &f.id == id))
                     .collect())
             }
+        }
+    }
+
+    /// The store failed to answer: look again after [`STORE_RETRY`], not at once.
+    pub(super) fn back_off(&mut self) {
+        let later = Instant::now() + STORE_RETRY;
+        match self {
+            Schedule::Local(schedule) => {
+                for at in schedule.values_mut() {
+                    *at = (*at).max(later);
+                }
+            }
+            Schedule::Leased { next_look, .. } => *next_look = later,
         }
     }
 

@@ -62,10 +62,18 @@ struct Farm {
     dir: tempfile::TempDir,
     /// Started instances, by name; killed when the farm is dropped.
     children: Vec<(String, tokio::process::Child)>,
+    /// How many feeds it serves, and `poll.interval`.
+    feed_count: usize,
+    interval: &'static str,
 }
 
 impl Farm {
     async fn start(test: &str) -> Option<Farm> {
+        Farm::start_with(test, FEEDS, "1h").await
+    }
+
+    /// A farm of `feed_count` feeds polled every `interval`.
+    async fn start_with(test: &str, feed_count: usize, interval: &'static str) -> Option<Farm> {
         let db = TestDatabase::create(test).await?;
         let feeds = FeedServer::start().await;
         let mut items: HashMap<usize, Vec<(String, String, String)>> = HashMap::new();
@@ -78,7 +86,7 @@ impl Farm {
                 ));
             }
         }
-        for feed in 0..FEEDS {
+        for feed in 0..feed_count {
             let mut list = items.remove(&feed).unwrap_or_default();
             list.push((format!("quiet-{feed}"), "خبر عادي".into(), "لا شيء".into()));
             let refs: Vec<(&str, &str, &str)> = list
@@ -94,6 +102,8 @@ impl Farm {
             db,
             dir: tempfile::tempdir().expect("a folder"),
             children: Vec::new(),
+            feed_count,
+            interval,
         })
     }
 
@@ -127,7 +137,7 @@ lease = "{lease}s"
 listen = ""
 
 [poll]
-interval = "1h"
+interval = "{interval}"
 concurrency = 8
 per_host = 4
 alert_on_first_poll = true
@@ -152,8 +162,9 @@ url = "{hook}"
             url = self.db.url,
             lease = LEASE.as_secs(),
             hook = self.hook.url(),
+            interval = self.interval,
         );
-        for feed in 0..FEEDS {
+        for feed in 0..self.feed_count {
             text.push_str(&format!(
                 "\n[[feed]]\nid = \"f{feed}\"\nname = \"Outlet {feed}\"\nurl = \"{}\"\n",
                 self.feeds.url(&format!("/f{feed}.xml"))
@@ -476,5 +487,66 @@ async fn an_instance_killed_mid_run_loses_no_alert_and_its_feeds_are_polled_agai
         slowest <= 2 * LEASE,
         "the victim's feeds were polled again only after {slowest:?}"
     );
+    farm.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_outlives_its_database_connections() {
+    // Four feeds polled every second; story 0 is on feeds 0 to 2.
+    let Some(mut farm) = Farm::start_with("instances_outage", 4, "1s").await else {
+        return skip_note();
+    };
+    let _alone = ONE_AT_A_TIME.lock().await;
+    farm.feeds.set_delay(None);
+    farm.spawn("solo");
+    let first = farm.wait(|f| f.deliveries().1 >= 1).await;
+    assert!(first, "the first alert did not arrive\n{}", farm.logs());
+    // The database goes away for two seconds (a restart, a failover): every connection of the
+    // pool and the listener is dropped, and new ones are refused meanwhile.
+    let mut conn = farm.db.connect_admin().await;
+    let refuse = |allow: bool| {
+        sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS {allow}",
+            farm.db.name()
+        ))
+    };
+    sqlx::query(refuse(false))
+        .execute(&mut conn)
+        .await
+        .expect("connections refused");
+    let dropped: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+    )
+    .bind(farm.db.name())
+    .fetch_all(&mut conn)
+    .await
+    .expect("connections terminated");
+    assert!(!dropped.is_empty(), "rasad had connections");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sqlx::query(refuse(true))
+        .execute(&mut conn)
+        .await
+        .expect("connections allowed again");
+    // A story published after the outage is still polled, recorded and delivered.
+    farm.feeds.set(
+        "/f3.xml",
+        rss(&[("after-outage", &title(60), "تفاصيل")]),
+        RSS,
+    );
+    let second = farm.wait(|f| f.deliveries().1 >= 2).await;
+    let (_, child) = &mut farm.children[0];
+    let status = child.try_wait().expect("status readable");
+    assert!(
+        status.is_none(),
+        "rasad exited ({status:?})\n{}",
+        farm.logs()
+    );
+    assert!(
+        second,
+        "no alert after the outage: {:?}\n{}",
+        farm.deliveries(),
+        farm.logs()
+    );
+    assert_eq!(farm.deliveries(), (2, 2));
     farm.stop_all().await;
 }

@@ -50,6 +50,16 @@ impl TestDatabase {
         })
     }
 
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A connection to the server's base database, to act on this one from outside.
+    pub async fn connect_admin(&self) -> sqlx::PgConnection {
+        connect(&self.base).await
+    }
+
     /// A connection of the test's own to the database, to look behind the store.
     pub async fn connect(&self) -> sqlx::PgConnection {
         connect(&self.url).await
