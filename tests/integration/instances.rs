@@ -222,6 +222,31 @@ url = "{hook}"
         all
     }
 
+    /// Runs `rasad ARGS -c i1.toml` and returns its JSON lines.
+    async fn cli(&self, args: [&'static str; 2]) -> Vec<serde_json::Value> {
+        let output = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_rasad"))
+                .args(args)
+                .arg("-c")
+                .arg(self.dir.path().join("i1.toml"))
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("rasad answered in time")
+        .expect("rasad started");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    }
+
     /// How many polls each instance logged, by name.
     fn polls_by_instance(&self) -> Vec<(String, usize)> {
         self.children
@@ -399,6 +424,23 @@ async fn an_instance_killed_mid_run_loses_no_alert_and_its_feeds_are_polled_agai
     .fetch_one(&mut conn)
     .await
     .expect("deliveries readable");
+    // `rasad feeds` and `rasad outbox` show the same, from a survivor's config.
+    let (feeds, outbox) = tokio::join!(
+        farm.cli(["feeds", "--json"]),
+        farm.cli(["outbox", "--json"])
+    );
+    let held_by =
+        |rows: &[serde_json::Value], key: &str| rows.iter().filter(|r| r[key] == "i2").count();
+    assert_eq!(
+        held_by(&feeds, "lease_owner"),
+        held_feeds.len(),
+        "rasad feeds: {feeds:?}"
+    );
+    assert_eq!(
+        held_by(&outbox, "held_by") as i64,
+        in_flight,
+        "rasad outbox: {outbox:?}"
+    );
 
     assert!(
         !held_feeds.is_empty(),
