@@ -139,7 +139,7 @@ listen = ""
 [poll]
 interval = "{interval}"
 concurrency = 8
-per_host = 4
+per_host = 2
 alert_on_first_poll = true
 timeout = "10s"
 
@@ -202,7 +202,7 @@ url = "{hook}"
             if Instant::now() > deadline {
                 return false;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         true
     }
@@ -247,13 +247,13 @@ url = "{hook}"
             .collect()
     }
 
-    /// How many polls each instance logged, by name.
-    fn polls_by_instance(&self) -> Vec<(String, usize)> {
+    /// How many lines with `text` each instance logged, by name.
+    fn logged(&self, text: &str) -> Vec<(String, usize)> {
         self.children
             .iter()
             .map(|(name, _)| {
                 let log = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
-                (name.clone(), log.matches("feed polled").count())
+                (name.clone(), log.matches(text).count())
             })
             .collect()
     }
@@ -335,7 +335,14 @@ async fn three_instances_share_feeds_and_deliver_every_alert_once() {
     // Late repeats would show up now.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (total, distinct) = three.deliveries();
-    eprintln!("polls by instance: {:?}", three.polls_by_instance());
+    eprintln!("polls by instance: {:?}", three.logged("feed polled"));
+    for farm in [&one, &three] {
+        let lost = farm.logged("leases ran out");
+        assert!(
+            lost.iter().all(|(_, n)| *n == 0),
+            "no lease runs out while every instance renews: {lost:?}"
+        );
+    }
     eprintln!(
         "poll cycle of {FEEDS} feeds ({} ms per request): one instance {:.2} s, three instances {:.2} s ({:.1}x); alerts {distinct}, webhook posts {total}",
         FEED_DELAY.as_millis(),
@@ -361,8 +368,8 @@ async fn three_instances_share_feeds_and_deliver_every_alert_once() {
         .await
         .expect("feeds readable");
     assert_eq!(polled, FEEDS as i64);
-    // Ideally a third (the feed server's delay bounds each instance); 2.5x alone on two cores,
-    // about 2x while the rest of the suite competes for them.
+    // Ideally a third (the feed server's delay bounds each instance): 3.0x measured on two
+    // cores, about 2x while other processes compete for them.
     assert!(
         shared.as_secs_f64() < single.as_secs_f64() * 0.7,
         "three instances ({shared:?}) are not clearly faster than one ({single:?})"
