@@ -253,8 +253,6 @@ pub async fn run(
     let mut schedule = Schedule::for_store(&store);
     let mut in_flight: JoinSet<(String, Result<FeedReport, StoreError>)> = JoinSet::new();
     let mut polling: std::collections::HashSet<String> = Default::default();
-    // Polls that ended (their lease released) before the loop joined them: not to be renewed.
-    let ended: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
     let renew_every = schedule.renew_every(&runtime_tx.borrow());
     let mut renew = tokio::time::interval(renew_every.unwrap_or(Duration::from_secs(3600)));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -293,15 +291,7 @@ pub async fn run(
             let feed = &runtime.config.feeds[index];
             if polling.insert(feed.id.clone()) {
                 let (runtime, store, id) = (runtime.clone(), store.clone(), feed.id.clone());
-                let ended = ended.clone();
-                in_flight.spawn(async move {
-                    let result = poll_one(&runtime, &store, index).await;
-                    ended
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(id.clone());
-                    (id, result)
-                });
+                in_flight.spawn(async move { (id, poll_one(&runtime, &store, index).await) });
             }
         }
         let now = Instant::now();
@@ -316,7 +306,6 @@ pub async fn run(
             Some(joined) = in_flight.join_next() => {
                 let Ok((id, result)) = joined else { continue };
                 polling.remove(&id);
-                ended.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                 telemetry.scheduler_beat(true);
                 let (wait, recorded) = match result {
                     Ok(report) => {
@@ -335,7 +324,7 @@ pub async fn run(
             }
             () = tokio::time::sleep_until(next_due) => {}
             _ = renew.tick(), if renew_every.is_some() => {
-                schedule.renew(&runtime, &store, &polling, &ended).await;
+                schedule.renew(&runtime, &store, &polling).await;
             }
             Some(()) = recv_hangup(&mut hangup) => {
                 service::reloading();

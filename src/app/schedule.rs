@@ -4,7 +4,7 @@
 //! a feed when its poll is recorded.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -183,34 +183,20 @@ impl Schedule {
         }
     }
 
-    /// Extends this instance's leases on the feeds it is polling, those in `polling` whose poll
-    /// has not ended yet (`ended`: recorded, and so released, but not yet seen by the loop).
-    pub(super) async fn renew(
-        &self,
-        runtime: &Runtime,
-        store: &Store,
-        polling: &HashSet<String>,
-        ended: &Mutex<HashSet<String>>,
-    ) {
-        if !matches!(self, Schedule::Leased { .. }) {
+    /// Extends this instance's leases on the feeds it is polling. A feed another instance
+    /// holds now was lost (this instance stalled past its lease): both may poll it once, which
+    /// the store's unique constraints make harmless, but it is worth a warning.
+    pub(super) async fn renew(&self, runtime: &Runtime, store: &Store, polling: &HashSet<String>) {
+        if !matches!(self, Schedule::Leased { .. }) || polling.is_empty() {
             return;
         }
-        let running = |ended: &Mutex<HashSet<String>>| -> Vec<String> {
-            let ended = ended.lock().unwrap_or_else(|e| e.into_inner());
-            polling.difference(&ended).cloned().collect()
-        };
-        let ids = running(ended);
-        if ids.is_empty() {
-            return;
-        }
+        let ids: Vec<String> = polling.iter().cloned().collect();
         let until = Utc::now()
             + chrono::Duration::from_std(runtime.config.daemon.lease).unwrap_or_default();
         match store.renew_feeds(&ids, until).await {
-            // A poll may have ended while the leases were renewed: only those still running count.
-            Ok(held) if held < running(ended).len() as u64 => tracing::warn!(
-                polling = ids.len(),
-                held,
-                "some feed leases ran out before they were renewed; another instance may poll them too"
+            Ok(lost) if !lost.is_empty() => tracing::warn!(
+                feeds = %lost.join(","),
+                "feed leases ran out before they were renewed; another instance polls them too"
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot renew feed leases"),

@@ -369,8 +369,10 @@ dispatch! {
     /// Leases to this instance, until `now + lease`, up to `limit` of the feeds `ids` that are
     /// due at `now` and not leased by a live instance, the most overdue first. Returns their ids.
     fn claim_feeds(&self, ids: &[String], now: DateTime<Utc>, limit: u32, lease: Duration) -> Result<Vec<String>, StoreError>;
-    /// Extends this instance's leases on the feeds `ids` to `until`; returns how many it still held.
-    fn renew_feeds(&self, ids: &[String], until: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Extends this instance's leases on the feeds `ids` to `until` (one that ran out is renewed
+    /// too while no other instance has claimed it). Returns the feeds among `ids` that another
+    /// instance holds now: lost leases. A feed released by its recorded poll is not lost.
+    fn renew_feeds(&self, ids: &[String], until: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
     /// Gives up this instance's lease on `id` without recording a poll (the poll could not be
     /// recorded): the feed is due again at `next_poll_at`.
     fn release_feed(&self, id: &str, next_poll_at: DateTime<Utc>) -> Result<(), StoreError>;

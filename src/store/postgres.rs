@@ -29,10 +29,17 @@ pub(super) const OUTBOX_CHANNEL: &str = "rasad_outbox";
 /// The wait before the notification listener connects again after it failed.
 const LISTEN_RETRY: Duration = Duration::from_secs(2);
 
+/// Connections kept for leases: claiming, renewing and releasing feeds and renewing deliveries
+/// never wait behind polls, whose transactions may all be queued for the clustering lock; a
+/// renewal that waited for them could let a lease run out under a live instance.
+const LEASE_POOL_SIZE: u32 = 2;
+
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// For lease statements only (see [`LEASE_POOL_SIZE`]).
+    leases: PgPool,
     /// The URL, kept for the notification listener's own connection.
     url: Arc<str>,
     /// Named as the holder of the leases this store takes.
@@ -53,12 +60,18 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(POOL_QUEUE_LIMIT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_error)?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        // Opened on first use: commands that take no lease never connect it.
+        let leases = PgPoolOptions::new()
+            .max_connections(LEASE_POOL_SIZE)
+            .acquire_timeout(POOL_QUEUE_LIMIT)
+            .connect_lazy_with(options);
         Ok(PgStore {
             pool,
+            leases,
             url: url.into(),
             instance: crate::config::default_instance().into(),
         })
@@ -77,6 +90,7 @@ impl PgStore {
     }
 
     pub async fn close(&self) {
+        self.leases.close().await;
         self.pool.close().await;
     }
 
@@ -350,7 +364,7 @@ impl PgStore {
         )
         .bind(&ids)
         .bind(&urls)
-        .execute(&self.pool)
+        .execute(&self.leases)
         .await?;
         sqlx::query(
             "UPDATE feeds f SET next_poll_at = c.due_by
@@ -359,7 +373,7 @@ impl PgStore {
         )
         .bind(&ids)
         .bind(&due_by)
-        .execute(&self.pool)
+        .execute(&self.leases)
         .await?;
         Ok(())
     }
@@ -389,7 +403,7 @@ impl PgStore {
         .bind(now_ms.saturating_add(lease_millis(lease)))
         .bind(&*self.instance)
         .bind(ids)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.leases)
         .await?;
         Ok(claimed)
     }
@@ -398,16 +412,18 @@ impl PgStore {
         &self,
         ids: &[String],
         until: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE feeds SET lease_until = $1 WHERE lease_owner = $2 AND id = ANY($3)",
+    ) -> Result<Vec<String>, StoreError> {
+        let lost: Vec<String> = sqlx::query_scalar(
+            "WITH renewed AS (UPDATE feeds SET lease_until = $1
+                              WHERE lease_owner = $2 AND id = ANY($3) RETURNING id)
+             SELECT id FROM feeds WHERE id = ANY($3) AND lease_owner <> $2 ORDER BY id",
         )
         .bind(millis(until))
         .bind(&*self.instance)
         .bind(ids)
-        .execute(&self.pool)
+        .fetch_all(&self.leases)
         .await?;
-        Ok(done.rows_affected())
+        Ok(lost)
     }
 
     pub async fn release_feed(
@@ -422,7 +438,7 @@ impl PgStore {
         .bind(id)
         .bind(&*self.instance)
         .bind(millis(next_poll_at))
-        .execute(&self.pool)
+        .execute(&self.leases)
         .await?;
         Ok(())
     }
@@ -433,7 +449,7 @@ impl PgStore {
              WHERE id = ANY($1)",
         )
         .bind(ids)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.leases)
         .await?;
         Ok(next.map(from_millis))
     }

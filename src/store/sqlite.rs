@@ -419,17 +419,28 @@ impl SqliteStore {
         &self,
         ids: &[String],
         until: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+    ) -> Result<Vec<String>, StoreError> {
+        let ids = serde_json::to_string(ids).expect("a list of strings serialises");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
             "UPDATE feeds SET lease_until = $1
              WHERE lease_owner = $2 AND id IN (SELECT value FROM json_each($3))",
         )
         .bind(millis(until))
         .bind(&*self.instance)
-        .bind(serde_json::to_string(ids).expect("a list of strings serialises"))
-        .execute(&self.pool)
+        .bind(&ids)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        let lost: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM feeds WHERE id IN (SELECT value FROM json_each($2)) AND lease_owner <> $1
+             ORDER BY id",
+        )
+        .bind(&*self.instance)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(lost)
     }
 
     pub async fn release_feed(

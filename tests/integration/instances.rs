@@ -338,6 +338,9 @@ async fn three_instances_share_feeds_and_deliver_every_alert_once() {
     eprintln!("polls by instance: {:?}", three.logged("feed polled"));
     for farm in [&one, &three] {
         let lost = farm.logged("leases ran out");
+        if lost.iter().any(|(_, n)| *n > 0) {
+            eprintln!("{}", farm.logs());
+        }
         assert!(
             lost.iter().all(|(_, n)| *n == 0),
             "no lease runs out while every instance renews: {lost:?}"

@@ -560,8 +560,17 @@ async fn store_leases_feeds_to_one_instance_at_a_time() {
         }
         assert_eq!(
             a.renew_feeds(&b_ids, at).await.unwrap(),
-            0,
-            "{name}: not a's to renew"
+            b_ids,
+            "{name}: not a's to renew: b holds them"
+        );
+        let released: Vec<String> = ids
+            .iter()
+            .filter(|id| !b_ids.contains(id))
+            .cloned()
+            .collect();
+        assert!(
+            a.renew_feeds(&released, at).await.unwrap().is_empty(),
+            "{name}: a feed released by its recorded poll is not lost"
         );
         let during = at + chrono::Duration::seconds(5);
         assert!(
@@ -585,12 +594,18 @@ async fn store_leases_feeds_to_one_instance_at_a_time() {
             "{name}: a recorded poll releases the lease"
         );
 
-        // Renewing keeps a feed; releasing sets when it is due again.
-        let held = a
+        // Renewing keeps a feed; the instance that stalled learns it lost it; releasing sets
+        // when the feed is due again.
+        let lost = a
             .renew_feeds(&taken_over, after + chrono::Duration::seconds(60))
             .await
             .unwrap();
-        assert_eq!(held, 2, "{name}");
+        assert!(lost.is_empty(), "{name}");
+        assert_eq!(
+            b.renew_feeds(&taken_over, after).await.unwrap(),
+            taken_over,
+            "{name}: b's leases were lost to a"
+        );
         assert!(
             b.claim_feeds(&ids, after + chrono::Duration::seconds(30), 10, lease)
                 .await

@@ -116,7 +116,7 @@ impl PgStore {
         .bind(millis(until))
         .bind(&*self.instance)
         .bind(ids)
-        .execute(&self.pool)
+        .execute(&self.leases)
         .await?;
         Ok(done.rows_affected())
     }
