@@ -2,8 +2,8 @@
 //! (Arabic titles and summaries, three of them raising an alert to two channels), against the
 //! same rows written as plain INSERTs in one transaction on a bare sqlx pool.
 //!
-//! The reference has the tables `record_poll` writes (feeds, stories, story identities,
-//! fingerprint terms, alerts, deliveries) with the same keys, unique constraints and indexes, the
+//! The reference has the tables `record_poll` writes (feeds, stories with their fingerprints,
+//! story identities, alerts, deliveries) with the same keys, unique constraints and indexes, the
 //! same pragmas (WAL, `synchronous = NORMAL`, one connection), and builds the same values
 //! (payload JSON, delivery keys); it only skips what `record_poll` decides: the cluster lookups
 //! and "also reported by". Every poll is of a feed never seen, so every row is new; one story in
@@ -141,17 +141,15 @@ CREATE TABLE feeds (id TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modi
 CREATE TABLE stories (id INTEGER PRIMARY KEY, feed_id TEXT NOT NULL, story_key TEXT NOT NULL,
     canonical_url TEXT, cluster_id INTEGER, title TEXT NOT NULL, published_at INTEGER,
     first_seen_at INTEGER NOT NULL, outlet TEXT, content_hash TEXT, clustered_at INTEGER,
-    terms INTEGER NOT NULL DEFAULT 0, UNIQUE (feed_id, story_key));
+    terms INTEGER NOT NULL DEFAULT 0, fingerprint BLOB, UNIQUE (feed_id, story_key));
 CREATE INDEX stories_by_canonical_url ON stories (canonical_url);
 CREATE INDEX stories_by_feed_seen ON stories (feed_id, first_seen_at);
 CREATE INDEX stories_by_cluster ON stories (cluster_id);
 CREATE INDEX stories_by_first_seen ON stories (first_seen_at);
+CREATE INDEX stories_with_fingerprint ON stories (first_seen_at) WHERE fingerprint IS NOT NULL;
 CREATE TABLE story_identities (identity TEXT NOT NULL, story_id INTEGER NOT NULL,
     PRIMARY KEY (identity, story_id)) WITHOUT ROWID;
 CREATE INDEX story_identities_by_story ON story_identities (story_id);
-CREATE TABLE story_terms (term INTEGER NOT NULL, at INTEGER NOT NULL, story_id INTEGER NOT NULL,
-    PRIMARY KEY (term, at, story_id)) WITHOUT ROWID;
-CREATE INDEX story_terms_by_time ON story_terms (at);
 CREATE TABLE alerts (id INTEGER PRIMARY KEY, story_id INTEGER NOT NULL, cluster_id INTEGER NOT NULL,
     topic_id TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL,
     UNIQUE (cluster_id, topic_id));
@@ -194,8 +192,8 @@ async fn plain_inserts(pool: &SqlitePool, record: &PollRecord) {
     for new in &record.stories {
         let story_id: i64 = sqlx::query_scalar(
             "INSERT INTO stories (feed_id, story_key, canonical_url, title, published_at, first_seen_at,
-                 outlet, content_hash, terms, clustered_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6) RETURNING id",
+                 outlet, content_hash, terms, clustered_at, fingerprint)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6, $10) RETURNING id",
         )
         .bind(&record.feed_id)
         .bind(&new.story.key)
@@ -206,6 +204,7 @@ async fn plain_inserts(pool: &SqlitePool, record: &PollRecord) {
         .bind(&new.outlet)
         .bind(&new.content_hash)
         .bind(new.fingerprint.len() as i64)
+        .bind(rasad::dedupe::index::encode(&new.fingerprint))
         .fetch_one(&mut *tx)
         .await
         .expect("story");
@@ -216,15 +215,6 @@ async fn plain_inserts(pool: &SqlitePool, record: &PollRecord) {
                 .execute(&mut *tx)
                 .await
                 .expect("identity");
-        }
-        for term in &new.fingerprint {
-            sqlx::query("INSERT INTO story_terms (term, at, story_id) VALUES ($1, $2, $3)")
-                .bind(*term as i64)
-                .bind(at)
-                .bind(story_id)
-                .execute(&mut *tx)
-                .await
-                .expect("term");
         }
         for alert in &new.alerts {
             let payload = serde_json::to_string(&alert.payload).expect("a payload serialises");

@@ -4,6 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release && cargo run --release --example feedfarm -- --feeds 10000
+//! cargo run --release --example feedfarm -- --feeds 2000 --daemon 20m   # memory over time
 //! ```
 //!
 //! Feeds are generated deterministically: 30 items of about 2.7 KB each (about 80 KB a feed),
@@ -102,6 +103,8 @@ struct Args {
     changed: f64,
     rasad: PathBuf,
     reference: Option<PathBuf>,
+    /// Run `rasad run` for this long instead of two `rasad once` cycles.
+    daemon: Option<Duration>,
 }
 
 fn args() -> Args {
@@ -110,6 +113,7 @@ fn args() -> Args {
         changed: 0.1,
         rasad: PathBuf::from("target/release/rasad"),
         reference: None,
+        daemon: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -129,6 +133,12 @@ fn args() -> Args {
             }
             "--rasad" => args.rasad = PathBuf::from(value),
             "--reference" => args.reference = Some(PathBuf::from(value)),
+            "--daemon" => {
+                args.daemon = Some(
+                    humantime::parse_duration(&value)
+                        .unwrap_or_else(|_| usage("--daemon takes a duration such as 20m")),
+                )
+            }
             other => usage(&format!("unknown option {other}")),
         }
     }
@@ -138,7 +148,7 @@ fn args() -> Args {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "feedfarm: {problem}\nusage: feedfarm [--feeds N] [--changed FRACTION] [--rasad PATH] \
-         [--reference PATH_TO_SCRIPT]"
+         [--reference PATH_TO_SCRIPT] [--daemon DURATION]"
     );
     std::process::exit(2)
 }
@@ -272,9 +282,12 @@ fn feed_body(feed: usize, version: usize) -> (Vec<u8>, &'static str) {
     }
 }
 
+/// The farm's config. Every feed is on 127.0.0.1, so `per_host` is raised to the concurrency: the
+/// farm stands for thousands of outlets, each its own host.
 fn write_config(dir: &Path, server: &FeedServer, hook: &WebhookReceiver, feeds: usize) -> PathBuf {
     let mut text = format!(
-        "[daemon]\nstate = \"state.db\"\n\n[poll]\nconcurrency = 64\ntimeout = \"60s\"\n\n\
+        "[daemon]\nstate = \"state.db\"\nlisten = \"\"\n\n[poll]\nconcurrency = 64\nper_host = 64\n\
+         interval = \"1m\"\nmin_interval = \"1m\"\ntimeout = \"60s\"\n\n\
          [[topic]]\nid = \"isis\"\nany = [\"داعش\", \"تنظيم الدولة\"]\nnotify = [\"hook\"]\n\n\
          [[topic]]\nid = \"coalition\"\nany = [\"التحالف الدولي\"]\nnotify = [\"hook\"]\n\n\
          [[channel]]\nid = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
@@ -488,6 +501,100 @@ async fn run_reference(
     print_ratio("second cycle", rasad.1, second);
 }
 
+/// Resident memory now and at its peak, and CPU time so far, of process `pid` (Linux `/proc`).
+fn process_usage(pid: u32) -> Option<(u64, u64, Duration)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|v| v * 1024)
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let cpu = (fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?) / ticks;
+    Some((kb("VmRSS:")?, kb("VmHWM:")?, Duration::from_secs_f64(cpu)))
+}
+
+/// Runs `rasad run` on the farm for `length`, changing a tenth of the feeds every minute, and
+/// prints its memory and CPU time each minute: a daemon that leaks shows a rising RSS.
+async fn run_daemon(args: &Args, dir: &Path, server: &FeedServer, config: &Path, length: Duration) {
+    let log = std::fs::File::create(dir.join("daemon.log")).expect("the log file is created");
+    let mut child = tokio::process::Command::new(&args.rasad)
+        .args(["run", "-c"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("rasad starts");
+    let pid = child.id().expect("the daemon has a pid");
+    let started = Instant::now();
+    let mut versions = vec![0usize; args.feeds];
+    let mut minute = 0usize;
+    let mut first: Option<u64> = None;
+    let mut last = 0u64;
+    println!(
+        "rasad run, pid {pid}, for {}",
+        humantime::format_duration(length)
+    );
+    while started.elapsed() < length {
+        tokio::time::sleep_until((started + Duration::from_secs(60 * (minute as u64 + 1))).into())
+            .await;
+        minute += 1;
+        if let Ok(Some(status)) = child.try_wait() {
+            println!(
+                "the daemon ended early: {status}; see {}",
+                dir.join("daemon.log").display()
+            );
+            return;
+        }
+        let Some((rss, peak, cpu)) = process_usage(pid) else {
+            println!("cannot read /proc/{pid}");
+            break;
+        };
+        first.get_or_insert(rss);
+        last = rss;
+        println!(
+            "minute {minute:>3}: RSS {:.1} MB, peak {:.1} MB, CPU {:.1} s",
+            rss as f64 / 1e6,
+            peak as f64 / 1e6,
+            cpu.as_secs_f64()
+        );
+        // A tenth of the feeds gets a new item, a different tenth each minute.
+        for feed in (0..args.feeds).filter(|f| (f + minute).is_multiple_of(10)) {
+            versions[feed] += 1;
+            let (body, content_type) = feed_body(feed, versions[feed]);
+            server.set(&format!("/f{feed}.xml"), body, content_type);
+        }
+    }
+    // SAFETY: kill sends a signal to a child this program started and has not yet reaped.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+        Ok(status) => println!(
+            "the daemon stopped: {}",
+            status.expect("the daemon is waited for")
+        ),
+        Err(_) => {
+            println!("the daemon did not stop within 30 s of SIGTERM; killing it");
+            let _ = child.kill().await;
+        }
+    }
+    if let Some(first) = first {
+        println!(
+            "RSS after the first minute {:.1} MB, at the end {:.1} MB ({:+.1}%)",
+            first as f64 / 1e6,
+            last as f64 / 1e6,
+            (last as f64 / first as f64 - 1.0) * 100.0
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
@@ -516,6 +623,13 @@ async fn main() {
         total as f64 / 1e3 / args.feeds as f64
     );
     let config = write_config(dir.path(), &server, &hook, args.feeds);
+    if let Some(length) = args.daemon {
+        run_daemon(&args, dir.path(), &server, &config, length).await;
+        println!("webhook calls received: {}", hook.requests().len());
+        server.shutdown().await;
+        hook.shutdown().await;
+        return;
+    }
     let first = cycle("first cycle", &args.rasad, &config, args.feeds, total).await;
 
     let changed = ((args.feeds as f64 * args.changed).round() as usize).max(1);

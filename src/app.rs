@@ -19,7 +19,7 @@ use crate::outbox;
 use crate::pipeline::{FeedReport, poll_feed};
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
-use crate::{server, service};
+use crate::{progress, server, service};
 
 mod schedule;
 use schedule::Schedule;
@@ -66,10 +66,15 @@ impl std::fmt::Display for OnceSummary {
 }
 
 /// Polls every feed once, then sends every delivery that is due until each is delivered, dead
-/// or waiting for a later retry.
-pub async fn once(runtime: Arc<Runtime>, store: &Store) -> Result<OnceSummary, AppError> {
+/// or waiting for a later retry. Each finished poll is counted in `progress`.
+pub async fn once(
+    runtime: Arc<Runtime>,
+    store: &Store,
+    progress: &Arc<progress::Counts>,
+) -> Result<OnceSummary, AppError> {
     let feeds: Vec<usize> = (0..runtime.config.feeds.len()).collect();
-    let reports = poll_many(&runtime, store, feeds).await?;
+    let reports = poll_many(&runtime, store, feeds, progress).await?;
+    progress.sending();
     let drained = outbox::drain(store, &runtime).await?;
     let outbox = store.outbox_counts(Utc::now()).await?;
     let mut summary = OnceSummary {
@@ -160,22 +165,29 @@ pub async fn dry_run(runtime: &Runtime) -> Vec<DryRunMatch> {
     matches
 }
 
-/// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time.
+/// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time, counting
+/// each in `progress` as it ends.
 async fn poll_many(
     runtime: &Arc<Runtime>,
     store: &Store,
     indexes: Vec<usize>,
+    progress: &Arc<progress::Counts>,
 ) -> Result<Vec<FeedReport>, StoreError> {
     let limit = Arc::new(tokio::sync::Semaphore::new(runtime.config.poll.concurrency));
     let mut tasks = JoinSet::new();
     for index in indexes {
         let (runtime, store, limit) = (runtime.clone(), store.clone(), limit.clone());
+        let progress = progress.clone();
         tasks.spawn(async move {
             let _permit = limit
                 .acquire_owned()
                 .await
                 .expect("the semaphore is never closed");
-            poll_one(&runtime, &store, index).await
+            let report = poll_one(&runtime, &store, index).await;
+            if let Ok(report) = &report {
+                progress.feed_done(report);
+            }
+            report
         });
     }
     let mut reports = Vec::new();

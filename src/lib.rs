@@ -15,8 +15,8 @@
 //! (all SQL: one enum over a SQLite file and a PostgreSQL database that several instances share
 //! through leases), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits),
 //! [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
-//! lease on a shared store), [`telemetry`] (every metric), [`server`] (admin HTTP), [`service`]
-//! (systemd notifications and watchdog).
+//! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
+//! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog).
 //!
 //! Forbidden edges: `source` never uses `sink`; `sink` never uses `source` fetching, `matcher`
 //! or `store`; SQL stays in `store`; `text`, `matcher` and `dedupe` never use tokio; config
@@ -29,6 +29,7 @@ pub mod matcher;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;
+pub mod progress;
 pub mod retry_after;
 pub mod runtime;
 pub mod server;

@@ -57,7 +57,8 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Poll every feed once, send the alerts that are due, print a summary and exit.
+    /// Poll every feed once, send the alerts that are due, print a summary and exit. On a
+    /// terminal a live line shows the feeds done, new stories and alerts while it runs.
     Once {
         #[command(flatten)]
         config: ConfigArg,
@@ -323,9 +324,10 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 async fn once(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
     let (runtime, _) = load(&path)?;
     let store = open_store(&runtime).await?;
-    let summary = app::once(Arc::new(runtime), &store)
-        .await
-        .map_err(runtime_failure)?;
+    let progress = rasad::progress::Progress::on_terminal(runtime.config.feeds.len());
+    let summary = app::once(Arc::new(runtime), &store, progress.counts()).await;
+    progress.finish().await;
+    let summary = summary.map_err(runtime_failure)?;
     store.close().await;
     if json {
         println!(
@@ -775,7 +777,7 @@ fn init_logging(format: LogFormat) {
         ),
         (None, LogFormat::Text) => Some(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(rasad::progress::log_writer)
                 .with_ansi(std::io::stderr().is_terminal())
                 .boxed(),
         ),

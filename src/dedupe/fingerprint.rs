@@ -126,11 +126,22 @@ const PREFIXES: &[&str] = &[
 ];
 const SUFFIXES: &[&str] = &["ها", "ات", "ين", "ون", "ان", "ه", "ي"];
 
+/// Words of the lead that count. Copies of one story share the event's words in the headline and
+/// first sentences; a feed that puts the whole article in its summary would otherwise get a set
+/// so large that no shorter copy could reach the threshold, and index rows by the hundred.
+pub const LEAD_WORDS: usize = 40;
+
 /// The fingerprint of a story: the sorted, distinct hashes of its content words (title and
-/// lead), folded with `text::fold` and lightly stemmed. Stable across versions and restarts
+/// the first [`LEAD_WORDS`] words of its lead), folded with `text::fold` and lightly stemmed. Stable across versions and restarts
 /// (FNV-1a over the stem's UTF-8), since it is stored.
 pub fn fingerprint(title: &str, lead: &str) -> Vec<u64> {
-    let folded = fold_str(&format!("{title} {lead}"));
+    let lead_end = lead
+        .split_whitespace()
+        .nth(LEAD_WORDS)
+        .map_or(lead.len(), |word| {
+            word.as_ptr() as usize - lead.as_ptr() as usize
+        });
+    let folded = fold_str(&format!("{title} {}", &lead[..lead_end]));
     let mut terms: Vec<u64> = folded
         .split(|c: char| !is_word_char(c))
         .map(stem)
@@ -252,6 +263,20 @@ mod tests {
         // Among equals the newest (highest id) first.
         assert_eq!(found[1].0, 199);
         assert!(policy.candidates([(1, 5), (2, 0)]).is_empty());
+    }
+
+    #[test]
+    fn only_the_start_of_a_long_lead_counts() {
+        let start: Vec<String> = (0..LEAD_WORDS).map(|i| format!("كلمة{i}")).collect();
+        let start = start.join(" ");
+        let long = format!("{start} ذيل طويل جدا بكلمات أخرى كثيرة");
+        assert_eq!(fingerprint("عنوان", &long), fingerprint("عنوان", &start));
+        assert_ne!(fingerprint("عنوان", &start), fingerprint("عنوان", "كلمة0"));
+        // A lead shorter than the limit is read whole, as is a title of any length.
+        assert_eq!(
+            fingerprint("عنوان", "  قصير  "),
+            fingerprint("عنوان قصير", "")
+        );
     }
 
     #[test]

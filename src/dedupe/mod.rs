@@ -2,8 +2,10 @@
 //! `fingerprint`) the near-duplicate test that groups one story's copies across outlets. Pure.
 
 mod fingerprint;
+pub mod index;
 
-pub use fingerprint::{ClusterPolicy, fingerprint, shared_terms};
+pub use fingerprint::{ClusterPolicy, MAX_CANDIDATES, fingerprint, shared_terms};
+pub use index::ClusterIndex;
 
 use std::collections::HashMap;
 

@@ -10,6 +10,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::*;
+use crate::dedupe::ClusterIndex;
+use crate::dedupe::index::DEFAULT_CAPACITY;
+use std::sync::{Arc, Mutex};
 
 mod clusters;
 mod outbox;
@@ -23,6 +26,10 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Named as the holder of the leases this store takes.
     instance: std::sync::Arc<str>,
+    /// The clustering window's fingerprint index (see `dedupe::index`), fed as stories are
+    /// recorded; rebuilt from the database after a failed write, which may have added stories
+    /// the database then rolled back.
+    index: Arc<Mutex<ClusterIndex>>,
 }
 
 impl SqliteStore {
@@ -45,7 +52,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // 16 MiB of page cache (the default is 2 MiB): the fingerprint index and the story
+            // keys of thousands of feeds are read at every poll, and a page re-read from the
+            // file costs a system call and a copy.
+            .pragma("cache_size", "-16384");
         // One connection: every write is serialised in-process and SQLite never answers BUSY
         // between our own writers; reads are short.
         // Many feeds polled at once queue here for the one connection: a long queue is slow, not
@@ -57,9 +68,11 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        let index = clusters::load_index(&pool, DEFAULT_CAPACITY).await?;
         Ok(SqliteStore {
             pool,
             instance: crate::config::default_instance().into(),
+            index: Arc::new(Mutex::new(index)),
         })
     }
 
@@ -157,7 +170,8 @@ impl SqliteStore {
                 .map_or(i64::MIN, millis)
         };
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM story_terms WHERE at < $1")
+        // Fingerprints are kept only while a new story could still be compared with them.
+        sqlx::query("UPDATE stories SET fingerprint = NULL WHERE fingerprint IS NOT NULL AND first_seen_at < $1")
             .bind(ago(window))
             .execute(&mut *tx)
             .await?;
@@ -169,10 +183,6 @@ impl SqliteStore {
         .bind(cutoff)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM story_terms WHERE story_id IN (SELECT id FROM stories WHERE first_seen_at < $1)")
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
         let removed = sqlx::query(
             "DELETE FROM stories WHERE first_seen_at < $1 AND id NOT IN (SELECT story_id FROM alerts)",
         )
@@ -187,13 +197,30 @@ impl SqliteStore {
     /// Writes one successful poll in one transaction: the new stories, their alerts and
     /// deliveries, then the feed's validators and health.
     pub async fn record_poll(&self, record: &PollRecord) -> Result<PollCounts, StoreError> {
+        let recorded = self.record_poll_once(record).await;
+        if recorded.is_err() {
+            // The index may hold stories of the rolled-back transaction: read it again.
+            match clusters::load_index(&self.pool, DEFAULT_CAPACITY).await {
+                Ok(index) => {
+                    *self
+                        .index
+                        .lock()
+                        .expect("the cluster index is never poisoned") = index
+                }
+                Err(e) => tracing::error!(error = %e, "cannot reload the cluster index"),
+            }
+        }
+        recorded
+    }
+
+    async fn record_poll_once(&self, record: &PollRecord) -> Result<PollCounts, StoreError> {
         let mut tx = self.pool.begin().await?;
         let at = millis(record.at);
         upsert_feed(&mut tx, &record.feed_id, &record.url).await?;
         let mut counts = PollCounts::default();
         for new in &record.stories {
             let Some((story_id, cluster_id)) =
-                record_story(&mut tx, record, new, &mut counts).await?
+                record_story(&mut tx, &self.index, record, new, &mut counts).await?
             else {
                 continue;
             };
@@ -487,6 +514,7 @@ fn hint_secs(hints: &PollHints) -> Option<i64> {
 /// Returns its id and cluster, or `None` when there is nothing to do (a repeat).
 async fn record_story(
     tx: &mut sqlx::SqliteConnection,
+    index: &Mutex<ClusterIndex>,
     record: &PollRecord,
     new: &NewStory,
     counts: &mut PollCounts,
@@ -528,7 +556,7 @@ async fn record_story(
     // Compared at its publication time (bounded by when it was fetched: a feed may post-date).
     let at = story.published.map_or(record.at, |p| p.min(record.at));
     let cluster_id =
-        clusters::assign_cluster(tx, story_id, new, at, &record.cluster_policy).await?;
+        clusters::assign_cluster(tx, index, story_id, new, at, &record.cluster_policy).await?;
     if cluster_id != story_id {
         counts.joined += 1;
     }

@@ -11,6 +11,7 @@ mod matching;
 mod ops;
 mod pg;
 mod pipeline;
+mod progress;
 mod servers;
 mod store;
 mod support;

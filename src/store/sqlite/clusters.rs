@@ -1,19 +1,22 @@
 //! Story clusters in SQLite: which cluster a new story joins (by identity, else through the
-//! fingerprint index of the window), the index rows it adds, the outlets of a cluster, and
-//! retention.
+//! in-memory fingerprint index of the window), the fingerprint it stores, the loading of that
+//! index, and the outlets of a cluster.
 
-use std::collections::HashMap;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
 use super::super::{NewStory, StoreError, millis};
 use crate::dedupe::ClusterPolicy;
+use crate::dedupe::index::{self, ClusterIndex};
 
 /// The cluster `story_id` (just inserted) belongs to: that of a story with one of its
-/// identities, else that of the best-scoring story of the window, else its own id.
+/// identities, else that of the best-scoring story of the window (found through `index`),
+/// else its own id. The story then joins the index.
 pub(super) async fn assign_cluster(
     tx: &mut SqliteConnection,
+    index: &Mutex<ClusterIndex>,
     story_id: i64,
     new: &NewStory,
     at: DateTime<Utc>,
@@ -33,11 +36,13 @@ pub(super) async fn assign_cluster(
     .bind(&new.canonical_url)
     .fetch_one(&mut *tx)
     .await?;
-    let cluster = match by_identity {
-        Some(cluster) => cluster,
-        None => best_match(tx, story_id, new, at, policy)
-            .await?
-            .unwrap_or(story_id),
+    let cluster = {
+        let mut index = index.lock().expect("the cluster index is never poisoned");
+        let cluster = by_identity
+            .or_else(|| index.best_match(&new.fingerprint, millis(at), policy))
+            .unwrap_or(story_id);
+        index.insert(story_id, millis(at), &new.fingerprint, cluster);
+        cluster
     };
     sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
         .bind(cluster)
@@ -48,84 +53,13 @@ pub(super) async fn assign_cluster(
     Ok(cluster)
 }
 
-/// Postings read per term of a new story. A word that more stories of the reach share says
-/// little about which story this is, and reading all of its postings would make every lookup grow
-/// with the window (and the first poll of many feeds quadratic). Capping can only miss a merge
-/// with an older copy, never make a false one.
-const POSTINGS_PER_TERM: i64 = 128;
-
-/// The cluster of the stored story most similar to `new` within the policy's reach, if it
-/// scores high enough.
-async fn best_match(
-    tx: &mut SqliteConnection,
-    story_id: i64,
-    new: &NewStory,
-    at: DateTime<Utc>,
-    policy: &ClusterPolicy,
-) -> Result<Option<i64>, StoreError> {
-    if new.fingerprint.is_empty() {
-        return Ok(None);
-    }
-    let reach = chrono::Duration::from_std(policy.reach()).unwrap_or(chrono::Duration::hours(36));
-    let (from, to) = (millis(at - reach), millis(at + reach));
-    let mut shared: HashMap<i64, usize> = HashMap::new();
-    for term in &new.fingerprint {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT story_id FROM story_terms WHERE term = $1 AND at BETWEEN $2 AND $3 AND story_id <> $4
-             ORDER BY at DESC LIMIT $5",
-        )
-        .bind(*term as i64)
-        .bind(from)
-        .bind(to)
-        .bind(story_id)
-        .bind(POSTINGS_PER_TERM)
-        .fetch_all(&mut *tx)
-        .await?;
-        for id in ids {
-            *shared.entry(id).or_default() += 1;
-        }
-    }
-    // Stories that share fewer words can never be the same story (`ClusterPolicy::score`).
-    let candidates = policy.candidates(shared);
-    if candidates.is_empty() {
-        return Ok(None);
-    }
-    let shared: HashMap<i64, usize> = candidates.iter().copied().collect();
-    let ids: Vec<i64> = candidates.iter().map(|(id, _)| *id).collect();
-    let rows = sqlx::query(
-        "SELECT id, terms, clustered_at, cluster_id FROM stories
-         WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
-    )
-    .bind(serde_json::to_string(&ids).expect("a list of numbers serialises"))
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut best: Option<(f64, i64)> = None;
-    for row in rows {
-        let id: i64 = row.get(0);
-        let terms = row.get::<i64, _>(1).try_into().unwrap_or(0usize);
-        let apart = (millis(at) - row.get::<Option<i64>, _>(2).unwrap_or(0)).unsigned_abs();
-        let score = policy.score(
-            shared[&id],
-            new.fingerprint.len(),
-            terms,
-            std::time::Duration::from_millis(apart),
-        );
-        let cluster: Option<i64> = row.get(3);
-        if policy.same_story(score) && best.is_none_or(|(b, _)| score > b) {
-            best = Some((score, cluster.unwrap_or(id)));
-        }
-    }
-    Ok(best.map(|(_, cluster)| cluster))
-}
-
 async fn index_story(
     tx: &mut SqliteConnection,
     story_id: i64,
     new: &NewStory,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    // One statement each for the identities and the terms: a story has dozens of terms, and a
-    // statement per row would make the writer's round trips the cost of a poll.
+    // One statement for the identities: a story can have several.
     sqlx::query(
         "INSERT OR IGNORE INTO story_identities (identity, story_id) SELECT value, $2 FROM json_each($1)",
     )
@@ -133,22 +67,39 @@ async fn index_story(
     .bind(story_id)
     .execute(&mut *tx)
     .await?;
-    let terms: Vec<i64> = new.fingerprint.iter().map(|t| *t as i64).collect();
-    sqlx::query(
-        "INSERT OR IGNORE INTO story_terms (term, at, story_id) SELECT value, $2, $3 FROM json_each($1)",
-    )
-    .bind(serde_json::to_string(&terms).expect("a list of numbers serialises"))
-    .bind(millis(at))
-    .bind(story_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE stories SET terms = $1, clustered_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE stories SET terms = $1, clustered_at = $2, fingerprint = $3 WHERE id = $4")
         .bind(new.fingerprint.len() as i64)
         .bind(millis(at))
+        .bind(index::encode(&new.fingerprint))
         .bind(story_id)
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// The index of the window, from the fingerprints of the newest stories that still have one.
+pub(super) async fn load_index(
+    pool: &sqlx::SqlitePool,
+    capacity: usize,
+) -> Result<ClusterIndex, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, clustered_at, COALESCE(cluster_id, id), fingerprint FROM stories
+         WHERE fingerprint IS NOT NULL ORDER BY id DESC LIMIT $1",
+    )
+    .bind(i64::try_from(capacity).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    let mut index = ClusterIndex::with_capacity(capacity);
+    for row in rows.iter().rev() {
+        let fingerprint: Vec<u8> = row.get(3);
+        index.insert(
+            row.get(0),
+            row.get::<Option<i64>, _>(1).unwrap_or(0),
+            &index::decode(&fingerprint),
+            row.get(2),
+        );
+    }
+    Ok(index)
 }
 
 /// The outlets of the other stories of `cluster`, in the order they were seen.
