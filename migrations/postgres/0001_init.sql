@@ -1,4 +1,4 @@
--- The schema of migrations/sqlite/0001..0006 in one step, for PostgreSQL. Times are BIGINT
+-- The schema of migrations/sqlite/0001..0004 and 0006 in one step, for PostgreSQL. Times are BIGINT
 -- milliseconds since the epoch and counters BIGINT, exactly as the SQLite store reads them, so
 -- that both stores keep one Rust contract.
 

@@ -5,7 +5,7 @@
 //! transaction-scoped advisory lock, with the unique constraints as the last word; a poll that
 //! adds deliveries NOTIFYs every instance's outbox.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::*;
+use crate::dedupe::index::DEFAULT_CAPACITY;
 
 mod clusters;
 mod outbox;
@@ -40,6 +41,8 @@ pub struct PgStore {
     pool: PgPool,
     /// For lease statements only (see [`LEASE_POOL_SIZE`]).
     leases: PgPool,
+    /// This instance's fingerprint index of the clustering window (see `clusters`).
+    index: Arc<Mutex<clusters::SharedIndex>>,
     /// The URL, kept for the notification listener's own connection.
     url: Arc<str>,
     /// Named as the holder of the leases this store takes.
@@ -69,9 +72,11 @@ impl PgStore {
             .max_connections(LEASE_POOL_SIZE)
             .acquire_timeout(POOL_QUEUE_LIMIT)
             .connect_lazy_with(options);
+        let index = clusters::load_index(&pool, DEFAULT_CAPACITY).await?;
         Ok(PgStore {
             pool,
             leases,
+            index: Arc::new(Mutex::new(index)),
             url: url.into(),
             instance: crate::config::default_instance().into(),
         })
@@ -163,10 +168,13 @@ impl PgStore {
         };
         let mut tx = self.pool.begin().await?;
         lock_clustering(&mut tx).await?;
-        sqlx::query("DELETE FROM story_terms WHERE at < $1")
-            .bind(ago(window))
-            .execute(&mut *tx)
-            .await?;
+        // Fingerprints are kept only while a new story could still be compared with them.
+        sqlx::query(
+            "UPDATE stories SET fingerprint = NULL WHERE fingerprint IS NOT NULL AND first_seen_at < $1",
+        )
+        .bind(ago(window))
+        .execute(&mut *tx)
+        .await?;
         let cutoff = ago(retention);
         sqlx::query(
             "DELETE FROM story_identities WHERE story_id IN (SELECT id FROM stories WHERE first_seen_at < $1
@@ -175,10 +183,6 @@ impl PgStore {
         .bind(cutoff)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM story_terms WHERE story_id IN (SELECT id FROM stories WHERE first_seen_at < $1)")
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
         let removed = sqlx::query(
             "DELETE FROM stories WHERE first_seen_at < $1 AND id NOT IN (SELECT story_id FROM alerts)",
         )
@@ -195,16 +199,34 @@ impl PgStore {
     /// by whichever transaction comes second; `UNIQUE (cluster_id, topic_id)` then keeps the
     /// alert single. Other instances are notified when deliveries were added.
     pub async fn record_poll(&self, record: &PollRecord) -> Result<PollCounts, StoreError> {
+        let recorded = self.record_poll_once(record).await;
+        if recorded.is_err() {
+            // The index may hold stories of the rolled-back transaction: read it again.
+            match clusters::load_index(&self.pool, DEFAULT_CAPACITY).await {
+                Ok(index) => {
+                    *self
+                        .index
+                        .lock()
+                        .expect("the cluster index is never poisoned") = index
+                }
+                Err(e) => tracing::error!(error = %e, "cannot reload the cluster index"),
+            }
+        }
+        recorded
+    }
+
+    async fn record_poll_once(&self, record: &PollRecord) -> Result<PollCounts, StoreError> {
         let mut tx = self.pool.begin().await?;
         if !record.stories.is_empty() {
             lock_clustering(&mut tx).await?;
+            clusters::catch_up(&mut tx, &self.index).await?;
         }
         let at = millis(record.at);
         upsert_feed(&mut tx, &record.feed_id, &record.url).await?;
         let mut counts = PollCounts::default();
         for new in &record.stories {
             let Some((story_id, cluster_id)) =
-                record_story(&mut tx, record, new, &mut counts).await?
+                record_story(&mut tx, &self.index, record, new, &mut counts).await?
             else {
                 continue;
             };
@@ -523,6 +545,7 @@ fn hint_secs(hints: &PollHints) -> Option<i64> {
 /// Returns its id and cluster, or `None` when there is nothing to do (a repeat).
 async fn record_story(
     tx: &mut PgConnection,
+    index: &Mutex<clusters::SharedIndex>,
     record: &PollRecord,
     new: &NewStory,
     counts: &mut PollCounts,
@@ -565,7 +588,7 @@ async fn record_story(
     // Compared at its publication time (bounded by when it was fetched: a feed may post-date).
     let at = story.published.map_or(record.at, |p| p.min(record.at));
     let cluster_id =
-        clusters::assign_cluster(tx, story_id, new, at, &record.cluster_policy).await?;
+        clusters::assign_cluster(tx, index, story_id, new, at, &record.cluster_policy).await?;
     if cluster_id != story_id {
         counts.joined += 1;
     }

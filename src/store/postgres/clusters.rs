@@ -1,20 +1,32 @@
 //! Story clusters in PostgreSQL: the same decisions as `store/sqlite/clusters.rs` (identity
-//! first, else the best-scoring candidate of the fingerprint index within the policy's reach,
-//! keeping only `policy.candidates`), run inside the recording transaction under the clustering
-//! lock.
+//! first, else the best match of the window's in-memory fingerprint index, `dedupe::index`),
+//! shared by several instances. Each instance keeps its own index; under the clustering lock,
+//! before it clusters, it reads the stories other instances recorded since it last looked. Stories
+//! are only inserted under that lock, so their ids grow in commit order and "every story with a
+//! larger id" is exactly what this instance has not seen.
 
-use std::collections::HashMap;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
 use super::super::{NewStory, StoreError, millis};
 use crate::dedupe::ClusterPolicy;
+use crate::dedupe::index::{self, ClusterIndex};
+
+/// One instance's view of the clustering window.
+#[derive(Debug)]
+pub(super) struct SharedIndex {
+    index: ClusterIndex,
+    /// The largest story id in `index` or known to have no fingerprint: read up to here.
+    seen_up_to: i64,
+}
 
 /// The cluster `story_id` (just inserted) belongs to: that of a story with one of its
 /// identities, else that of the best-scoring story of the window, else its own id.
 pub(super) async fn assign_cluster(
     tx: &mut PgConnection,
+    index: &Mutex<SharedIndex>,
     story_id: i64,
     new: &NewStory,
     at: DateTime<Utc>,
@@ -33,11 +45,20 @@ pub(super) async fn assign_cluster(
     .bind(&new.canonical_url)
     .fetch_one(&mut *tx)
     .await?;
-    let cluster = match by_identity {
-        Some(cluster) => cluster,
-        None => best_match(tx, story_id, new, at, policy)
-            .await?
-            .unwrap_or(story_id),
+    let cluster = {
+        let mut shared = index.lock().expect("the cluster index is never poisoned");
+        let cluster = by_identity
+            .or_else(|| {
+                shared
+                    .index
+                    .best_match(&new.fingerprint, millis(at), policy)
+            })
+            .unwrap_or(story_id);
+        shared
+            .index
+            .insert(story_id, millis(at), &new.fingerprint, cluster);
+        shared.seen_up_to = shared.seen_up_to.max(story_id);
+        cluster
     };
     sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
         .bind(cluster)
@@ -46,75 +67,6 @@ pub(super) async fn assign_cluster(
         .await?;
     index_story(tx, story_id, new, at).await?;
     Ok(cluster)
-}
-
-/// Postings read per term of a new story: the same cap as on SQLite, for the same reason (a
-/// common word must not make every lookup grow with the window).
-const POSTINGS_PER_TERM: i64 = 128;
-
-/// The cluster of the stored story most similar to `new` within the policy's reach, if it
-/// scores high enough.
-async fn best_match(
-    tx: &mut PgConnection,
-    story_id: i64,
-    new: &NewStory,
-    at: DateTime<Utc>,
-    policy: &ClusterPolicy,
-) -> Result<Option<i64>, StoreError> {
-    if new.fingerprint.is_empty() {
-        return Ok(None);
-    }
-    let reach = chrono::Duration::from_std(policy.reach()).unwrap_or(chrono::Duration::hours(36));
-    let (from, to) = (millis(at - reach), millis(at + reach));
-    let terms: Vec<i64> = new.fingerprint.iter().map(|t| *t as i64).collect();
-    // Each term's newest postings, as SQLite reads them one term at a time, in one round trip.
-    let rows: Vec<i64> = sqlx::query_scalar(
-        "SELECT p.story_id FROM UNNEST($1::bigint[]) AS q (term)
-         CROSS JOIN LATERAL (SELECT story_id FROM story_terms
-                             WHERE term = q.term AND at BETWEEN $2 AND $3 AND story_id <> $4
-                             ORDER BY at DESC LIMIT $5) AS p",
-    )
-    .bind(&terms)
-    .bind(from)
-    .bind(to)
-    .bind(story_id)
-    .bind(POSTINGS_PER_TERM)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut shared: HashMap<i64, usize> = HashMap::new();
-    for id in rows {
-        *shared.entry(id).or_default() += 1;
-    }
-    // Stories that share fewer words can never be the same story (`ClusterPolicy::score`).
-    let candidates = policy.candidates(shared);
-    if candidates.is_empty() {
-        return Ok(None);
-    }
-    let shared: HashMap<i64, usize> = candidates.iter().copied().collect();
-    let ids: Vec<i64> = candidates.iter().map(|(id, _)| *id).collect();
-    let rows = sqlx::query(
-        "SELECT id, terms, clustered_at, cluster_id FROM stories WHERE id = ANY($1) ORDER BY id",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut best: Option<(f64, i64)> = None;
-    for row in rows {
-        let id: i64 = row.get(0);
-        let terms = row.get::<i64, _>(1).try_into().unwrap_or(0usize);
-        let apart = (millis(at) - row.get::<Option<i64>, _>(2).unwrap_or(0)).unsigned_abs();
-        let score = policy.score(
-            shared[&id],
-            new.fingerprint.len(),
-            terms,
-            std::time::Duration::from_millis(apart),
-        );
-        let cluster: Option<i64> = row.get(3);
-        if policy.same_story(score) && best.is_none_or(|(b, _)| score > b) {
-            best = Some((score, cluster.unwrap_or(id)));
-        }
-    }
-    Ok(best.map(|(_, cluster)| cluster))
 }
 
 async fn index_story(
@@ -131,23 +83,76 @@ async fn index_story(
     .bind(story_id)
     .execute(&mut *tx)
     .await?;
-    let terms: Vec<i64> = new.fingerprint.iter().map(|t| *t as i64).collect();
-    sqlx::query(
-        "INSERT INTO story_terms (term, at, story_id) SELECT DISTINCT t, $2, $3 FROM UNNEST($1::bigint[]) AS t
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&terms)
-    .bind(millis(at))
-    .bind(story_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE stories SET terms = $1, clustered_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE stories SET terms = $1, clustered_at = $2, fingerprint = $3 WHERE id = $4")
         .bind(new.fingerprint.len() as i64)
         .bind(millis(at))
+        .bind(index::encode(&new.fingerprint))
         .bind(story_id)
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// The window's index as the database holds it: the `capacity` newest stories with a
+/// fingerprint.
+pub(super) async fn load_index(
+    pool: &sqlx::PgPool,
+    capacity: usize,
+) -> Result<SharedIndex, StoreError> {
+    let seen_up_to: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM stories")
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query(
+        "SELECT id, clustered_at, COALESCE(cluster_id, id), fingerprint FROM stories
+         WHERE fingerprint IS NOT NULL AND id <= $2 ORDER BY id DESC LIMIT $1",
+    )
+    .bind(i64::try_from(capacity).unwrap_or(i64::MAX))
+    .bind(seen_up_to.unwrap_or(0))
+    .fetch_all(pool)
+    .await?;
+    let mut index = ClusterIndex::with_capacity(capacity);
+    add_rows(&mut index, rows.iter().rev());
+    Ok(SharedIndex {
+        index,
+        seen_up_to: seen_up_to.unwrap_or(0),
+    })
+}
+
+/// Adds the stories other instances recorded since this one last looked. Called under the
+/// clustering lock, so nothing is being recorded meanwhile.
+pub(super) async fn catch_up(
+    tx: &mut PgConnection,
+    index: &Mutex<SharedIndex>,
+) -> Result<(), StoreError> {
+    let after = index
+        .lock()
+        .expect("the cluster index is never poisoned")
+        .seen_up_to;
+    let rows = sqlx::query(
+        "SELECT id, clustered_at, COALESCE(cluster_id, id), fingerprint FROM stories
+         WHERE id > $1 AND fingerprint IS NOT NULL ORDER BY id",
+    )
+    .bind(after)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut shared = index.lock().expect("the cluster index is never poisoned");
+    if let Some(last) = rows.last() {
+        shared.seen_up_to = shared.seen_up_to.max(last.get(0));
+    }
+    add_rows(&mut shared.index, rows.iter());
+    Ok(())
+}
+
+fn add_rows<'a>(index: &mut ClusterIndex, rows: impl Iterator<Item = &'a sqlx::postgres::PgRow>) {
+    for row in rows {
+        let fingerprint: Vec<u8> = row.get(3);
+        index.insert(
+            row.get(0),
+            row.get::<Option<i64>, _>(1).unwrap_or(0),
+            &index::decode(&fingerprint),
+            row.get(2),
+        );
+    }
 }
 
 /// The outlets of the other stories of `cluster`, in the order they were seen.
