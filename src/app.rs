@@ -21,6 +21,9 @@ use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
 use crate::{progress, server, service};
 
+mod schedule;
+use schedule::Schedule;
+
 /// How long shutdown waits for in-flight polls and sends before it abandons them (their leases
 /// and unsaved validators make them safe to redo).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -257,60 +260,87 @@ pub async fn run(
         runtime_tx.subscribe(),
         shutdown.clone(),
     ));
+    {
+        let (store, wake, stop) = (store.clone(), wake_outbox.clone(), shutdown.clone());
+        tokio::spawn(async move { store.listen_for_deliveries(wake, stop).await });
+    }
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let mut schedule: HashMap<String, Instant> = HashMap::new();
+    let mut schedule = Schedule::for_store(&store);
     let mut in_flight: JoinSet<(String, Result<FeedReport, StoreError>)> = JoinSet::new();
     let mut polling: std::collections::HashSet<String> = Default::default();
+    let renew_every = schedule.renew_every(&runtime_tx.borrow());
+    let mut renew = tokio::time::interval(renew_every.unwrap_or(Duration::from_secs(3600)));
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(
         feeds = runtime_tx.borrow().config.feeds.len(),
+        instance = store.instance(),
+        shared = store.is_shared(),
         "rasad running"
     );
     loop {
         let runtime = runtime_tx.borrow().clone();
-        sync_schedule(&mut schedule, &runtime, &store).await?;
-        telemetry.scheduler_beat(false);
+        let free = runtime
+            .config
+            .poll
+            .concurrency
+            .saturating_sub(polling.len());
+        // A store that does not answer (a shared database restarting) costs polls, not the
+        // daemon: the schedule is read again shortly.
+        let due = match schedule.sync(&runtime, &store).await {
+            Ok(()) => schedule.take_due(&runtime, &store, &polling, free).await,
+            Err(e) => Err(e),
+        };
+        let due = due.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the feed schedule from the store; trying again shortly");
+            schedule.back_off();
+            Vec::new()
+        });
+        // An instance sharing the feeds with others may find none due for a while: having
+        // looked is its sign of life.
+        telemetry.scheduler_beat(store.is_shared() && due.is_empty() && polling.is_empty());
         if !notified_ready {
             service::ready(&runtime.config.summary());
             notified_ready = true;
         }
-        let now = Instant::now();
-        for (index, feed) in runtime.config.feeds.iter().enumerate() {
-            if polling.len() >= runtime.config.poll.concurrency {
-                break;
-            }
-            if schedule[&feed.id] <= now && polling.insert(feed.id.clone()) {
+        for index in due {
+            let feed = &runtime.config.feeds[index];
+            if polling.insert(feed.id.clone()) {
                 let (runtime, store, id) = (runtime.clone(), store.clone(), feed.id.clone());
                 in_flight.spawn(async move { (id, poll_one(&runtime, &store, index).await) });
             }
         }
-        let next_due = schedule
-            .iter()
-            .filter(|(id, _)| !polling.contains(*id))
-            .map(|(_, at)| *at)
-            .min()
-            .unwrap_or(now + Duration::from_secs(60))
-            .min(now + beat);
+        let now = Instant::now();
+        // With every slot taken, the next thing to wait for is a poll ending.
+        let next_due = if polling.len() >= runtime.config.poll.concurrency {
+            now + beat
+        } else {
+            schedule.next_due(&polling, now).min(now + beat)
+        };
         tokio::select! {
             () = shutdown.cancelled() => break,
             Some(joined) = in_flight.join_next() => {
                 let Ok((id, result)) = joined else { continue };
                 polling.remove(&id);
                 telemetry.scheduler_beat(true);
-                let wait = match result {
+                let (wait, recorded) = match result {
                     Ok(report) => {
                         if report.counts.deliveries > 0 {
                             wake_outbox.notify_one();
                         }
-                        (report.next_poll_at - Utc::now()).to_std().unwrap_or_default()
+                        ((report.next_poll_at - Utc::now()).to_std().unwrap_or_default(), true)
                     }
                     Err(e) => {
                         tracing::error!(feed = %id, error = %e, "cannot record the poll; retrying after the feed's interval");
-                        runtime.config.feeds.iter().find(|f| f.id == id).map_or(Duration::from_secs(60), |f| f.interval)
+                        let wait = runtime.config.feeds.iter().find(|f| f.id == id).map_or(Duration::from_secs(60), |f| f.interval);
+                        (wait, false)
                     }
                 };
-                schedule.insert(id, Instant::now() + wait);
+                schedule.polled(&store, id, wait, recorded).await;
             }
             () = tokio::time::sleep_until(next_due) => {}
+            _ = renew.tick(), if renew_every.is_some() => {
+                schedule.renew(&runtime, &store, &polling).await;
+            }
             Some(()) = recv_hangup(&mut hangup) => {
                 service::reloading();
                 let reloaded = reload(&config_path, &runtime);
@@ -380,29 +410,6 @@ fn reload(path: &Path, running: &Runtime) -> Option<Runtime> {
             None
         }
     }
-}
-
-/// Adds feeds new to the schedule (due when the store says, or now) and drops removed ones.
-async fn sync_schedule(
-    schedule: &mut HashMap<String, Instant>,
-    runtime: &Runtime,
-    store: &Store,
-) -> Result<(), StoreError> {
-    schedule.retain(|id, _| runtime.config.feeds.iter().any(|f| &f.id == id));
-    for feed in &runtime.config.feeds {
-        if schedule.contains_key(&feed.id) {
-            continue;
-        }
-        let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
-        let wait = state
-            .next_poll_at
-            .and_then(|at| (at - Utc::now()).to_std().ok())
-            .unwrap_or_default();
-        // A stored next poll (a Retry-After, a long <ttl>) holds across restarts, up to the cap.
-        let cap = feed.interval.max(runtime.config.poll.max_interval);
-        schedule.insert(feed.id.clone(), Instant::now() + wait.min(cap));
-    }
-    Ok(())
 }
 
 /// Runs one outbox worker per channel (so that a slow or paused channel holds only itself),

@@ -12,9 +12,11 @@
 //! Module map: [`config`] (parse, check, build), [`source`] (schedule, fetch, decode, parse),
 //! [`text`] and [`matcher`] (folding and keyword matching, pure), [`dedupe`] (story keys,
 //! canonical URLs and cluster fingerprints, pure), [`pipeline`] (one poll of one feed), [`store`]
-//! (all SQL), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits), [`runtime`]
-//! (what one config builds), [`app`] (the loops), [`progress`] (the live line of `rasad once`), [`telemetry`] (every metric), [`server`] (admin
-//! HTTP), [`service`] (systemd notifications and watchdog).
+//! (all SQL: one enum over a SQLite file and a PostgreSQL database that several instances share
+//! through leases), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits),
+//! [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
+//! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
+//! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog).
 //!
 //! Forbidden edges: `source` never uses `sink`; `sink` never uses `source` fetching, `matcher`
 //! or `store`; SQL stays in `store`; `text`, `matcher` and `dedupe` never use tokio; config

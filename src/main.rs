@@ -266,9 +266,15 @@ fn load(path: &std::path::Path) -> Result<(Runtime, Vec<String>), Failure> {
 }
 
 async fn open_store(runtime: &Runtime) -> Result<Store, Failure> {
-    Store::open(&runtime.config.daemon.state)
+    open_state(&runtime.config).await
+}
+
+/// The store the config names, holding leases as this config's instance.
+async fn open_state(config: &Config) -> Result<Store, Failure> {
+    Ok(Store::open(&config.daemon.state)
         .await
-        .map_err(runtime_failure)
+        .map_err(runtime_failure)?
+        .with_instance(&config.daemon.instance))
 }
 
 async fn run(path: PathBuf) -> Result<ExitCode, Failure> {
@@ -412,9 +418,7 @@ fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<Exi
 async fn feeds(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
     use rasad::source::health;
     let config = Config::load(&path).map_err(input)?;
-    let store = Store::open(&config.daemon.state)
-        .await
-        .map_err(runtime_failure)?;
+    let store = open_state(&config).await?;
     let known = store.feed_health().await.map_err(runtime_failure)?;
     store.close().await;
     let configured: Vec<(String, String)> = config
@@ -516,9 +520,7 @@ async fn outbox(
     action: Option<OutboxAction>,
 ) -> Result<ExitCode, Failure> {
     let config = Config::load(&path).map_err(input)?;
-    let store = Store::open(&config.daemon.state)
-        .await
-        .map_err(runtime_failure)?;
+    let store = open_state(&config).await?;
     let now = chrono::Utc::now();
     let result = match action {
         Some(OutboxAction::Retry { dead: true, .. }) => {
@@ -563,21 +565,22 @@ fn print_outbox(entries: &[rasad::store::OutboxEntry], json: bool) {
         println!("nothing waiting: no pending, retrying or dead deliveries");
         return;
     }
-    println!("ID\tCHANNEL\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tTOPIC\tTITLE\tLAST ERROR");
+    println!("ID\tCHANNEL\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tTOPIC\tTITLE\tLAST ERROR\tHELD BY");
     for e in entries {
         let next = e
             .next_attempt_at
             .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_else(|| "-".into());
         println!(
-            "{}\t{}\t{}\t{}\t{next}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{next}\t{}\t{}\t{}\t{}",
             e.id,
             e.channel,
             e.state,
             e.attempts,
             e.topic,
             e.title,
-            e.last_error.as_deref().unwrap_or("-")
+            e.last_error.as_deref().unwrap_or("-"),
+            e.held_by.as_deref().unwrap_or("-")
         );
     }
 }

@@ -264,7 +264,8 @@ impl ChannelWorker {
         claimed: &[Delivery],
     ) -> Result<DrainCounts, StoreError> {
         let refs: Vec<&Delivery> = claimed.iter().collect();
-        let outcome = tokio::time::timeout(pacing.timeout, sink.send(&refs))
+        let sending = tokio::time::timeout(pacing.timeout, sink.send(&refs));
+        let outcome = renewing_leases(store, claimed, pacing.timeout + LEASE_MARGIN, sending)
             .await
             .unwrap_or_else(|_| SendOutcome::Retry {
                 after: None,
@@ -323,6 +324,32 @@ impl ChannelWorker {
             _ => {}
         }
         Ok(counts)
+    }
+}
+
+/// Awaits `send`, extending the lease on `claimed` every half `lease` meanwhile, so that a long
+/// send (a slow receiver, a large digest) keeps its deliveries from being claimed by another
+/// instance. A failed renewal is logged: the worst it allows is a repeat the receiver can drop
+/// by its Idempotency-Key.
+async fn renewing_leases<T>(
+    store: &Store,
+    claimed: &[Delivery],
+    lease: Duration,
+    send: impl std::future::Future<Output = T>,
+) -> T {
+    let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 2, lease / 2);
+    tokio::pin!(send);
+    loop {
+        tokio::select! {
+            done = &mut send => return done,
+            _ = renew.tick() => {
+                let until = Utc::now() + to_chrono(lease);
+                if let Err(e) = store.renew_deliveries(&ids, until).await {
+                    tracing::warn!(error = %e, "cannot renew the lease of deliveries being sent");
+                }
+            }
+        }
     }
 }
 

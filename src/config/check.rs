@@ -24,28 +24,57 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
     };
     let base = path.parent().unwrap_or(Path::new("."));
     let state = match &raw.daemon.state {
-        Some(s)
-            if s.get_ref().starts_with("postgres://")
-                || s.get_ref().starts_with("postgresql://") =>
-        {
-            c.problem(
-                "daemon.state",
-                s.span(),
-                "PostgreSQL shared state is not supported by this version; give a SQLite file path",
-            );
-            PathBuf::new()
-        }
         Some(s) if s.get_ref().trim().is_empty() => {
             c.problem(
                 "daemon.state",
                 s.span(),
                 "must not be empty; leave it out for the default",
             );
-            PathBuf::new()
+            StateLocation::File(PathBuf::new())
         }
-        Some(s) => base.join(s.get_ref()),
-        None => default_state_path(),
+        Some(s) if is_postgres_url(s.get_ref()) => c.postgres_state(s, &raw.daemon),
+        Some(s) => StateLocation::parse(s.get_ref(), base),
+        None => StateLocation::File(default_state_path()),
     };
+    if let (StateLocation::File(_), Some(key)) = (
+        &state,
+        raw.daemon
+            .state_password_env
+            .as_ref()
+            .or(raw.daemon.state_password_file.as_ref()),
+    ) {
+        c.problem(
+            "daemon.state_password",
+            key.span(),
+            "is only used with a postgres:// state",
+        );
+    }
+    let instance = match &raw.daemon.instance {
+        Some(s) if s.get_ref().trim().is_empty() || s.get_ref().len() > 128 => {
+            c.problem(
+                "daemon.instance",
+                s.span(),
+                "must be 1 to 128 characters; leave it out for host name and process id",
+            );
+            String::new()
+        }
+        Some(s) => s.get_ref().trim().to_owned(),
+        None => default_instance(),
+    };
+    let lease = c.duration("daemon.lease", &raw.daemon.lease, DEFAULT_LEASE);
+    if lease < MIN_LEASE
+        && let Some(value) = &raw.daemon.lease
+    {
+        c.problem(
+            "daemon.lease",
+            value.span(),
+            format!(
+                "{} is too short: an instance must be able to renew its leases; at least {}",
+                humantime::format_duration(lease),
+                humantime::format_duration(MIN_LEASE)
+            ),
+        );
+    }
     let listen = c.listen(&raw.daemon.listen);
     let retention = c.duration(
         "daemon.retention",
@@ -135,6 +164,8 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
             path: path.to_owned(),
             daemon: Daemon {
                 state,
+                instance,
+                lease,
                 listen,
                 retention,
                 cluster_window,
@@ -149,6 +180,11 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         Err(c.problems)
     }
 }
+
+/// How long a feed lease lasts unless `daemon.lease` says otherwise.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// The shortest lease accepted: renewals happen every third of it.
+pub const MIN_LEASE: Duration = Duration::from_secs(1);
 
 /// Where the admin HTTP server listens unless `daemon.listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9797";
@@ -511,6 +547,50 @@ impl Checker<'_> {
         }
     }
 
+    /// A `postgres://` state: a valid URL without a password of its own (secrets never sit in
+    /// the file), given one by `daemon.state_password_env` or `_file` when they are set.
+    fn postgres_state(&mut self, value: &Str, daemon: &super::raw::RawDaemon) -> StateLocation {
+        let mut url = match Url::parse(value.get_ref()) {
+            Ok(url) => url,
+            Err(e) => {
+                self.problem(
+                    "daemon.state",
+                    value.span(),
+                    format!("not a valid PostgreSQL URL: {e}"),
+                );
+                return StateLocation::Postgres(value.get_ref().clone());
+            }
+        };
+        let inline = url.password().is_some()
+            || url
+                .query_pairs()
+                .any(|(k, _)| k.eq_ignore_ascii_case("password"));
+        if inline {
+            self.problem(
+                "daemon.state",
+                value.span(),
+                "secrets never sit in the config file: take the password out of the URL and name it with daemon.state_password_env or daemon.state_password_file (or set PGPASSWORD)",
+            );
+        }
+        let password = self.secret(
+            "daemon",
+            "state_password",
+            &None,
+            &daemon.state_password_env,
+            &daemon.state_password_file,
+        );
+        if let Some(password) = password
+            && url.set_password(Some(password.expose())).is_err()
+        {
+            self.problem(
+                "daemon.state",
+                value.span(),
+                "this URL cannot carry a password (it has no host)",
+            );
+        }
+        StateLocation::Postgres(url.to_string())
+    }
+
     /// Resolves a secret given as `<name>_env` or `<name>_file`; an inline value is a problem.
     fn secret(
         &mut self,
@@ -703,8 +783,10 @@ kind = "stdout"
         let config = Config::parse(GOOD, Path::new("/etc/rasad/rasad.toml")).expect("valid");
         assert_eq!(
             config.daemon.state,
-            PathBuf::from("/etc/rasad/state/rasad.db")
+            StateLocation::File(PathBuf::from("/etc/rasad/state/rasad.db"))
         );
+        assert_eq!(config.daemon.lease, DEFAULT_LEASE);
+        assert!(!config.daemon.instance.is_empty());
         assert_eq!(config.poll.interval, Duration::from_secs(300));
         assert_eq!(config.poll.max_body, 10 << 20);
         assert!(!config.poll.alert_on_first_poll);
@@ -815,6 +897,76 @@ kind = "stdout"
         ] {
             assert_eq!(parse_size(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn reads_the_state_location_instance_and_lease() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let password = dir.path().join("db-password");
+        std::fs::write(&password, "s3cret\n").expect("written");
+        let with = |daemon: &str| GOOD.replace("[daemon]\nstate = \"state/rasad.db\"\n", daemon);
+        let parse = |text: &str| Config::parse(text, Path::new("/etc/rasad/rasad.toml"));
+        let shared = format!(
+            "[daemon]\nstate = \"postgres://rasad@db.example:5432/rasad\"\nstate_password_file = {:?}\n",
+            password.display().to_string()
+        );
+        let cases: &[(&str, &str, StateLocation, &str)] = &[
+            (
+                "a_relative_path_is_beside_the_config",
+                "[daemon]\nstate = \"state/rasad.db\"\n",
+                StateLocation::File(PathBuf::from("/etc/rasad/state/rasad.db")),
+                "/etc/rasad/state/rasad.db",
+            ),
+            (
+                "postgres_url_selects_shared_state",
+                &shared,
+                StateLocation::Postgres("postgres://rasad:s3cret@db.example:5432/rasad".into()),
+                "postgres://rasad:***@db.example:5432/rasad",
+            ),
+            (
+                "postgresql_scheme_too",
+                "[daemon]\nstate = \"postgresql://db.example/rasad?sslmode=require\"\n",
+                StateLocation::Postgres("postgresql://db.example/rasad?sslmode=require".into()),
+                "postgresql://db.example/rasad?sslmode=require",
+            ),
+        ];
+        for (name, daemon, want, shown) in cases {
+            let config = parse(&with(daemon)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(&config.daemon.state, want, "{name}");
+            assert_eq!(
+                config.daemon.state.to_string(),
+                *shown,
+                "{name}: password hidden"
+            );
+            assert!(!config.summary().contains("s3cret"), "{name}");
+            assert!(!format!("{config:?}").contains("s3cret"), "{name}");
+        }
+        let inline = problems(&with(
+            "[daemon]\nstate = \"postgres://rasad:s3cret@db.example/rasad\"\n",
+        ));
+        assert_eq!(inline.len(), 1, "{inline:?}");
+        assert!(inline[0].contains("daemon.state: secrets never sit in the config file"));
+        let misplaced = problems(&with(
+            "[daemon]\nstate = \"r.db\"\nstate_password_env = \"HOME\"\n",
+        ));
+        assert_eq!(misplaced.len(), 1, "{misplaced:?}");
+        assert!(misplaced[0].contains("only used with a postgres:// state"));
+        let named = parse(&with(
+            "[daemon]\nstate = \"postgres://db/r\"\ninstance = \"web-1\"\nlease = \"5s\"\n",
+        ))
+        .expect("valid");
+        assert_eq!(named.daemon.instance, "web-1");
+        assert_eq!(named.daemon.lease, Duration::from_secs(5));
+        let wrong = problems(&with("[daemon]\nlease = \"200ms\"\ninstance = \"\"\n"));
+        assert_eq!(wrong.len(), 2, "{wrong:?}");
+        assert!(
+            wrong[0].contains("daemon.instance: must be 1 to 128 characters"),
+            "{wrong:?}"
+        );
+        assert!(
+            wrong[1].contains("daemon.lease: 200ms is too short"),
+            "{wrong:?}"
+        );
     }
 
     #[test]

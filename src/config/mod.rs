@@ -32,8 +32,13 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct Daemon {
-    /// The SQLite file that holds the state.
-    pub state: PathBuf,
+    /// Where the state lives: a SQLite file, or a PostgreSQL database several instances share.
+    pub state: StateLocation,
+    /// This instance's name, recorded with the leases it holds (`rasad feeds`, `rasad outbox`).
+    pub instance: String,
+    /// How long a feed claimed by this instance stays its own without a renewal: an instance
+    /// that stops renewing (it died) loses its feeds to the others after this.
+    pub lease: Duration,
     /// Where the admin HTTP server (health, readiness, metrics) listens; `None`: off.
     pub listen: Option<std::net::SocketAddr>,
     /// Stories first seen longer ago are pruned (those an alert points to stay).
@@ -361,9 +366,98 @@ impl Config {
             self.topics.len(),
             self.keyword_count(),
             self.channels.len(),
-            self.daemon.state.display()
+            self.daemon.state
         )
     }
+}
+
+/// Where the state lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// A SQLite file (one instance).
+    File(PathBuf),
+    /// A `postgres://` or `postgresql://` URL (any number of instances).
+    Postgres(String),
+}
+
+impl StateLocation {
+    /// Reads `daemon.state` as written: a PostgreSQL URL, else a path relative to `base`.
+    pub fn parse(value: &str, base: &Path) -> StateLocation {
+        if is_postgres_url(value) {
+            StateLocation::Postgres(value.to_owned())
+        } else {
+            StateLocation::File(base.join(value))
+        }
+    }
+}
+
+/// True for the URL schemes that select PostgreSQL.
+pub fn is_postgres_url(value: &str) -> bool {
+    value.starts_with("postgres://") || value.starts_with("postgresql://")
+}
+
+/// Shown in logs and `rasad check`: a URL's password is never printed.
+impl fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateLocation::File(path) => write!(f, "{}", path.display()),
+            StateLocation::Postgres(url) => match Url::parse(url) {
+                Ok(mut url) => {
+                    if url.password().is_some() {
+                        let _ = url.set_password(Some("***"));
+                    }
+                    write!(f, "{url}")
+                }
+                Err(_) => f.write_str("postgres://(unreadable URL)"),
+            },
+        }
+    }
+}
+
+/// As `Display`: a URL's password stays hidden in debug output too.
+impl fmt::Debug for StateLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateLocation::File(path) => write!(f, "File({path:?})"),
+            StateLocation::Postgres(_) => write!(f, "Postgres({self})"),
+        }
+    }
+}
+
+impl From<&Path> for StateLocation {
+    fn from(path: &Path) -> StateLocation {
+        StateLocation::File(path.to_owned())
+    }
+}
+
+impl From<&PathBuf> for StateLocation {
+    fn from(path: &PathBuf) -> StateLocation {
+        StateLocation::File(path.clone())
+    }
+}
+
+impl From<PathBuf> for StateLocation {
+    fn from(path: PathBuf) -> StateLocation {
+        StateLocation::File(path)
+    }
+}
+
+impl From<&StateLocation> for StateLocation {
+    fn from(location: &StateLocation) -> StateLocation {
+        location.clone()
+    }
+}
+
+/// The instance name when the config gives none: the host name and the process id, which tell
+/// apart instances on several machines and several on one.
+pub fn default_instance() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
 }
 
 /// The state file when the config names none: `$STATE_DIRECTORY` under systemd, else the

@@ -29,6 +29,10 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawDaemon {
     pub state: Option<Str>,
+    pub state_password_env: Option<Str>,
+    pub state_password_file: Option<Str>,
+    pub instance: Option<Str>,
+    pub lease: Option<Str>,
     pub listen: Option<Str>,
     pub retention: Option<Str>,
     pub cluster_window: Option<Str>,

@@ -80,6 +80,14 @@ pub fn line(row: &FeedRow, now: DateTime<Utc>) -> String {
     if let Some(to) = &h.moved_to {
         line.push_str(&format!(" | moved permanently to {to}"));
     }
+    if let (Some(owner), Some(until)) = (&h.lease_owner, h.lease_until)
+        && until > now
+    {
+        line.push_str(&format!(
+            " | polled by {owner} (lease until {})",
+            until.format("%H:%M:%S UTC")
+        ));
+    }
     line
 }
 
@@ -128,6 +136,19 @@ mod tests {
             ]
         );
         assert_eq!(got[3].health.url, "https://new.example/rss");
+        let mut leased = got[0].clone();
+        leased.health.lease_owner = Some("web-2:812".into());
+        leased.health.lease_until = Some(now + chrono::Duration::seconds(20));
+        assert!(
+            line(&leased, now).contains(" | polled by web-2:812 (lease until "),
+            "{}",
+            line(&leased, now)
+        );
+        leased.health.lease_until = Some(now - chrono::Duration::seconds(1));
+        assert!(
+            !line(&leased, now).contains("polled by"),
+            "an expired lease is not shown"
+        );
         let dead = &rows(&configured, &known, now)[2];
         assert!(
             line(dead, now).contains("failing for 1day 1h"),

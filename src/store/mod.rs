@@ -1,14 +1,23 @@
 //! The durable state: feeds and their fetch state, seen stories, alerts and the outbox. All SQL
 //! lives under this module.
 //!
-//! The records below are what the pipeline and the outbox hand to the store; they are plain data
-//! so that another backend can take the same calls.
+//! `Store` is one of two backends with one contract: a SQLite file for one instance, or a
+//! PostgreSQL database that several instances share (feeds and deliveries leased with
+//! `FOR UPDATE SKIP LOCKED`, clustering serialised by the database). The records below are what
+//! the pipeline and the outbox hand to the store; they are plain data so that both backends take
+//! the same calls.
 
+mod postgres;
 mod sqlite;
 
-pub use sqlite::Store;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+use crate::config::StateLocation;
 
 use crate::model::{AlertPayload, Story};
 use crate::source::fetch::Validators;
@@ -22,6 +31,11 @@ pub enum StoreError {
     },
     #[error("state database {path}: {source}")]
     Open { path: String, source: sqlx::Error },
+    #[error("state database {location}: the notification listener failed: {source}")]
+    Listen {
+        location: String,
+        source: sqlx::Error,
+    },
     #[error("state database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("state database: {0}")]
@@ -91,6 +105,10 @@ pub struct FeedHealth {
     pub moved_to: Option<String>,
     /// The wait the server last asked for, in seconds.
     pub server_wait_secs: Option<u64>,
+    /// The instance polling the feed now (several instances on PostgreSQL).
+    pub lease_owner: Option<String>,
+    /// Until when that instance holds the feed, unless it renews the lease.
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +208,8 @@ pub struct OutboxEntry {
     /// When it is due next (pending and retrying only).
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// The instance sending it now (`in_flight` only).
+    pub held_by: Option<String>,
 }
 
 /// One channel's pending deliveries, in brief.
@@ -200,6 +220,164 @@ pub struct ChannelQueue {
     pub next_due: Option<DateTime<Utc>>,
     /// When the oldest pending delivery entered the outbox (a digest window opens then).
     pub oldest: Option<DateTime<Utc>>,
+}
+
+/// A feed the config names, as the scheduler registers it with the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    pub id: String,
+    pub url: String,
+    /// A stored next poll later than this is brought forward to it (a Retry-After or a long
+    /// `<ttl>` holds across restarts, up to the feed's cap).
+    pub due_by: DateTime<Utc>,
+}
+
+/// The store of either backend. Every method has the same contract on both; PostgreSQL
+/// instances share the state, a SQLite file serves one.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Store {
+    /// Opens the state at `location` (a SQLite path or a `postgres://` URL) and brings its schema
+    /// up to date. On PostgreSQL the migrations run under an advisory lock, so instances that
+    /// start together apply them once.
+    pub async fn open(location: impl Into<StateLocation>) -> Result<Store, StoreError> {
+        match location.into() {
+            StateLocation::File(path) => Ok(Store::Sqlite(SqliteStore::open(&path).await?)),
+            StateLocation::Postgres(url) => Ok(Store::Postgres(PgStore::open(&url).await?)),
+        }
+    }
+
+    /// The same store, recording `instance` as the holder of the leases it takes.
+    pub fn with_instance(self, instance: &str) -> Store {
+        match self {
+            Store::Sqlite(s) => Store::Sqlite(s.with_instance(instance)),
+            Store::Postgres(s) => Store::Postgres(s.with_instance(instance)),
+        }
+    }
+
+    /// The instance named as the holder of this store's leases.
+    pub fn instance(&self) -> &str {
+        match self {
+            Store::Sqlite(s) => s.instance(),
+            Store::Postgres(s) => s.instance(),
+        }
+    }
+
+    /// Closes the connections (checkpointing a SQLite WAL).
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
+        }
+    }
+
+    /// True when several instances may share this store (feeds are then claimed by lease).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// Wakes `wake` whenever any instance adds deliveries, until `stop`; a no-op on SQLite,
+    /// where only this process adds them. A lost connection is logged and retried: the
+    /// outbox's periodic look at its queue still sends everything meanwhile.
+    pub async fn listen_for_deliveries(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        match self {
+            Store::Sqlite(_) => stop.cancelled().await,
+            Store::Postgres(s) => s.listen_for_deliveries(wake, stop).await,
+        }
+    }
+}
+
+/// Forwards each listed method to the backend's method of the same name and signature.
+macro_rules! dispatch {
+    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match self {
+                        Store::Sqlite(s) => s.$name($($arg),*).await,
+                        Store::Postgres(s) => s.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+dispatch! {
+    /// What the store knows of a feed, or the default for a feed never polled. Validators saved
+    /// for another URL (the feed's URL was changed in the config) are not returned.
+    fn feed_state(&self, feed_id: &str, url: &str) -> Result<FeedState, StoreError>;
+    /// The keys among `keys` already recorded for `feed_id`, with the content hash recorded
+    /// (`None` for stories recorded before hashes were kept).
+    fn known_keys(&self, feed_id: &str, keys: &[String]) -> Result<std::collections::HashMap<String, Option<String>>, StoreError>;
+    /// The cluster of each of `feed_id`'s stories among `keys`.
+    fn story_clusters(&self, feed_id: &str, keys: &[String]) -> Result<std::collections::HashMap<String, i64>, StoreError>;
+    /// Forgets stories first seen before `now - retention` (those an alert points to stay) and
+    /// drops fingerprint index rows older than the clustering window. Returns the number of
+    /// stories removed.
+    fn prune(&self, now: DateTime<Utc>, retention: Duration, window: Duration) -> Result<u64, StoreError>;
+    /// Writes one successful poll in one transaction: the new stories, their clusters, alerts
+    /// and deliveries, then the feed's validators and health; the feed's lease is released.
+    fn record_poll(&self, record: &PollRecord) -> Result<PollCounts, StoreError>;
+    /// Records a poll that brought nothing new (304) or failed; the feed's lease is released.
+    fn record_attempt(&self, attempt: &PollAttempt) -> Result<(), StoreError>;
+    /// The publication times (else first-seen times) of a feed's `limit` newest stories.
+    fn recent_item_times(&self, feed_id: &str, limit: u32) -> Result<Vec<DateTime<Utc>>, StoreError>;
+    /// The health of every feed the store knows, by id.
+    fn feed_health(&self) -> Result<Vec<FeedHealth>, StoreError>;
+    /// Outbox rows by state, as seen at `now`.
+    fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts, StoreError>;
+    /// When the next pending delivery falls due, if any is pending.
+    fn next_delivery_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Leases up to `limit` pending deliveries of `channel` that are due at `now`, oldest first,
+    /// for `lease`: a sender that dies leaves them to be claimed again when the lease runs out.
+    fn claim_due(&self, channel: &str, now: DateTime<Utc>, limit: u32, lease: Duration) -> Result<Vec<crate::model::Delivery>, StoreError>;
+    /// Extends this instance's lease on the deliveries `ids` to `until` (a long send).
+    fn renew_deliveries(&self, ids: &[i64], until: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Records one attempt and its outcome in one transaction, releasing the lease.
+    fn record_outcome(&self, id: i64, at: DateTime<Utc>, update: &DeliveryUpdate, reason: &str) -> Result<(), StoreError>;
+    /// Holds every pending delivery of `channel` until at least `until`.
+    fn postpone_channel(&self, channel: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Counts one message sent by `channel` (one alert, or a digest of `alerts`).
+    fn record_message(&self, channel: &str, at: DateTime<Utc>, alerts: usize) -> Result<(), StoreError>;
+    /// When `channel` sent its messages since `since`, oldest first.
+    fn messages_since(&self, channel: &str, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError>;
+    /// For `channel`'s pending deliveries: how many, when the earliest falls due (lease
+    /// included), and when the oldest entered the outbox.
+    fn channel_queue(&self, channel: &str) -> Result<ChannelQueue, StoreError>;
+    /// Every delivery not delivered, dead ones last, with its last error and holder.
+    fn outbox_entries(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Puts a dead or waiting delivery back in the queue, due at `now`. False when no such
+    /// undelivered delivery exists.
+    fn requeue(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Puts every dead delivery back in the queue; returns how many.
+    fn requeue_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Every attempt at one delivery, oldest first: `(time, outcome, reason)`.
+    fn delivery_attempts(&self, id: i64) -> Result<Vec<(DateTime<Utc>, String, String)>, StoreError>;
+    /// Adds the configured feeds the store does not know yet (due now) and brings stored next
+    /// polls later than a feed's `due_by` forward to it. Known URLs are left to the next poll.
+    fn register_feeds(&self, feeds: &[FeedEntry]) -> Result<(), StoreError>;
+    /// Leases to this instance, until `now + lease`, up to `limit` of the feeds `ids` that are
+    /// due at `now` and not leased by a live instance, the most overdue first. Returns their ids.
+    fn claim_feeds(&self, ids: &[String], now: DateTime<Utc>, limit: u32, lease: Duration) -> Result<Vec<String>, StoreError>;
+    /// Extends this instance's leases on the feeds `ids` to `until` (one that ran out is renewed
+    /// too while no other instance has claimed it). Returns the feeds among `ids` that another
+    /// instance holds now: lost leases. A feed released by its recorded poll is not lost.
+    fn renew_feeds(&self, ids: &[String], until: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+    /// Gives up this instance's lease on `id` without recording a poll (the poll could not be
+    /// recorded): the feed is due again at `next_poll_at`.
+    fn release_feed(&self, id: &str, next_poll_at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// When the next of the feeds `ids` falls due (a leased one when its lease runs out).
+    fn next_feed_due(&self, ids: &[String]) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {

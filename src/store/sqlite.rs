@@ -22,17 +22,19 @@ const STORE_QUEUE_LIMIT: Duration = Duration::from_secs(600);
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub struct SqliteStore {
     pool: SqlitePool,
+    /// Named as the holder of the leases this store takes.
+    instance: std::sync::Arc<str>,
     /// The clustering window's fingerprint index (see `dedupe::index`), fed as stories are
     /// recorded; rebuilt from the database after a failed write, which may have added stories
     /// the database then rolled back.
     index: Arc<Mutex<ClusterIndex>>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating when missing) the database at `path` and brings its schema up to date.
-    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
                 path: parent.display().to_string(),
@@ -67,10 +69,23 @@ impl Store {
             .map_err(open_error)?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         let index = clusters::load_index(&pool, DEFAULT_CAPACITY).await?;
-        Ok(Store {
+        Ok(SqliteStore {
             pool,
+            instance: crate::config::default_instance().into(),
             index: Arc::new(Mutex::new(index)),
         })
+    }
+
+    /// The same store, recording `instance` as the holder of its leases.
+    pub fn with_instance(self, instance: &str) -> SqliteStore {
+        SqliteStore {
+            instance: instance.into(),
+            ..self
+        }
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// Closes the connection, checkpointing the WAL.
@@ -248,7 +263,8 @@ impl Store {
             "UPDATE feeds SET etag = $2, last_modified = $3, first_success_at = COALESCE(first_success_at, $4),
                  last_attempt_at = $4, last_success_at = $4, last_status = '200', consecutive_failures = 0,
                  last_error = NULL, items_seen = items_seen + $5, next_poll_at = $6,
-                 failing_since = NULL, last_items = $7, server_hint_secs = $8, moved_to = COALESCE($9, moved_to)
+                 failing_since = NULL, last_items = $7, server_hint_secs = $8, moved_to = COALESCE($9, moved_to),
+                 lease_owner = NULL, lease_until = NULL
              WHERE id = $1",
         )
         .bind(&record.feed_id)
@@ -276,7 +292,8 @@ impl Store {
                  last_success_at = CASE WHEN $5 THEN last_success_at ELSE $2 END,
                  consecutive_failures = CASE WHEN $5 THEN consecutive_failures + 1 ELSE 0 END,
                  failing_since = CASE WHEN $5 THEN COALESCE(failing_since, $2) END,
-                 last_error = $6, server_hint_secs = $7, moved_to = COALESCE($8, moved_to)
+                 last_error = $6, server_hint_secs = $7, moved_to = COALESCE($8, moved_to),
+                 lease_owner = NULL, lease_until = NULL
              WHERE id = $1",
         )
         .bind(&attempt.feed_id)
@@ -316,7 +333,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, url, last_attempt_at, last_success_at, last_status, consecutive_failures,
                     last_error, failing_since, items_seen, last_items, next_poll_at, moved_to,
-                    server_hint_secs
+                    server_hint_secs, lease_owner, lease_until
              FROM feeds ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -343,6 +360,8 @@ impl Store {
                 next_poll_at: time(row, 10),
                 moved_to: row.get(11),
                 server_wait_secs: count(row, 12),
+                lease_owner: row.get(13),
+                lease_until: time(row, 14),
             })
             .collect())
     }
@@ -377,6 +396,112 @@ impl Store {
         .await?;
         Ok(next.map(from_millis))
     }
+}
+
+impl SqliteStore {
+    pub async fn register_feeds(&self, feeds: &[FeedEntry]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for feed in feeds {
+            sqlx::query(
+                "INSERT INTO feeds (id, url) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE
+                 SET next_poll_at = MIN(next_poll_at, $3) WHERE next_poll_at > $3",
+            )
+            .bind(&feed.id)
+            .bind(&feed.url)
+            .bind(millis(feed.due_by))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn claim_feeds(
+        &self,
+        ids: &[String],
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let now_ms = millis(now);
+        let rows: Vec<String> = sqlx::query_scalar(
+            "UPDATE feeds SET lease_owner = $4, lease_until = $3
+             WHERE id IN (SELECT id FROM feeds
+                          WHERE id IN (SELECT value FROM json_each($5))
+                            AND COALESCE(next_poll_at, 0) <= $1 AND COALESCE(lease_until, 0) <= $1
+                          ORDER BY lease_until IS NULL, COALESCE(next_poll_at, 0), id LIMIT $2)
+             RETURNING id",
+        )
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .bind(now_ms.saturating_add(lease_millis(lease)))
+        .bind(&*self.instance)
+        .bind(serde_json::to_string(ids).expect("a list of strings serialises"))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    pub async fn renew_feeds(
+        &self,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let ids = serde_json::to_string(ids).expect("a list of strings serialises");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE feeds SET lease_until = $1
+             WHERE lease_owner = $2 AND id IN (SELECT value FROM json_each($3))",
+        )
+        .bind(millis(until))
+        .bind(&*self.instance)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        let lost: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM feeds WHERE id IN (SELECT value FROM json_each($2)) AND lease_owner <> $1
+             ORDER BY id",
+        )
+        .bind(&*self.instance)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(lost)
+    }
+
+    pub async fn release_feed(
+        &self,
+        id: &str,
+        next_poll_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE feeds SET lease_owner = NULL, lease_until = NULL, next_poll_at = $3
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(&*self.instance)
+        .bind(millis(next_poll_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn next_feed_due(&self, ids: &[String]) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(MAX(COALESCE(next_poll_at, 0), COALESCE(lease_until, 0))) FROM feeds
+             WHERE id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(serde_json::to_string(ids).expect("a list of strings serialises"))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(next.map(from_millis))
+    }
+}
+
+/// A lease as milliseconds, however long it is configured.
+pub(crate) fn lease_millis(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 fn hint_secs(hints: &PollHints) -> Option<i64> {

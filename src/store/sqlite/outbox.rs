@@ -6,11 +6,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::Store;
+use super::SqliteStore;
 use crate::model::Delivery;
 use crate::store::{ChannelQueue, DeliveryUpdate, OutboxEntry, StoreError, from_millis, millis};
 
-impl Store {
+impl SqliteStore {
     /// Leases up to `limit` pending deliveries of `channel` that are due at `now`, oldest first,
     /// for `lease`: a sender that dies leaves them to be claimed again when the lease runs out.
     pub async fn claim_due(
@@ -21,10 +21,10 @@ impl Store {
         lease: Duration,
     ) -> Result<Vec<Delivery>, StoreError> {
         let now_ms = millis(now);
-        let lease_until = now_ms + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let lease_until = now_ms.saturating_add(super::lease_millis(lease));
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
-            "UPDATE deliveries SET lease_until = $3
+            "UPDATE deliveries SET lease_until = $3, lease_owner = $5
              WHERE id IN (SELECT id FROM deliveries
                           WHERE channel_id = $4 AND status = 'pending' AND next_attempt_at <= $1
                             AND COALESCE(lease_until, 0) <= $1
@@ -43,6 +43,7 @@ impl Store {
         .bind(i64::from(limit))
         .bind(lease_until)
         .bind(channel)
+        .bind(&*self.instance)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -79,6 +80,24 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Extends this instance's lease on the deliveries `ids` (still pending) to `until`.
+    pub async fn renew_deliveries(
+        &self,
+        ids: &[i64],
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_until = $1
+             WHERE lease_owner = $2 AND status = 'pending' AND id IN (SELECT value FROM json_each($3))",
+        )
+        .bind(millis(until))
+        .bind(&*self.instance)
+        .bind(serde_json::to_string(ids).expect("a list of numbers serialises"))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records one attempt and its outcome in one transaction: the attempt row, and the
     /// delivery delivered, pending again at a later time, or dead.
     pub async fn record_outcome(
@@ -101,19 +120,19 @@ impl Store {
         let query = match update {
             DeliveryUpdate::Delivered => sqlx::query(
                 "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $2,
-                     lease_until = NULL, last_error = NULL WHERE id = $1",
+                     lease_until = NULL, lease_owner = NULL, last_error = NULL WHERE id = $1",
             )
             .bind(id)
             .bind(millis(at)),
             DeliveryUpdate::RetryAt(next) => sqlx::query(
-                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL,
+                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL, lease_owner = NULL,
                      last_error = $3 WHERE id = $1",
             )
             .bind(id)
             .bind(millis(*next))
             .bind(reason),
             DeliveryUpdate::Dead => sqlx::query(
-                "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL,
+                "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL, lease_owner = NULL,
                      last_error = $2 WHERE id = $1",
             )
             .bind(id)
@@ -198,7 +217,8 @@ impl Store {
     pub async fn outbox_entries(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.id, d.channel_id, d.status, d.attempts, a.topic_id, s.title,
-                    COALESCE(d.requeued_at, d.created_at), d.next_attempt_at, d.lease_until, d.last_error
+                    COALESCE(d.requeued_at, d.created_at), d.next_attempt_at, d.lease_until, d.last_error,
+                    d.lease_owner
              FROM deliveries d JOIN alerts a ON a.id = d.alert_id JOIN stories s ON s.id = a.story_id
              WHERE d.status <> 'delivered'
              ORDER BY d.status = 'dead', d.id",
@@ -228,6 +248,7 @@ impl Store {
                     created_at: from_millis(row.get(6)),
                     next_attempt_at: (status != "dead").then(|| from_millis(row.get(7))),
                     last_error: row.get(9),
+                    held_by: (state == "in_flight").then(|| row.get(10)).flatten(),
                 }
             })
             .collect())
@@ -238,7 +259,7 @@ impl Store {
     pub async fn requeue(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
-                 requeued_at = $2, lease_until = NULL
+                 requeued_at = $2, lease_until = NULL, lease_owner = NULL
              WHERE id = $1 AND status <> 'delivered'",
         )
         .bind(id)
@@ -252,7 +273,7 @@ impl Store {
     pub async fn requeue_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1,
-                 requeued_at = $1, lease_until = NULL
+                 requeued_at = $1, lease_until = NULL, lease_owner = NULL
              WHERE status = 'dead'",
         )
         .bind(millis(now))
