@@ -3,7 +3,7 @@
 //! claims due feeds that no live instance holds, renews its leases while it polls, and releases
 //! a feed when its poll is recorded.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ const MIN_LOOK: Duration = Duration::from_millis(50);
 /// The daemon's feed schedule.
 pub(super) enum Schedule {
     /// When each configured feed is due, kept by this process alone.
-    Local(HashMap<String, Instant>),
+    Local(Local),
     /// Due times and leases live in the store; `registered` is the runtime whose feeds were
     /// last registered there.
     Leased {
@@ -42,7 +42,7 @@ impl Schedule {
                 next_look: Instant::now(),
             }
         } else {
-            Schedule::Local(HashMap::new())
+            Schedule::Local(Local::default())
         }
     }
 
@@ -55,7 +55,7 @@ impl Schedule {
         store: &Store,
     ) -> Result<(), StoreError> {
         match self {
-            Schedule::Local(schedule) => sync_local(schedule, runtime, store).await,
+            Schedule::Local(local) => local.sync(runtime, store).await,
             Schedule::Leased { registered, .. } => {
                 if registered.as_ref().is_some_and(|r| Arc::ptr_eq(r, runtime)) {
                     return Ok(());
@@ -81,18 +81,7 @@ impl Schedule {
         }
         let feeds = &runtime.config.feeds;
         match self {
-            Schedule::Local(schedule) => {
-                let now = Instant::now();
-                Ok(feeds
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| {
-                        schedule.get(&f.id).is_some_and(|at| *at <= now) && !polling.contains(&f.id)
-                    })
-                    .map(|(index, _)| index)
-                    .take(free)
-                    .collect())
-            }
+            Schedule::Local(local) => Ok(local.take_due(Instant::now(), polling, free)),
             Schedule::Leased { next_look, .. } => {
                 if Instant::now() < *next_look {
                     return Ok(Vec::new());
@@ -126,11 +115,7 @@ impl Schedule {
     pub(super) fn back_off(&mut self) {
         let later = Instant::now() + STORE_RETRY;
         match self {
-            Schedule::Local(schedule) => {
-                for at in schedule.values_mut() {
-                    *at = (*at).max(later);
-                }
-            }
+            Schedule::Local(local) => local.postpone(later),
             Schedule::Leased { next_look, .. } => *next_look = later,
         }
     }
@@ -138,11 +123,8 @@ impl Schedule {
     /// When to look for due feeds next (feeds being polled are not due).
     pub(super) fn next_due(&self, polling: &HashSet<String>, now: Instant) -> Instant {
         match self {
-            Schedule::Local(schedule) => schedule
-                .iter()
-                .filter(|(id, _)| !polling.contains(*id))
-                .map(|(_, at)| *at)
-                .min()
+            Schedule::Local(local) => local
+                .next_due(polling)
                 .unwrap_or(now + Duration::from_secs(60)),
             Schedule::Leased { next_look, .. } => *next_look,
         }
@@ -159,9 +141,7 @@ impl Schedule {
         recorded: bool,
     ) {
         match self {
-            Schedule::Local(schedule) => {
-                schedule.insert(id, Instant::now() + wait);
-            }
+            Schedule::Local(local) => local.set(id, Instant::now() + wait),
             Schedule::Leased { next_look, .. } => {
                 if !recorded {
                     let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
@@ -230,25 +210,185 @@ fn instant_of(at: Option<chrono::DateTime<Utc>>) -> Instant {
     Instant::now() + wait
 }
 
-/// Adds feeds new to the schedule (due when the store says, or now) and drops removed ones.
-async fn sync_local(
-    schedule: &mut HashMap<String, Instant>,
-    runtime: &Runtime,
-    store: &Store,
-) -> Result<(), StoreError> {
-    schedule.retain(|id, _| runtime.config.feeds.iter().any(|f| &f.id == id));
-    for feed in &runtime.config.feeds {
-        if schedule.contains_key(&feed.id) {
-            continue;
+/// The local schedule, ordered by due time so that each turn of the loop costs a few steps,
+/// not a pass over every feed (at ten thousand feeds, a pass per finished poll made each cycle
+/// cost a hundred million steps).
+#[derive(Default)]
+pub(super) struct Local {
+    /// When each feed is due.
+    at: HashMap<String, Instant>,
+    /// The same, by time; a feed being polled is out of it until its poll ends.
+    queue: BTreeSet<(Instant, String)>,
+    /// Each feed's index in the config the schedule was last synced with.
+    index_of: HashMap<String, usize>,
+    synced: Option<Arc<Runtime>>,
+}
+
+impl Local {
+    /// Adds feeds new to the schedule (due when the store says, or now) and drops removed ones;
+    /// nothing to do while the config is the one last synced.
+    async fn sync(&mut self, runtime: &Arc<Runtime>, store: &Store) -> Result<(), StoreError> {
+        if self
+            .synced
+            .as_ref()
+            .is_some_and(|r| Arc::ptr_eq(r, runtime))
+        {
+            return Ok(());
         }
-        let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
-        let wait = state
-            .next_poll_at
-            .and_then(|at| (at - Utc::now()).to_std().ok())
-            .unwrap_or_default();
-        // A stored next poll (a Retry-After, a long <ttl>) holds across restarts, up to the cap.
-        let cap = feed.interval.max(runtime.config.poll.max_interval);
-        schedule.insert(feed.id.clone(), Instant::now() + wait.min(cap));
+        let feeds = &runtime.config.feeds;
+        self.index_of = feeds
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.id.clone(), i))
+            .collect();
+        let index_of = &self.index_of;
+        self.at.retain(|id, _| index_of.contains_key(id));
+        self.queue.retain(|(_, id)| index_of.contains_key(id));
+        for feed in feeds {
+            if self.at.contains_key(&feed.id) {
+                continue;
+            }
+            let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
+            let wait = state
+                .next_poll_at
+                .and_then(|at| (at - Utc::now()).to_std().ok())
+                .unwrap_or_default();
+            // A stored next poll (a Retry-After, a long <ttl>) holds across restarts, up to the cap.
+            let cap = feed.interval.max(runtime.config.poll.max_interval);
+            self.set(feed.id.clone(), Instant::now() + wait.min(cap));
+        }
+        self.synced = Some(runtime.clone());
+        Ok(())
     }
-    Ok(())
+
+    /// Feed `id` is due at `at`.
+    fn set(&mut self, id: String, at: Instant) {
+        if let Some(old) = self.at.insert(id.clone(), at) {
+            self.queue.remove(&(old, id.clone()));
+        }
+        self.queue.insert((at, id));
+    }
+
+    /// The indexes of up to `free` feeds due at `now` and not in `polling`, taken out of the
+    /// queue until their poll ends ([`Local::set`]).
+    fn take_due(&mut self, now: Instant, polling: &HashSet<String>, free: usize) -> Vec<usize> {
+        let mut taken = Vec::new();
+        let mut skipped = Vec::new();
+        while taken.len() < free {
+            let Some((at, id)) = self.queue.first().cloned() else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            self.queue.pop_first();
+            match self.index_of.get(&id) {
+                Some(index) if !polling.contains(&id) => taken.push(*index),
+                Some(_) => skipped.push((at, id)),
+                None => {}
+            }
+        }
+        self.queue.extend(skipped);
+        taken
+    }
+
+    /// When the next feed not being polled is due.
+    fn next_due(&self, polling: &HashSet<String>) -> Option<Instant> {
+        self.queue
+            .iter()
+            .find(|(_, id)| !polling.contains(id))
+            .map(|(at, _)| *at)
+    }
+
+    /// No feed is due before `later`.
+    fn postpone(&mut self, later: Instant) {
+        let at: Vec<(String, Instant)> = self.at.iter().map(|(id, at)| (id.clone(), *at)).collect();
+        for (id, at) in at {
+            if at < later && self.queue.contains(&(at, id.clone())) {
+                self.set(id, later);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(feeds: &[(&str, u64)], base: Instant) -> Local {
+        let mut local = Local::default();
+        for (i, (id, secs)) in feeds.iter().enumerate() {
+            local.index_of.insert(id.to_string(), i);
+            local.set(id.to_string(), base + Duration::from_secs(*secs));
+        }
+        local
+    }
+
+    #[test]
+    fn takes_due_feeds_in_time_order_up_to_the_free_slots() {
+        let base = Instant::now();
+        let none = HashSet::new();
+        let cases = [
+            ("nothing_due", 0, 5, vec![]),
+            ("one_due", 10, 5, vec![1]),
+            ("all_due_in_order", 100, 5, vec![1, 0, 2]),
+            ("limited_by_free_slots", 100, 2, vec![1, 0]),
+        ];
+        for (name, at, free, expected) in cases {
+            let mut schedule = local(&[("a", 20), ("b", 10), ("c", 30)], base);
+            let now = base + Duration::from_secs(at);
+            assert_eq!(schedule.take_due(now, &none, free), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_taken_feed_waits_for_its_poll_to_end() {
+        let base = Instant::now();
+        let none = HashSet::new();
+        let mut schedule = local(&[("a", 1), ("b", 2)], base);
+        let late = base + Duration::from_secs(10);
+        assert_eq!(schedule.take_due(late, &none, 1), vec![0]);
+        assert_eq!(
+            schedule.next_due(&none),
+            Some(base + Duration::from_secs(2))
+        );
+        assert_eq!(schedule.take_due(late, &none, 5), vec![1]);
+        assert_eq!(schedule.next_due(&none), None);
+        schedule.set("a".into(), base + Duration::from_secs(60));
+        assert_eq!(
+            schedule.next_due(&none),
+            Some(base + Duration::from_secs(60))
+        );
+        // A feed still being polled (taken under another schedule) is left for later.
+        let polling: HashSet<String> = ["a".to_string()].into();
+        assert!(
+            schedule
+                .take_due(base + Duration::from_secs(99), &polling, 5)
+                .is_empty()
+        );
+        assert_eq!(
+            schedule.take_due(base + Duration::from_secs(99), &none, 5),
+            vec![0]
+        );
+    }
+
+    #[test]
+    fn postponing_moves_only_feeds_due_before() {
+        let base = Instant::now();
+        let none = HashSet::new();
+        let mut schedule = local(&[("a", 1), ("b", 100)], base);
+        schedule.postpone(base + Duration::from_secs(50));
+        assert_eq!(
+            schedule.next_due(&none),
+            Some(base + Duration::from_secs(50))
+        );
+        assert_eq!(
+            schedule.take_due(base + Duration::from_secs(60), &none, 5),
+            vec![0]
+        );
+        assert_eq!(
+            schedule.next_due(&none),
+            Some(base + Duration::from_secs(100))
+        );
+    }
 }

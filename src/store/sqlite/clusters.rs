@@ -153,9 +153,9 @@ mod tests {
     use super::*;
 
     /// Stories 1..=n, each with its own ten words, those of story 4 without a fingerprint.
-    async fn store_with_stories(n: i64) -> (tempfile::TempDir, super::super::Store) {
+    async fn store_with_stories(n: i64) -> (tempfile::TempDir, super::super::SqliteStore) {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let store = super::super::Store::open(&dir.path().join("s.db"))
+        let store = super::super::SqliteStore::open(&dir.path().join("s.db"))
             .await
             .expect("the store opens");
         for id in 1..=n {
