@@ -39,10 +39,12 @@ pub struct ClusterIndex {
     capacity: usize,
     /// The stories held, oldest first; `stories[i]` has slot `first_slot + i`.
     stories: VecDeque<Entry>,
-    first_slot: u64,
+    first_slot: u32,
     /// Word → the slots of the stories that hold it, oldest first, at most
     /// [`POSTINGS_PER_TERM`]; slots below `first_slot` are stale and skipped.
-    postings: HashMap<u64, VecDeque<u64>, BuildHasherDefault<TermHasher>>,
+    /// Slots are 32-bit to halve the postings' memory; after four billion stories the index
+    /// starts over empty (see [`ClusterIndex::insert`]).
+    postings: HashMap<u64, VecDeque<u32>, BuildHasherDefault<TermHasher>>,
     /// Stories evicted since the last sweep of stale postings.
     evicted: usize,
 }
@@ -76,7 +78,15 @@ impl ClusterIndex {
     /// Adds story `id` in `cluster`, compared at `at` (ms), with its sorted `fingerprint`.
     /// Stories are added in the order they were recorded; the oldest drop out beyond capacity.
     pub fn insert(&mut self, id: i64, at: i64, fingerprint: &[u64], cluster: i64) {
-        let slot = self.first_slot + self.stories.len() as u64;
+        let held = u32::try_from(self.stories.len()).expect("capacity fits in 32 bits");
+        let slot = match self.first_slot.checked_add(held) {
+            Some(slot) => slot,
+            None => {
+                // Four billion stories in one process: forget the window once and go on.
+                *self = ClusterIndex::with_capacity(self.capacity);
+                0
+            }
+        };
         self.stories.push_back(Entry {
             id,
             at,
@@ -95,9 +105,9 @@ impl ClusterIndex {
             self.first_slot += 1;
             self.evicted += 1;
         }
-        // Lists of words no new story used keep stale slots until swept: sweep once as many
-        // stories left as the index holds, so that memory stays proportional to capacity.
-        if self.evicted >= self.capacity {
+        // Lists of words no new story used keep stale slots until swept: sweep once a quarter
+        // of the capacity has left, so that memory stays within a quarter of the live postings.
+        if self.evicted >= self.capacity.div_ceil(4) {
             let first = self.first_slot;
             self.postings.retain(|_, list| {
                 while list.front().is_some_and(|s| *s < first) {
@@ -118,7 +128,7 @@ impl ClusterIndex {
         let reach = i64::try_from(policy.reach().as_millis()).unwrap_or(i64::MAX);
         // The slots of every posting in reach, sorted, so that equal slots are runs: cheaper
         // than a map for the few thousand postings a story meets.
-        let mut slots: Vec<u64> = Vec::with_capacity(fingerprint.len() * 8);
+        let mut slots: Vec<u32> = Vec::with_capacity(fingerprint.len() * 8);
         for term in fingerprint {
             let Some(list) = self.postings.get(term) else {
                 continue;
@@ -137,7 +147,7 @@ impl ClusterIndex {
         let candidates = policy.candidates(shared);
         let mut best: Option<(f64, i64, i64)> = None;
         for (slot, n) in candidates {
-            let entry = &self.stories[(slot as u64 - self.first_slot) as usize];
+            let entry = &self.stories[(slot as u32 - self.first_slot) as usize];
             let apart = std::time::Duration::from_millis(entry.at.abs_diff(at));
             let score = policy.score(n, fingerprint.len(), entry.terms as usize, apart);
             let better = best.is_none_or(|(b, _, id)| score > b || (score == b && entry.id < id));
