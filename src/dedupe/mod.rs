@@ -4,7 +4,7 @@
 mod fingerprint;
 pub mod index;
 
-pub use fingerprint::{ClusterPolicy, MAX_CANDIDATES, fingerprint, shared_terms};
+pub use fingerprint::{ClusterPolicy, LEAD_WORDS, MAX_CANDIDATES, fingerprint, shared_terms};
 pub use index::ClusterIndex;
 
 use std::collections::HashMap;
