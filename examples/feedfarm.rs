@@ -105,6 +105,8 @@ struct Args {
     reference: Option<PathBuf>,
     /// Run `rasad run` for this long instead of two `rasad once` cycles.
     daemon: Option<Duration>,
+    /// rasad's `poll.concurrency` (and `per_host`).
+    concurrency: usize,
 }
 
 fn args() -> Args {
@@ -114,6 +116,7 @@ fn args() -> Args {
         rasad: PathBuf::from("target/release/rasad"),
         reference: None,
         daemon: None,
+        concurrency: 64,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -132,6 +135,13 @@ fn args() -> Args {
                     .unwrap_or_else(|_| usage("--changed takes a fraction"))
             }
             "--rasad" => args.rasad = PathBuf::from(value),
+            "--concurrency" => {
+                args.concurrency = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .unwrap_or_else(|| usage("--concurrency takes a positive number"))
+            }
             "--reference" => args.reference = Some(PathBuf::from(value)),
             "--daemon" => {
                 args.daemon = Some(
@@ -148,7 +158,7 @@ fn args() -> Args {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "feedfarm: {problem}\nusage: feedfarm [--feeds N] [--changed FRACTION] [--rasad PATH] \
-         [--reference PATH_TO_SCRIPT] [--daemon DURATION]"
+         [--reference PATH_TO_SCRIPT] [--daemon DURATION] [--concurrency N]"
     );
     std::process::exit(2)
 }
@@ -284,9 +294,15 @@ fn feed_body(feed: usize, version: usize) -> (Vec<u8>, &'static str) {
 
 /// The farm's config. Every feed is on 127.0.0.1, so `per_host` is raised to the concurrency: the
 /// farm stands for thousands of outlets, each its own host.
-fn write_config(dir: &Path, server: &FeedServer, hook: &WebhookReceiver, feeds: usize) -> PathBuf {
+fn write_config(
+    dir: &Path,
+    server: &FeedServer,
+    hook: &WebhookReceiver,
+    feeds: usize,
+    concurrency: usize,
+) -> PathBuf {
     let mut text = format!(
-        "[daemon]\nstate = \"state.db\"\nlisten = \"\"\n\n[poll]\nconcurrency = 64\nper_host = 64\n\
+        "[daemon]\nstate = \"state.db\"\nlisten = \"\"\n\n[poll]\nconcurrency = {concurrency}\nper_host = {concurrency}\n\
          interval = \"1m\"\nmin_interval = \"1m\"\ntimeout = \"60s\"\n\n\
          [[topic]]\nid = \"isis\"\nany = [\"داعش\", \"تنظيم الدولة\"]\nnotify = [\"hook\"]\n\n\
          [[topic]]\nid = \"coalition\"\nany = [\"التحالف الدولي\"]\nnotify = [\"hook\"]\n\n\
@@ -695,7 +711,7 @@ async fn main() {
         total as f64 / 1e6,
         total as f64 / 1e3 / args.feeds as f64
     );
-    let config = write_config(dir.path(), &server, &hook, args.feeds);
+    let config = write_config(dir.path(), &server, &hook, args.feeds, args.concurrency);
     if let Some(length) = args.daemon {
         run_daemon(&args, dir.path(), &server, &config, length).await;
         println!("webhook calls received: {}", hook.requests().len());
