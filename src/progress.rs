@@ -98,14 +98,6 @@ impl Progress {
         Progress { counts, drawer }
     }
 
-    /// Counts only, never drawn.
-    pub fn hidden(total: usize) -> Progress {
-        Progress {
-            counts: Arc::new(Counts::new(total)),
-            drawer: None,
-        }
-    }
-
     pub fn counts(&self) -> &Arc<Counts> {
         &self.counts
     }
