@@ -119,6 +119,24 @@ impl ClusterIndex {
         }
     }
 
+    /// The cluster a new story `id` joins, and adds it to the index: `known` (the cluster of a
+    /// story with one of its identities) when there is one, else that of the best match, else
+    /// its own id.
+    pub fn assign(
+        &mut self,
+        id: i64,
+        at: i64,
+        fingerprint: &[u64],
+        known: Option<i64>,
+        policy: &ClusterPolicy,
+    ) -> i64 {
+        let cluster = known
+            .or_else(|| self.best_match(fingerprint, at, policy))
+            .unwrap_or(id);
+        self.insert(id, at, fingerprint, cluster);
+        cluster
+    }
+
     /// The cluster of the held story most similar to a new story with `fingerprint`, compared
     /// at `at` (ms), if it scores high enough under `policy`; ties go to the older story.
     pub fn best_match(&self, fingerprint: &[u64], at: i64, policy: &ClusterPolicy) -> Option<i64> {
@@ -231,6 +249,26 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn assigns_the_known_cluster_else_the_best_match_else_its_own() {
+        let policy = ClusterPolicy::default();
+        let mut index = ClusterIndex::default();
+        assert_eq!(index.assign(1, 0, &words(0..20), None, &policy), 1, "alone");
+        assert_eq!(
+            index.assign(2, 0, &words(0..20), None, &policy),
+            1,
+            "a copy"
+        );
+        assert_eq!(
+            index.assign(3, 0, &words(0..20), Some(9), &policy),
+            9,
+            "an identity wins"
+        );
+        // Each assigned story joined the index with its cluster.
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.best_match(&words(0..20), 0, &policy), Some(1));
     }
 
     #[test]

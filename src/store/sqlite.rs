@@ -12,6 +12,7 @@ use sqlx::{Row, SqlitePool};
 use super::*;
 use crate::dedupe::ClusterIndex;
 use crate::dedupe::index::DEFAULT_CAPACITY;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod clusters;
@@ -27,9 +28,12 @@ pub struct SqliteStore {
     /// Named as the holder of the leases this store takes.
     instance: std::sync::Arc<str>,
     /// The clustering window's fingerprint index (see `dedupe::index`), fed as stories are
-    /// recorded; rebuilt from the database after a failed write, which may have added stories
-    /// the database then rolled back.
+    /// recorded.
     index: Arc<Mutex<ClusterIndex>>,
+    /// Whether `index` must be read from the database before the next poll is recorded: at
+    /// first (commands that record nothing never read it), and after a failed write, which may
+    /// have added stories the database then rolled back.
+    index_stale: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -68,11 +72,11 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let index = clusters::load_index(&pool, DEFAULT_CAPACITY).await?;
         Ok(SqliteStore {
             pool,
             instance: crate::config::default_instance().into(),
-            index: Arc::new(Mutex::new(index)),
+            index: Arc::new(Mutex::new(ClusterIndex::default())),
+            index_stale: Arc::new(AtomicBool::new(true)),
         })
     }
 
@@ -199,22 +203,22 @@ impl SqliteStore {
     pub async fn record_poll(&self, record: &PollRecord) -> Result<PollCounts, StoreError> {
         let recorded = self.record_poll_once(record).await;
         if recorded.is_err() {
-            // The index may hold stories of the rolled-back transaction: read it again.
-            match clusters::load_index(&self.pool, DEFAULT_CAPACITY).await {
-                Ok(index) => {
-                    *self
-                        .index
-                        .lock()
-                        .expect("the cluster index is never poisoned") = index
-                }
-                Err(e) => tracing::error!(error = %e, "cannot reload the cluster index"),
-            }
+            self.index_stale.store(true, Ordering::SeqCst);
         }
         recorded
     }
 
     async fn record_poll_once(&self, record: &PollRecord) -> Result<PollCounts, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Read in the transaction, which holds the store's one connection: no other poll can
+        // cluster between the check and the load.
+        if self.index_stale.swap(false, Ordering::SeqCst) {
+            let index = clusters::load_index(&mut tx, DEFAULT_CAPACITY).await?;
+            *self
+                .index
+                .lock()
+                .expect("the cluster index is never poisoned") = index;
+        }
         let at = millis(record.at);
         upsert_feed(&mut tx, &record.feed_id, &record.url).await?;
         let mut counts = PollCounts::default();

@@ -47,16 +47,10 @@ pub(super) async fn assign_cluster(
     .await?;
     let cluster = {
         let mut shared = index.lock().expect("the cluster index is never poisoned");
-        let cluster = by_identity
-            .or_else(|| {
-                shared
-                    .index
-                    .best_match(&new.fingerprint, millis(at), policy)
-            })
-            .unwrap_or(story_id);
-        shared
-            .index
-            .insert(story_id, millis(at), &new.fingerprint, cluster);
+        let cluster =
+            shared
+                .index
+                .assign(story_id, millis(at), &new.fingerprint, by_identity, policy);
         shared.seen_up_to = shared.seen_up_to.max(story_id);
         cluster
     };

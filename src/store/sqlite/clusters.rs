@@ -36,14 +36,10 @@ pub(super) async fn assign_cluster(
     .bind(&new.canonical_url)
     .fetch_one(&mut *tx)
     .await?;
-    let cluster = {
-        let mut index = index.lock().expect("the cluster index is never poisoned");
-        let cluster = by_identity
-            .or_else(|| index.best_match(&new.fingerprint, millis(at), policy))
-            .unwrap_or(story_id);
-        index.insert(story_id, millis(at), &new.fingerprint, cluster);
-        cluster
-    };
+    let cluster = index
+        .lock()
+        .expect("the cluster index is never poisoned")
+        .assign(story_id, millis(at), &new.fingerprint, by_identity, policy);
     sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
         .bind(cluster)
         .bind(story_id)
@@ -83,14 +79,14 @@ const LOAD_PAGE: i64 = 4096;
 
 /// The index of the window, from the fingerprints of the newest stories that still have one.
 pub(super) async fn load_index(
-    pool: &sqlx::SqlitePool,
+    conn: &mut SqliteConnection,
     capacity: usize,
 ) -> Result<ClusterIndex, StoreError> {
-    load_index_paged(pool, capacity, LOAD_PAGE).await
+    load_index_paged(conn, capacity, LOAD_PAGE).await
 }
 
 async fn load_index_paged(
-    pool: &sqlx::SqlitePool,
+    conn: &mut SqliteConnection,
     capacity: usize,
     page: i64,
 ) -> Result<ClusterIndex, StoreError> {
@@ -100,7 +96,7 @@ async fn load_index_paged(
                              ORDER BY id DESC LIMIT $1)",
     )
     .bind(capacity_rows)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     let mut index = ClusterIndex::with_capacity(capacity);
     let Some(mut from) = first else {
@@ -113,7 +109,7 @@ async fn load_index_paged(
         )
         .bind(from)
         .bind(page)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
         for row in &rows {
             let fingerprint: Vec<u8> = row.get(3);
@@ -197,7 +193,8 @@ mod tests {
             ),
         ];
         for (name, capacity, page, found, missing) in cases {
-            let index = load_index_paged(&store.pool, capacity, page)
+            let mut conn = store.pool.acquire().await.expect("a connection");
+            let index = load_index_paged(&mut conn, capacity, page)
                 .await
                 .expect("the index loads");
             assert_eq!(index.len(), capacity.min(9), "{name}");
