@@ -24,8 +24,9 @@ use crate::store::{ChannelQueue, DeliveryUpdate, Store, StoreError};
 /// A claimed delivery stays leased this much longer than its send may take: only a crashed
 /// sender's rows come back, and they come back soon.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
-/// The longest a receiver's `Retry-After` is honoured.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// The shortest wait before a retry, whatever a receiver asks: `Retry-After: 0` (or a tiny
+/// Discord `retry_after`) must not turn into a tight loop of attempts.
+const MIN_RETRY_WAIT: Duration = Duration::from_secs(1);
 /// A channel worker looks at its queue at least this often, even when nothing woke it.
 const IDLE: Duration = Duration::from_secs(30);
 
@@ -154,11 +155,24 @@ pub fn decide(
             DeliveryUpdate::Dead
         }
         SendOutcome::Retry { after, .. } => {
-            let wait = after
-                .map(|a| a.min(MAX_RETRY_AFTER))
-                .unwrap_or_else(|| settings.backoff.delay(attempts, jitter));
+            let (wait, _) = retry_wait(*after, settings.backoff.delay(attempts, jitter), settings);
             DeliveryUpdate::RetryAt(now + to_chrono(wait))
         }
+    }
+}
+
+/// The wait before the next attempt: the backoff, or the receiver's hint when it asks for
+/// longer (a hint is a floor, never a shortcut), at least [`MIN_RETRY_WAIT`]. A hint beyond
+/// `retry_max` is cut to it; the flag says so, for the log.
+pub fn retry_wait(
+    hint: Option<Duration>,
+    backoff: Duration,
+    settings: &Settings,
+) -> (Duration, bool) {
+    let cap = settings.backoff.max.max(MIN_RETRY_WAIT);
+    match hint {
+        None => (backoff, false),
+        Some(hint) => (backoff.max(hint.min(cap)).max(MIN_RETRY_WAIT), hint > cap),
     }
 }
 
@@ -314,9 +328,13 @@ impl ChannelWorker {
             }
             // The receiver asked the whole channel to wait: hold every pending delivery.
             SendOutcome::Retry {
-                after: Some(wait), ..
+                after: Some(hint), ..
             } => {
-                let until = now + to_chrono((*wait).min(MAX_RETRY_AFTER));
+                let (wait, capped) = retry_wait(Some(*hint), Duration::ZERO, &self.settings);
+                if capped {
+                    tracing::warn!(%channel, asked_secs = hint.as_secs(), waits_secs = wait.as_secs(), "the receiver asked for a wait longer than delivery.retry_max; waiting retry_max");
+                }
+                let until = now + to_chrono(wait);
                 store.postpone_channel(channel, until).await?;
                 self.hold_until = Some(until);
                 tracing::warn!(%channel, until = %until, "channel paused at the receiver's request");
@@ -484,18 +502,32 @@ mod tests {
                 DeliveryUpdate::RetryAt(t(100)),
             ),
             (
-                "retry_after_is_honoured",
+                "retry_after_longer_than_the_backoff_is_honoured",
+                &retry(Some(50)),
+                1,
+                young,
+                DeliveryUpdate::RetryAt(t(50)),
+            ),
+            (
+                "retry_after_shorter_than_the_backoff_waits_the_backoff",
                 &retry(Some(2)),
                 5,
                 young,
-                DeliveryUpdate::RetryAt(t(2)),
+                DeliveryUpdate::RetryAt(t(100)),
             ),
             (
-                "retry_after_is_capped_at_a_day",
+                "retry_after_zero_waits_the_backoff",
+                &retry(Some(0)),
+                0,
+                young,
+                DeliveryUpdate::RetryAt(t(10)),
+            ),
+            (
+                "retry_after_beyond_retry_max_is_capped_there",
                 &retry(Some(999_999)),
                 0,
                 young,
-                DeliveryUpdate::RetryAt(t(86_400)),
+                DeliveryUpdate::RetryAt(t(100)),
             ),
             (
                 "too_old_to_retry_is_dead",
@@ -516,6 +548,83 @@ mod tests {
             assert_eq!(
                 decide(outcome, attempts, created, t(0), &settings, 1.0),
                 want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wait_hint_is_a_floor_of_at_least_a_second() {
+        let settings = |max: u64| Settings {
+            backoff: Backoff {
+                initial: Duration::from_millis(200),
+                max: Duration::from_millis(max),
+            },
+            max_age: Duration::from_secs(3600),
+        };
+        let ms = Duration::from_millis;
+        let cases = [
+            (
+                "no_hint_is_the_backoff",
+                None,
+                ms(200),
+                60_000,
+                ms(200),
+                false,
+            ),
+            (
+                "zero_hint_waits_a_second",
+                Some(ms(0)),
+                ms(200),
+                60_000,
+                ms(1000),
+                false,
+            ),
+            (
+                "tiny_discord_hint_waits_a_second",
+                Some(ms(3)),
+                ms(200),
+                60_000,
+                ms(1000),
+                false,
+            ),
+            (
+                "hint_above_backoff_wins",
+                Some(ms(5000)),
+                ms(200),
+                60_000,
+                ms(5000),
+                false,
+            ),
+            (
+                "backoff_above_hint_wins",
+                Some(ms(1500)),
+                ms(8000),
+                60_000,
+                ms(8000),
+                false,
+            ),
+            (
+                "hint_beyond_retry_max_is_capped",
+                Some(ms(90_000)),
+                ms(200),
+                60_000,
+                ms(60_000),
+                true,
+            ),
+            (
+                "retry_max_below_a_second_still_waits_a_second",
+                Some(ms(5000)),
+                ms(200),
+                400,
+                ms(1000),
+                true,
+            ),
+        ];
+        for (name, hint, backoff, max, want, capped) in cases {
+            assert_eq!(
+                retry_wait(hint, backoff, &settings(max)),
+                (want, capped),
                 "{name}"
             );
         }

@@ -14,6 +14,11 @@ use crate::model::{Delivery, SendOutcome};
 
 /// How much of a response body is kept as the receiver's answer.
 const ANSWER_BYTES: usize = 300;
+/// The most of a response body read at all: the answer and a `retry_after` hint sit at its
+/// start, and a receiver (or a captive portal) must not make us buffer a large page.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// The most of a `Location` header shown in a delivery's error.
+const LOCATION_CHARS: usize = 200;
 
 pub struct WebhookSink {
     client: reqwest::Client,
@@ -61,8 +66,13 @@ impl WebhookSink {
         options: &ChannelOptions,
         templates: Templates,
     ) -> Result<WebhookSink, String> {
+        // Redirects are never followed: a client that follows one turns the POST into a GET
+        // (whose 200 would count as delivery) or resends the signed body to whatever host the
+        // Location names, with the hook's secret URL in the Referer. `classify` decides instead.
         let client = reqwest::Client::builder()
             .user_agent(concat!("rasad/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .build()
@@ -129,9 +139,13 @@ impl WebhookSink {
             Ok(response) => {
                 let status = response.status();
                 let header_hint = crate::retry_after::retry_after(response.headers());
-                let text = response.text().await.unwrap_or_default();
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+                let text = read_capped(response, MAX_RESPONSE_BYTES).await;
                 let hint = header_hint.or_else(|| retry_after_in_body(&text));
-                classify(status, hint, &answer(status, &text))
+                classify(status, hint, location.as_deref(), &answer(status, &text))
             }
             // The URL may hold a secret (a Telegram token, a Slack hook path): never show it.
             Err(e) if e.is_timeout() => SendOutcome::Retry {
@@ -144,6 +158,22 @@ impl WebhookSink {
             },
         }
     }
+}
+
+/// The start of a response body, at most `limit` bytes, as text; what cannot be read is left
+/// out (the status alone decides the outcome).
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> String {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// `HTTP 200: ok`, the body cut short and on one line.
@@ -182,10 +212,37 @@ pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
     crate::dedupe::hex(&mac.finalize().into_bytes())
 }
 
-/// 2xx is delivered; 408, 425, 429 and 5xx are retried (honouring the receiver's wait); any
-/// other status is a refusal that retrying would not change.
-pub fn classify(status: StatusCode, retry_after: Option<Duration>, answer: &str) -> SendOutcome {
+/// 2xx is delivered; 408, 425, 429 and 5xx are retried (honouring the receiver's wait); a
+/// redirect is never delivery: a temporary one (302, 303, 307) is retried with its `Location`
+/// in the error, a permanent one (301, 308) or any other 3xx is dead, since the channel's URL
+/// must be changed (their error names the status and the Location, not the body); any other
+/// status is a refusal that retrying would not change.
+pub fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    location: Option<&str>,
+    answer: &str,
+) -> SendOutcome {
     let code = status.as_u16();
+    if status.is_redirection() {
+        let location = shown_location(location);
+        return match code {
+            302 | 303 | 307 => SendOutcome::Retry {
+                after: retry_after,
+                reason: format!(
+                    "HTTP {code}: redirected to {location}; redirects are not followed"
+                ),
+            },
+            301 | 308 => SendOutcome::Rejected {
+                reason: format!(
+                    "HTTP {code}: moved permanently to {location}: update the channel's url"
+                ),
+            },
+            _ => SendOutcome::Rejected {
+                reason: format!("HTTP {code}: a redirect (to {location}) is not a delivery"),
+            },
+        };
+    }
     if status.is_success() {
         SendOutcome::Delivered {
             answer: answer.to_owned(),
@@ -199,6 +256,18 @@ pub fn classify(status: StatusCode, retry_after: Option<Duration>, answer: &str)
         SendOutcome::Rejected {
             reason: answer.to_owned(),
         }
+    }
+}
+
+/// A `Location` header as shown in an error: on one line, cut short, or `(none)`.
+fn shown_location(location: Option<&str>) -> String {
+    match location.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) => l
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(LOCATION_CHARS)
+            .collect(),
+        None => "(no Location)".to_owned(),
     }
 }
 
@@ -224,10 +293,21 @@ mod tests {
             ("unauthorised_is_rejected", 401, None, "rejected"),
             ("gone_is_rejected", 410, None, "rejected"),
             ("payload_too_large_is_rejected", 413, None, "rejected"),
-            ("redirect_is_rejected", 301, None, "rejected"),
+            ("moved_permanently_is_dead", 301, None, "rejected"),
+            ("permanent_redirect_is_dead", 308, None, "rejected"),
+            ("found_retries", 302, None, "retry"),
+            ("see_other_retries", 303, None, "retry"),
+            ("temporary_redirect_retries", 307, None, "retry"),
+            ("multiple_choices_is_dead", 300, None, "rejected"),
+            ("not_modified_is_not_delivery", 304, None, "rejected"),
         ];
         for (name, code, hint, want) in cases {
-            let outcome = classify(StatusCode::from_u16(*code).expect("valid"), *hint, "x");
+            let outcome = classify(
+                StatusCode::from_u16(*code).expect("valid"),
+                *hint,
+                Some("https://elsewhere.test/x"),
+                "x",
+            );
             let got = match &outcome {
                 SendOutcome::Delivered { .. } => "delivered",
                 SendOutcome::Retry { after, .. } => {
@@ -237,6 +317,41 @@ mod tests {
                 SendOutcome::Rejected { .. } => "rejected",
             };
             assert_eq!(got, *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn redirect_errors_name_the_location_and_what_to_do() {
+        let cases = [
+            (
+                "permanent_says_update_the_url",
+                301,
+                Some("https://hooks.test/new"),
+                "HTTP 301: moved permanently to https://hooks.test/new: update the channel's url",
+            ),
+            (
+                "temporary_names_the_location",
+                307,
+                Some("/landing"),
+                "HTTP 307: redirected to /landing; redirects are not followed",
+            ),
+            (
+                "missing_location_is_said",
+                302,
+                None,
+                "HTTP 302: redirected to (no Location); redirects are not followed",
+            ),
+            (
+                "control_characters_are_dropped",
+                308,
+                Some("/a\r\nX-Evil: 1"),
+                "HTTP 308: moved permanently to /aX-Evil: 1: update the channel's url",
+            ),
+        ];
+        for (name, code, location, want) in cases {
+            let status = StatusCode::from_u16(code).expect("valid");
+            let outcome = classify(status, None, location, "HTTP 399: some page");
+            assert_eq!(outcome.reason(), want, "{name}");
         }
     }
 

@@ -175,7 +175,9 @@ async fn webhook_answering_500_500_200_delivers_once() {
 
 #[tokio::test]
 async fn webhook_429_with_retry_after_pauses_that_channel_only() {
-    let env = known_env(FAST_RETRIES, "", "").await;
+    // retry_max above the hint: a longer hint would be cut to it.
+    let delivery = "retry_initial = \"200ms\"\nretry_max = \"5s\"\ntimeout = \"2s\"";
+    let env = known_env(delivery, "", "").await;
     env.hook
         .push_status_with_headers(429, &[("Retry-After", "2")]);
     env.feeds.set("/news.xml", matching_items(3), RSS);
@@ -576,4 +578,92 @@ async fn channel_templates_from_files_replace_the_defaults() {
         "تنبيه: بيان لداعش يتبنى الهجوم على الحاجز X-Injected: yes"
     );
     assert!(mail.header("X-Injected").is_none());
+}
+
+#[tokio::test]
+async fn webhook_redirects_are_never_followed_nor_taken_for_delivery() {
+    let env = Env::start().await;
+    write_config(&env, FAST_RETRIES, "", "");
+    let landing = format!("http://{}/landing", env.hook.addr());
+    // (status, exit code, what the error must say)
+    let cases = [
+        (
+            301,
+            3,
+            format!("HTTP 301: moved permanently to {landing}: update the channel's url"),
+        ),
+        (
+            308,
+            3,
+            format!("HTTP 308: moved permanently to {landing}: update the channel's url"),
+        ),
+        (302, 3, "would be retried".to_owned()),
+        (303, 3, format!("redirected to {landing}")),
+        (307, 3, format!("redirected to {landing}")),
+    ];
+    for (status, code, want) in &cases {
+        let before = env.hook.requests().len();
+        env.hook
+            .push_status_with_headers(*status, &[("Location", landing.as_str())]);
+        let output = env.rasad(&["notify-test", "ops"]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(*code), "{status}: {output:?}");
+        assert!(stderr.contains(want.as_str()), "{status}: {stderr}");
+        let requests = env.hook.requests();
+        let new: Vec<_> = requests[before..]
+            .iter()
+            .map(|(r, s)| (r.method.as_str(), r.path.as_str(), *s))
+            .collect();
+        assert_eq!(
+            new,
+            [("POST", "/hook", *status)],
+            "{status}: the redirect was followed"
+        );
+        assert!(
+            requests[before..]
+                .iter()
+                .all(|(r, _)| r.header("referer").is_none()),
+            "{status}: a Referer was sent"
+        );
+    }
+
+    // Through the outbox: a 301 is dead at once, a 302 waits for a retry with the Location in
+    // its error.
+    env.hook
+        .push_status_with_headers(301, &[("Location", landing.as_str())]);
+    env.hook
+        .push_status_with_headers(302, &[("Location", landing.as_str())]);
+    env.hook.set_default_status(302);
+    env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
+    env.once().await;
+    env.feeds.set("/news.xml", matching_items(2), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "dead"), 1, "{summary}");
+    let entries = outbox(&env).await;
+    let mut errors: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e["channel"] == "ops")
+        .map(|e| {
+            (
+                e["state"].as_str().unwrap_or_default().to_owned(),
+                e["last_error"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    errors.sort();
+    assert_eq!(errors.len(), 2, "{entries:?}");
+    assert_eq!(errors[0].0, "dead");
+    assert!(
+        errors[0].1.contains("update the channel's url"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[1].0, "retrying");
+    assert!(
+        errors[1].1.contains(&format!("redirected to {landing}")),
+        "{errors:?}"
+    );
+    assert!(
+        env.hook.accepted().is_empty(),
+        "nothing counts as delivered"
+    );
 }
