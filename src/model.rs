@@ -117,6 +117,9 @@ pub struct Delivery {
     /// age decides when it is given up.
     pub created_at: DateTime<Utc>,
     pub payload: AlertPayload,
+    /// The fencing token of the claim that handed this delivery out: its outcome is recorded
+    /// only while the lease still carries it (0 for a delivery that was never claimed).
+    pub lease_token: i64,
 }
 
 /// How a sink judged one send.

@@ -301,10 +301,12 @@ impl ChannelWorker {
                 &self.settings,
                 fastrand::f64(),
             );
-            store
-                .record_outcome(delivery.id, now, &update, reason)
-                .await?;
             let id = delivery.id;
+            if !store.record_outcome(delivery, now, &update, reason).await? {
+                // Another sender claimed it after this one's lease ran out: its outcome stands.
+                tracing::warn!(delivery = id, %channel, outcome = update.as_str(), "lease lost while sending; the outcome is left to the newer holder");
+                continue;
+            }
             match update {
                 DeliveryUpdate::Delivered => {
                     tracing::info!(delivery = id, %channel, topic = %delivery.payload.topic_id, "alert delivered");
@@ -356,14 +358,15 @@ async fn renewing_leases<T>(
     send: impl std::future::Future<Output = T>,
 ) -> T {
     let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+    // One claim, one token: every delivery of a message carries the same.
+    let token = claimed.first().map_or(0, |d| d.lease_token);
     let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 2, lease / 2);
     tokio::pin!(send);
     loop {
         tokio::select! {
             done = &mut send => return done,
             _ = renew.tick() => {
-                let until = Utc::now() + to_chrono(lease);
-                if let Err(e) = store.renew_deliveries(&ids, until).await {
+                if let Err(e) = store.renew_deliveries(&ids, token, Utc::now(), lease).await {
                     tracing::warn!(error = %e, "cannot renew the lease of deliveries being sent");
                 }
             }

@@ -106,5 +106,6 @@ fn delivery(payload: AlertPayload, key: &str) -> Delivery {
         attempts: 0,
         created_at: payload.story.fetched,
         payload,
+        lease_token: 0,
     }
 }

@@ -40,11 +40,6 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("state database: {0}")]
     Sql(#[from] sqlx::Error),
-    #[error("stored alert {alert} has an unreadable payload: {source}")]
-    Payload {
-        alert: i64,
-        source: serde_json::Error,
-    },
 }
 
 /// What the store remembers of a feed between polls.
@@ -339,12 +334,18 @@ dispatch! {
     /// When the next pending delivery falls due, if any is pending.
     fn next_delivery_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// Leases up to `limit` pending deliveries of `channel` that are due at `now`, oldest first,
-    /// for `lease`: a sender that dies leaves them to be claimed again when the lease runs out.
+    /// for `lease`, under one fresh fencing token: a sender that dies leaves them to be claimed
+    /// again when the lease runs out. On PostgreSQL the lease is timed by the database's clock
+    /// (`now` only decides what is due), so instances whose clocks differ cannot take a live
+    /// lease from each other. A delivery whose payload cannot be read is dead at once.
     fn claim_due(&self, channel: &str, now: DateTime<Utc>, limit: u32, lease: Duration) -> Result<Vec<crate::model::Delivery>, StoreError>;
-    /// Extends this instance's lease on the deliveries `ids` to `until` (a long send).
-    fn renew_deliveries(&self, ids: &[i64], until: DateTime<Utc>) -> Result<u64, StoreError>;
-    /// Records one attempt and its outcome in one transaction, releasing the lease.
-    fn record_outcome(&self, id: i64, at: DateTime<Utc>, update: &DeliveryUpdate, reason: &str) -> Result<(), StoreError>;
+    /// Extends the lease on the deliveries `ids`, held under `token`, to `lease` from now (a long
+    /// send); on PostgreSQL from the database's now. Returns how many were still held.
+    fn renew_deliveries(&self, ids: &[i64], token: i64, now: DateTime<Utc>, lease: Duration) -> Result<u64, StoreError>;
+    /// Records one attempt and its outcome in one transaction, releasing the lease, if the
+    /// delivery is still pending under the lease `delivery` was claimed with. False, and nothing
+    /// recorded, when another claim took it meanwhile (a sender that outlived its lease).
+    fn record_outcome(&self, delivery: &crate::model::Delivery, at: DateTime<Utc>, update: &DeliveryUpdate, reason: &str) -> Result<bool, StoreError>;
     /// Holds every pending delivery of `channel` until at least `until`.
     fn postpone_channel(&self, channel: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
     /// Counts one message sent by `channel` (one alert, or a digest of `alerts`).
@@ -378,6 +379,19 @@ dispatch! {
     fn release_feed(&self, id: &str, next_poll_at: DateTime<Utc>) -> Result<(), StoreError>;
     /// When the next of the feeds `ids` falls due (a leased one when its lease runs out).
     fn next_feed_due(&self, ids: &[String]) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// A fresh fencing token for one claim of deliveries: random, so that instances need no
+/// shared counter, and never 0 (the token of a delivery never claimed).
+pub(crate) fn new_lease_token() -> i64 {
+    fastrand::i64(1..i64::MAX)
+}
+
+/// A stored alert payload, or why it cannot be read (the delivery is then dead with it).
+pub(crate) fn read_payload(alert: i64, stored: Option<&str>) -> Result<AlertPayload, String> {
+    let stored = stored.ok_or_else(|| format!("stored alert {alert} has no payload"))?;
+    serde_json::from_str(stored)
+        .map_err(|e| format!("stored alert {alert} has an unreadable payload: {e}"))
 }
 
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {

@@ -356,32 +356,40 @@ async fn store_leases_deliveries_and_records_outcomes() {
             "{name}: the outbox shows who holds what"
         );
         assert_eq!(
-            a.renew_deliveries(&[ops.id], at + chrono::Duration::seconds(60))
+            a.renew_deliveries(&[ops.id], ops.lease_token, at, Duration::from_millis(300))
                 .await
                 .unwrap(),
             1,
             "{name}"
         );
         assert_eq!(
-            b.renew_deliveries(&[ops.id], at).await.unwrap(),
+            b.renew_deliveries(&[ops.id], ops.lease_token + 1, at, lease)
+                .await
+                .unwrap(),
             0,
-            "{name}"
+            "{name}: only the claim's token renews"
         );
-        // The holder stopped renewing: after its lease another instance takes the delivery.
+        // The holder stopped renewing: after its lease another instance takes the delivery (on
+        // PostgreSQL the lease runs out by the database's clock, so it is waited for).
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let expired = at + chrono::Duration::seconds(61);
         let again = b.claim_due("ops", expired, 10, lease).await.unwrap();
         assert_eq!(again.len(), 1, "{name}: an expired lease is claimed again");
         assert_eq!(again[0].idempotency_key, ops.idempotency_key, "{name}");
+        assert_ne!(again[0].lease_token, ops.lease_token, "{name}");
 
         let retry_at = expired + chrono::Duration::seconds(5);
-        b.record_outcome(
-            ops.id,
-            expired,
-            &DeliveryUpdate::RetryAt(retry_at),
-            "HTTP 500",
-        )
-        .await
-        .unwrap();
+        assert!(
+            b.record_outcome(
+                &again[0],
+                expired,
+                &DeliveryUpdate::RetryAt(retry_at),
+                "HTTP 500",
+            )
+            .await
+            .unwrap(),
+            "{name}"
+        );
         let counts = b.outbox_counts(expired).await.unwrap();
         assert_eq!((counts.due, counts.waiting), (1, 1), "{name}");
         assert_eq!(b.next_delivery_at().await.unwrap(), Some(at), "{name}");
@@ -403,15 +411,19 @@ async fn store_leases_deliveries_and_records_outcomes() {
             "{name}"
         );
         let desk = b.claim_due("desk", expired, 10, lease).await.unwrap();
-        b.record_outcome(desk[0].id, expired, &DeliveryUpdate::Dead, "HTTP 400")
-            .await
-            .unwrap();
+        assert!(
+            b.record_outcome(&desk[0], expired, &DeliveryUpdate::Dead, "HTTP 400")
+                .await
+                .unwrap()
+        );
         let later = retry_at + chrono::Duration::seconds(1);
         let retried = a.claim_due("ops", later, 10, lease).await.unwrap();
         assert_eq!(retried[0].attempts, 1, "{name}");
-        a.record_outcome(ops.id, later, &DeliveryUpdate::Delivered, "HTTP 200")
-            .await
-            .unwrap();
+        assert!(
+            a.record_outcome(&retried[0], later, &DeliveryUpdate::Delivered, "HTTP 200")
+                .await
+                .unwrap()
+        );
         let counts = a.outbox_counts(later).await.unwrap();
         assert_eq!(
             (counts.due, counts.waiting, counts.delivered, counts.dead),
@@ -431,9 +443,12 @@ async fn store_leases_deliveries_and_records_outcomes() {
         assert!(!a.requeue(ops.id, later).await.unwrap(), "{name}");
         assert!(a.requeue(desk[0].id, later).await.unwrap(), "{name}");
         assert_eq!(a.outbox_counts(later).await.unwrap().due, 1, "{name}");
-        a.record_outcome(desk[0].id, later, &DeliveryUpdate::Dead, "again")
-            .await
-            .unwrap();
+        let desk = a.claim_due("desk", later, 10, lease).await.unwrap();
+        assert!(
+            a.record_outcome(&desk[0], later, &DeliveryUpdate::Dead, "again")
+                .await
+                .unwrap()
+        );
         assert_eq!(a.requeue_dead(later).await.unwrap(), 1, "{name}");
 
         // Messages and a paused channel.
@@ -767,5 +782,187 @@ async fn store_hands_a_dead_instances_feeds_out_before_other_due_feeds() {
         );
         a.close().await;
         b.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_sender_that_outlived_its_lease_cannot_overwrite_the_new_holders_outcome() {
+    for backend in backends("store_fences_outcomes").await {
+        let name = backend.name();
+        let a = backend.open("instance-a").await;
+        let b = backend.open("instance-b").await;
+        let at = now();
+        one_alert(&a, "f", at).await;
+        // `a` claims, then stalls past its lease; `b` claims the delivery again.
+        let stale = a
+            .claim_due("ops", at, 10, Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert_eq!(stale.len(), 1, "{name}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let later = at + chrono::Duration::seconds(1);
+        let fresh = b
+            .claim_due("ops", later, 10, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(fresh.len(), 1, "{name}");
+        assert_eq!(
+            a.renew_deliveries(
+                &[stale[0].id],
+                stale[0].lease_token,
+                later,
+                Duration::from_secs(30)
+            )
+            .await
+            .unwrap(),
+            0,
+            "{name}: the stale holder cannot extend the new lease"
+        );
+        // The stale sender's failure arrives while `b` is still sending: it changes nothing.
+        assert!(
+            !a.record_outcome(&stale[0], later, &DeliveryUpdate::Dead, "HTTP 400")
+                .await
+                .unwrap(),
+            "{name}"
+        );
+        assert!(
+            b.record_outcome(&fresh[0], later, &DeliveryUpdate::Delivered, "HTTP 200")
+                .await
+                .unwrap(),
+            "{name}"
+        );
+        // And a late success of the stale sender does not count a second attempt.
+        assert!(
+            !a.record_outcome(&stale[0], later, &DeliveryUpdate::Delivered, "HTTP 200")
+                .await
+                .unwrap(),
+            "{name}"
+        );
+        let counts = a.outbox_counts(later).await.unwrap();
+        assert_eq!((counts.delivered, counts.dead), (1, 0), "{name}");
+        let history: Vec<String> = a
+            .delivery_attempts(fresh[0].id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, outcome, reason)| format!("{outcome}:{reason}"))
+            .collect();
+        assert_eq!(history, ["delivered:HTTP 200"], "{name}");
+        a.close().await;
+        b.close().await;
+    }
+}
+
+#[tokio::test]
+async fn instances_with_skewed_clocks_neither_send_twice_nor_lose_a_delivery() {
+    // Only a shared database has several instances; it times their leases by its own clock.
+    let Some(db) = TestDatabase::create("store_skewed_clocks").await else {
+        return;
+    };
+    let backend = Backend::Postgres(db);
+    let slow = backend.open("clock-behind").await;
+    let fast = backend.open("clock-ahead").await;
+    let real = now();
+    let behind = real - chrono::Duration::minutes(5);
+    let ahead = real + chrono::Duration::minutes(5);
+    one_alert(&slow, "f", behind).await;
+    let lease = Duration::from_secs(30);
+    let held = slow.claim_due("ops", behind, 10, lease).await.unwrap();
+    assert_eq!(held.len(), 1, "the delivery is due by the slow clock too");
+    // Five minutes ahead, the 30 s lease looks long gone, but it is not.
+    assert!(
+        fast.claim_due("ops", ahead, 10, lease)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a live lease was taken by an instance whose clock is ahead"
+    );
+    assert_eq!(
+        slow.renew_deliveries(&[held[0].id], held[0].lease_token, behind, lease)
+            .await
+            .unwrap(),
+        1,
+        "a renewal from a slow clock still extends the lease"
+    );
+    assert!(
+        fast.claim_due("ops", ahead, 10, lease)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the renewed lease is live"
+    );
+    assert!(
+        slow.record_outcome(&held[0], behind, &DeliveryUpdate::Delivered, "HTTP 200")
+            .await
+            .unwrap()
+    );
+    // The other channel's delivery goes to whichever instance claims first, once.
+    let desk = fast.claim_due("desk", ahead, 10, lease).await.unwrap();
+    assert_eq!(desk.len(), 1);
+    assert!(
+        slow.claim_due("desk", behind, 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        fast.record_outcome(&desk[0], ahead, &DeliveryUpdate::Delivered, "250")
+            .await
+            .unwrap()
+    );
+    let counts = slow.outbox_counts(real).await.unwrap();
+    assert_eq!((counts.due, counts.waiting, counts.delivered), (0, 0, 2));
+    slow.close().await;
+    fast.close().await;
+}
+
+#[tokio::test]
+async fn a_delivery_with_an_unreadable_payload_is_dead_and_does_not_block_its_channel() {
+    for backend in backends("store_unreadable_payload").await {
+        let name = backend.name();
+        let store = backend.open("instance-a").await;
+        let at = now();
+        one_alert(&store, "f", at).await;
+        let s = story(
+            "f",
+            "2",
+            "فيضانات تغمر قرى في جنوب السودان",
+            "أعلنت السلطات إجلاء آلاف السكان بعد ارتفاع منسوب النهر",
+            "https://f.test/b",
+        );
+        store
+            .record_poll(&poll("f", at, vec![planned(s, Some("t"), false)]))
+            .await
+            .unwrap();
+        // The first alert's stored payload is damaged (a hand edit, a bad migration).
+        let damage = "UPDATE alerts SET payload = '{\"topic_id\": 1' WHERE id = (SELECT MIN(id) FROM alerts)";
+        match backend.location() {
+            StateLocation::File(path) => {
+                let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .unwrap();
+                sqlx::query(damage).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            StateLocation::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                sqlx::query(damage).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+        let claimed = store
+            .claim_due("ops", at, 10, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the claim fails: {e}"));
+        assert_eq!(claimed.len(), 1, "{name}: the readable one is sent");
+        let entries = store.outbox_entries(at).await.unwrap();
+        let dead: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.state == "dead" && e.channel == "ops")
+            .filter_map(|e| e.last_error.as_deref())
+            .collect();
+        assert_eq!(dead.len(), 1, "{name}: {entries:?}");
+        assert!(dead[0].contains("unreadable payload"), "{name}: {dead:?}");
+        store.close().await;
     }
 }

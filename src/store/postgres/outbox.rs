@@ -43,7 +43,9 @@ impl PgStore {
     }
 
     /// Two instances claiming at once get disjoint rows: each skips the rows the other has
-    /// locked, and a row leased meanwhile no longer matches when it is re-checked.
+    /// locked, and a row leased meanwhile no longer matches when it is re-checked. Leases are
+    /// timed by the database's clock, never the instance's: with clocks minutes apart, an
+    /// instance must not see a live lease as run out.
     pub async fn claim_due(
         &self,
         channel: &str,
@@ -52,11 +54,14 @@ impl PgStore {
         lease: Duration,
     ) -> Result<Vec<Delivery>, StoreError> {
         let now_ms = millis(now);
+        let token = crate::store::new_lease_token();
+        let mut tx = self.pool.begin().await?;
+        // Leases are in the database's milliseconds (`clock_timestamp()`), not the instance's.
         let rows = sqlx::query(
-            "UPDATE deliveries d SET lease_until = $3, lease_owner = $5
+            "UPDATE deliveries d SET lease_until = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $3, lease_owner = $5, lease_token = $6
              WHERE d.id IN (SELECT id FROM deliveries
                             WHERE channel_id = $4 AND status = 'pending' AND next_attempt_at <= $1
-                              AND COALESCE(lease_until, 0) <= $1
+                              AND COALESCE(lease_until, 0) <= (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT
                             ORDER BY next_attempt_at, id LIMIT $2
                             FOR UPDATE SKIP LOCKED)
              RETURNING d.id, d.alert_id, d.channel_id, d.idempotency_key, d.attempts,
@@ -70,27 +75,32 @@ impl PgStore {
         )
         .bind(now_ms)
         .bind(i64::from(limit))
-        .bind(now_ms.saturating_add(lease_millis(lease)))
+        .bind(lease_millis(lease))
         .bind(channel)
         .bind(&*self.instance)
-        .fetch_all(&self.pool)
+        .bind(token)
+        .fetch_all(&mut *tx)
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            let id: i64 = row.get(0);
             let alert_id: i64 = row.get(1);
-            let payload: String = row.get(6);
-            let mut payload: crate::model::AlertPayload =
-                serde_json::from_str(&payload).map_err(|source| StoreError::Payload {
-                    alert: alert_id,
-                    source,
-                })?;
+            let payload: Option<String> = row.get(6);
+            let mut payload = match crate::store::read_payload(alert_id, payload.as_deref()) {
+                Ok(payload) => payload,
+                Err(reason) => {
+                    tracing::error!(delivery = id, alert = alert_id, %reason, "delivery given up");
+                    bury(&mut tx, id, now_ms, &reason).await?;
+                    continue;
+                }
+            };
             // The outlets that carried the story by now, not only those known when it alerted.
             let outlets: Vec<String> = row.get(8);
             if outlets.len() > payload.also_reported_by.len() {
                 payload.also_reported_by = outlets;
             }
             claimed.push(Delivery {
-                id: row.get(0),
+                id,
                 alert_id,
                 cluster_id: row.get(7),
                 channel: row.get(2),
@@ -98,23 +108,28 @@ impl PgStore {
                 attempts: row.get::<i64, _>(4).try_into().unwrap_or(u32::MAX),
                 created_at: from_millis(row.get(5)),
                 payload,
+                lease_token: token,
             });
         }
+        tx.commit().await?;
         claimed.sort_by_key(|d| d.id);
         Ok(claimed)
     }
 
+    /// As on SQLite, with the lease extended from the database's now (`now` is not used).
     pub async fn renew_deliveries(
         &self,
         ids: &[i64],
-        until: DateTime<Utc>,
+        token: i64,
+        _now: DateTime<Utc>,
+        lease: Duration,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE deliveries SET lease_until = $1
-             WHERE lease_owner = $2 AND status = 'pending' AND id = ANY($3)",
+            "UPDATE deliveries SET lease_until = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $1
+             WHERE lease_token = $2 AND status = 'pending' AND id = ANY($3)",
         )
-        .bind(millis(until))
-        .bind(&*self.instance)
+        .bind(lease_millis(lease))
+        .bind(token)
         .bind(ids)
         .execute(&self.leases)
         .await?;
@@ -123,12 +138,45 @@ impl PgStore {
 
     pub async fn record_outcome(
         &self,
-        id: i64,
+        delivery: &Delivery,
         at: DateTime<Utc>,
         update: &DeliveryUpdate,
         reason: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let (id, token) = (delivery.id, delivery.lease_token);
         let mut tx = self.pool.begin().await?;
+        let query = match update {
+            DeliveryUpdate::Delivered => sqlx::query(
+                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $3,
+                     lease_until = NULL, lease_owner = NULL, lease_token = NULL, last_error = NULL
+                 WHERE id = $1 AND status = 'pending' AND lease_token = $2",
+            )
+            .bind(id)
+            .bind(token)
+            .bind(millis(at)),
+            DeliveryUpdate::RetryAt(next) => sqlx::query(
+                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $3, lease_until = NULL,
+                     lease_owner = NULL, lease_token = NULL, last_error = $4
+                 WHERE id = $1 AND status = 'pending' AND lease_token = $2",
+            )
+            .bind(id)
+            .bind(token)
+            .bind(millis(*next))
+            .bind(reason),
+            DeliveryUpdate::Dead => sqlx::query(
+                "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL,
+                     lease_owner = NULL, lease_token = NULL, last_error = $3
+                 WHERE id = $1 AND status = 'pending' AND lease_token = $2",
+            )
+            .bind(id)
+            .bind(token)
+            .bind(reason),
+        };
+        let updated = query.execute(&mut *tx).await?.rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO delivery_attempts (delivery_id, attempted_at, outcome, reason) VALUES ($1, $2, $3, $4)",
         )
@@ -138,30 +186,8 @@ impl PgStore {
         .bind(reason)
         .execute(&mut *tx)
         .await?;
-        let query = match update {
-            DeliveryUpdate::Delivered => sqlx::query(
-                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $2,
-                     lease_until = NULL, lease_owner = NULL, last_error = NULL WHERE id = $1",
-            )
-            .bind(id)
-            .bind(millis(at)),
-            DeliveryUpdate::RetryAt(next) => sqlx::query(
-                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL,
-                     lease_owner = NULL, last_error = $3 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(millis(*next))
-            .bind(reason),
-            DeliveryUpdate::Dead => sqlx::query(
-                "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL,
-                     lease_owner = NULL, last_error = $2 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(reason),
-        };
-        query.execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn postpone_channel(
@@ -271,7 +297,7 @@ impl PgStore {
     pub async fn requeue(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
-                 requeued_at = $2, lease_until = NULL, lease_owner = NULL
+                 requeued_at = $2, lease_until = NULL, lease_owner = NULL, lease_token = NULL
              WHERE id = $1 AND status <> 'delivered'",
         )
         .bind(id)
@@ -284,7 +310,7 @@ impl PgStore {
     pub async fn requeue_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1,
-                 requeued_at = $1, lease_until = NULL, lease_owner = NULL
+                 requeued_at = $1, lease_until = NULL, lease_owner = NULL, lease_token = NULL
              WHERE status = 'dead'",
         )
         .bind(millis(now))
@@ -308,4 +334,30 @@ impl PgStore {
             .map(|r| (from_millis(r.get(0)), r.get(1), r.get(2)))
             .collect())
     }
+}
+
+/// Marks a claimed delivery dead with `reason`, in the claim's transaction.
+async fn bury(
+    tx: &mut sqlx::PgConnection,
+    id: i64,
+    at_ms: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL,
+             lease_owner = NULL, lease_token = NULL, last_error = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO delivery_attempts (delivery_id, attempted_at, outcome, reason) VALUES ($1, $2, 'dead', $3)",
+    )
+    .bind(id)
+    .bind(at_ms)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

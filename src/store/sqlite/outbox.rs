@@ -13,6 +13,8 @@ use crate::store::{ChannelQueue, DeliveryUpdate, OutboxEntry, StoreError, from_m
 impl SqliteStore {
     /// Leases up to `limit` pending deliveries of `channel` that are due at `now`, oldest first,
     /// for `lease`: a sender that dies leaves them to be claimed again when the lease runs out.
+    /// The claim carries a fresh fencing token (see `record_outcome`). A delivery whose stored
+    /// payload cannot be read is dead at once, with the reason, rather than blocking its channel.
     pub async fn claim_due(
         &self,
         channel: &str,
@@ -22,9 +24,10 @@ impl SqliteStore {
     ) -> Result<Vec<Delivery>, StoreError> {
         let now_ms = millis(now);
         let lease_until = now_ms.saturating_add(super::lease_millis(lease));
+        let token = crate::store::new_lease_token();
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
-            "UPDATE deliveries SET lease_until = $3, lease_owner = $5
+            "UPDATE deliveries SET lease_until = $3, lease_owner = $5, lease_token = $6
              WHERE id IN (SELECT id FROM deliveries
                           WHERE channel_id = $4 AND status = 'pending' AND next_attempt_at <= $1
                             AND COALESCE(lease_until, 0) <= $1
@@ -44,18 +47,22 @@ impl SqliteStore {
         .bind(lease_until)
         .bind(channel)
         .bind(&*self.instance)
+        .bind(token)
         .fetch_all(&mut *tx)
         .await?;
-        tx.commit().await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            let id: i64 = row.get(0);
             let alert_id: i64 = row.get(1);
-            let payload: String = row.get(6);
-            let mut payload: crate::model::AlertPayload =
-                serde_json::from_str(&payload).map_err(|source| StoreError::Payload {
-                    alert: alert_id,
-                    source,
-                })?;
+            let payload: Option<String> = row.get(6);
+            let mut payload = match crate::store::read_payload(alert_id, payload.as_deref()) {
+                Ok(payload) => payload,
+                Err(reason) => {
+                    tracing::error!(delivery = id, alert = alert_id, %reason, "delivery given up");
+                    bury(&mut tx, id, now_ms, &reason).await?;
+                    continue;
+                }
+            };
             // The outlets that carried the story by now, not only those known when it alerted:
             // a digest or a retry sent later shows every copy seen in between.
             let outlets: Option<String> = row.get(8);
@@ -66,7 +73,7 @@ impl SqliteStore {
                 payload.also_reported_by = outlets;
             }
             claimed.push(Delivery {
-                id: row.get(0),
+                id,
                 alert_id,
                 cluster_id: row.get(7),
                 channel: row.get(2),
@@ -74,24 +81,29 @@ impl SqliteStore {
                 attempts: row.get::<i64, _>(4).try_into().unwrap_or(u32::MAX),
                 created_at: from_millis(row.get(5)),
                 payload,
+                lease_token: token,
             });
         }
+        tx.commit().await?;
         claimed.sort_by_key(|d| d.id);
         Ok(claimed)
     }
 
-    /// Extends this instance's lease on the deliveries `ids` (still pending) to `until`.
+    /// Extends the lease on the deliveries `ids`, still pending and held under `token`, to
+    /// `now + lease`.
     pub async fn renew_deliveries(
         &self,
         ids: &[i64],
-        until: DateTime<Utc>,
+        token: i64,
+        now: DateTime<Utc>,
+        lease: Duration,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET lease_until = $1
-             WHERE lease_owner = $2 AND status = 'pending' AND id IN (SELECT value FROM json_each($3))",
+             WHERE lease_token = $2 AND status = 'pending' AND id IN (SELECT value FROM json_each($3))",
         )
-        .bind(millis(until))
-        .bind(&*self.instance)
+        .bind(millis(now).saturating_add(super::lease_millis(lease)))
+        .bind(token)
         .bind(serde_json::to_string(ids).expect("a list of numbers serialises"))
         .execute(&self.pool)
         .await?;
@@ -99,15 +111,51 @@ impl SqliteStore {
     }
 
     /// Records one attempt and its outcome in one transaction: the attempt row, and the
-    /// delivery delivered, pending again at a later time, or dead.
+    /// delivery delivered, pending again at a later time, or dead. Only the holder of the
+    /// delivery's current lease may: false (and nothing written) when it was claimed again
+    /// under another token, or is no longer pending.
     pub async fn record_outcome(
         &self,
-        id: i64,
+        delivery: &Delivery,
         at: DateTime<Utc>,
         update: &DeliveryUpdate,
         reason: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let id = delivery.id;
         let mut tx = self.pool.begin().await?;
+        let token = delivery.lease_token;
+        let query = match update {
+            DeliveryUpdate::Delivered => sqlx::query(
+                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $3,
+                     lease_until = NULL, lease_owner = NULL, lease_token = NULL, last_error = NULL
+                 WHERE id = $1 AND status = 'pending' AND lease_token = $2",
+            )
+            .bind(id)
+            .bind(token)
+            .bind(millis(at)),
+            DeliveryUpdate::RetryAt(next) => sqlx::query(
+                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $3, lease_until = NULL,
+                     lease_owner = NULL, lease_token = NULL, last_error = $4
+                 WHERE id = $1 AND status = 'pending' AND lease_token = $2",
+            )
+            .bind(id)
+            .bind(token)
+            .bind(millis(*next))
+            .bind(reason),
+            DeliveryUpdate::Dead => sqlx::query(
+                "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL,
+                     lease_owner = NULL, lease_token = NULL, last_error = $3
+                 WHERE id = $1 AND status = 'pending' AND lease_token = $2",
+            )
+            .bind(id)
+            .bind(token)
+            .bind(reason),
+        };
+        let updated = query.execute(&mut *tx).await?.rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO delivery_attempts (delivery_id, attempted_at, outcome, reason) VALUES ($1, $2, $3, $4)",
         )
@@ -117,30 +165,8 @@ impl SqliteStore {
         .bind(reason)
         .execute(&mut *tx)
         .await?;
-        let query = match update {
-            DeliveryUpdate::Delivered => sqlx::query(
-                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $2,
-                     lease_until = NULL, lease_owner = NULL, last_error = NULL WHERE id = $1",
-            )
-            .bind(id)
-            .bind(millis(at)),
-            DeliveryUpdate::RetryAt(next) => sqlx::query(
-                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL, lease_owner = NULL,
-                     last_error = $3 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(millis(*next))
-            .bind(reason),
-            DeliveryUpdate::Dead => sqlx::query(
-                "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL, lease_owner = NULL,
-                     last_error = $2 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(reason),
-        };
-        query.execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Holds every pending delivery of `channel` until at least `until` (the receiver asked the
@@ -259,7 +285,7 @@ impl SqliteStore {
     pub async fn requeue(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
-                 requeued_at = $2, lease_until = NULL, lease_owner = NULL
+                 requeued_at = $2, lease_until = NULL, lease_owner = NULL, lease_token = NULL
              WHERE id = $1 AND status <> 'delivered'",
         )
         .bind(id)
@@ -273,7 +299,7 @@ impl SqliteStore {
     pub async fn requeue_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1,
-                 requeued_at = $1, lease_until = NULL, lease_owner = NULL
+                 requeued_at = $1, lease_until = NULL, lease_owner = NULL, lease_token = NULL
              WHERE status = 'dead'",
         )
         .bind(millis(now))
@@ -298,4 +324,30 @@ impl SqliteStore {
             .map(|r| (from_millis(r.get(0)), r.get(1), r.get(2)))
             .collect())
     }
+}
+
+/// Marks a claimed delivery dead with `reason`, in the claim's transaction.
+async fn bury(
+    tx: &mut sqlx::SqliteConnection,
+    id: i64,
+    at_ms: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL,
+             lease_owner = NULL, lease_token = NULL, last_error = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO delivery_attempts (delivery_id, attempted_at, outcome, reason) VALUES ($1, $2, 'dead', $3)",
+    )
+    .bind(id)
+    .bind(at_ms)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
