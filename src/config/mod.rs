@@ -351,6 +351,19 @@ impl Config {
         if self.feeds.is_empty() {
             warnings.push("feed: no [[feed]] is configured; there is nothing to poll".to_owned());
         }
+        for (i, channel) in self.channels.iter().enumerate() {
+            if let ChannelKind::Email(email) = &channel.kind
+                && email.credentials.is_some()
+                && email.tls == TlsMode::None
+            {
+                warnings.push(format!(
+                    "channel[{}]: channel {:?} logs in to {} with tls = \"none\": the SMTP password crosses the network unencrypted; use tls = \"starttls\" or \"implicit\"",
+                    i + 1,
+                    channel.id,
+                    email.smtp_host
+                ));
+            }
+        }
         warnings
     }
 
