@@ -30,6 +30,7 @@ pub mod model;
 pub mod outbox;
 pub mod pipeline;
 pub mod progress;
+pub mod redact;
 pub mod retry_after;
 pub mod runtime;
 pub mod server;

@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use url::Url;
 
 use crate::config::{Config, Feed};
 use crate::dedupe::{assign_keys, canonical_url, content_hash, fingerprint, identities};
@@ -302,7 +301,8 @@ async fn failed(
     record: PollAttempt,
     reason: String,
 ) -> Result<FeedReport, StoreError> {
-    tracing::warn!(feed = %feed.id, url = %feed.url, %reason, "feed poll failed");
+    let url = crate::redact::redact_parsed(&feed.url);
+    tracing::warn!(feed = %feed.id, %url, %reason, "feed poll failed");
     store.record_attempt(&record).await?;
     Ok(report(
         feed,
@@ -329,7 +329,10 @@ fn report(
 fn poll_hints(server_wait: Option<Duration>, hints: &ServerHints) -> PollHints {
     PollHints {
         server_wait,
-        moved_to: hints.permanent_redirect.as_ref().map(Url::to_string),
+        moved_to: hints
+            .permanent_redirect
+            .as_ref()
+            .map(crate::redact::redact_parsed),
     }
 }
 
@@ -337,7 +340,11 @@ fn poll_hints(server_wait: Option<Duration>, hints: &ServerHints) -> PollHints {
 /// follow: say so at each poll until it does.
 fn log_move(feed: &Feed, hints: &ServerHints) {
     if let Some(to) = &hints.permanent_redirect {
-        tracing::warn!(feed = %feed.id, from = %feed.url, to = %to, "feed moved permanently; update its url in the config");
+        let (from, to) = (
+            crate::redact::redact_parsed(&feed.url),
+            crate::redact::redact_parsed(to),
+        );
+        tracing::warn!(feed = %feed.id, %from, %to, "feed moved permanently; update its url in the config");
     }
 }
 

@@ -195,7 +195,9 @@ impl Fetcher {
             );
             current = next;
         }
-        Err(FetchError::TooManyRedirects(current.to_string()))
+        Err(FetchError::TooManyRedirects(crate::redact::redact_parsed(
+            &current,
+        )))
     }
 
     fn request(&self, url: &Url, validators: &Validators) -> reqwest::RequestBuilder {
@@ -308,7 +310,8 @@ fn classify_error(e: &reqwest::Error, timeout: Duration) -> FetchError {
     if e.is_timeout() {
         return FetchError::Timeout(timeout);
     }
-    FetchError::Http(crate::error_chain(e))
+    // reqwest names the URL, which may hold a login or a token.
+    FetchError::Http(crate::redact::redact_urls_in(&crate::error_chain(e)))
 }
 
 /// Where a redirect from `current` leads: `Location` resolved against it; refused when it
@@ -318,7 +321,7 @@ pub fn next_hop(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
         .and_then(|location| current.join(location).ok())
         .ok_or(FetchError::BadRedirect { status })?;
     if current.scheme() == "https" && next.scheme() == "http" {
-        return Err(FetchError::Downgrade(next.to_string()));
+        return Err(FetchError::Downgrade(crate::redact::redact_parsed(&next)));
     }
     Ok(next)
 }

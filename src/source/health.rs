@@ -42,14 +42,22 @@ pub fn rows(
                     Some(_) => "failing",
                 },
             };
+            let mut health = health.unwrap_or_else(|| FeedHealth {
+                id: id.clone(),
+                url: url.clone(),
+                ..FeedHealth::default()
+            });
+            // Feed URLs may hold a login or a token; rows recorded before redaction too.
+            health.url = crate::redact::redact_url(&health.url);
+            health.moved_to = health.moved_to.as_deref().map(crate::redact::redact_url);
+            health.last_error = health
+                .last_error
+                .as_deref()
+                .map(crate::redact::redact_urls_in);
             FeedRow {
                 id: id.clone(),
                 state,
-                health: health.unwrap_or_else(|| FeedHealth {
-                    id: id.clone(),
-                    url: url.clone(),
-                    ..FeedHealth::default()
-                }),
+                health,
             }
         })
         .collect()

@@ -12,6 +12,7 @@ mod ops;
 mod pg;
 mod pipeline;
 mod progress;
+mod secrets;
 mod servers;
 mod store;
 mod support;
