@@ -663,6 +663,8 @@ impl Checker<'_> {
         ];
         let webhook = [
             ("url", &ch.url),
+            ("url_env", &ch.url_env),
+            ("url_file", &ch.url_file),
             ("format", &ch.format),
             ("secret_env", &ch.secret_env),
             ("secret_file", &ch.secret_file),
@@ -967,6 +969,67 @@ kind = "stdout"
             wrong[1].contains("daemon.lease: 200ms is too short"),
             "{wrong:?}"
         );
+    }
+
+    #[test]
+    fn reads_a_webhook_url_from_an_environment_variable_or_a_file() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let hook = dir.path().join("hook-url");
+        std::fs::write(&hook, "https://hooks.slack.test/services/T0/B0/xyz\n").expect("written");
+        let ftp = dir.path().join("ftp-url");
+        std::fs::write(&ftp, "ftp://files.test/drop\n").expect("written");
+        let channel = |keys: &str| {
+            format!(
+                "{GOOD}[[channel]]\nid = \"hook\"\nkind = \"webhook\"\nformat = \"slack\"\n{keys}\n"
+            )
+        };
+        let from_file = Config::parse(
+            &channel(&format!("url_file = {:?}", hook.display().to_string())),
+            Path::new("/etc/rasad/rasad.toml"),
+        )
+        .expect("valid");
+        let ChannelKind::Webhook(webhook) = &from_file.channels[1].kind else {
+            panic!("a webhook channel");
+        };
+        assert_eq!(
+            webhook.url.as_str(),
+            "https://hooks.slack.test/services/T0/B0/xyz"
+        );
+        let path_value = std::env::var("PATH").unwrap_or_default();
+        let cases = [
+            (
+                "file_holding_another_scheme",
+                format!("url_file = {:?}", ftp.display().to_string()),
+                "channel[2].url_file: the URL it holds must be http or https, not ftp",
+            ),
+            (
+                "variable_holding_no_url",
+                "url_env = \"PATH\"".to_owned(),
+                "channel[2].url_env: what it holds is not a URL",
+            ),
+            (
+                "unset_variable",
+                "url_env = \"RASAD_TEST_SURELY_UNSET\"".to_owned(),
+                "channel[2].url_env: environment variable RASAD_TEST_SURELY_UNSET is not set",
+            ),
+            (
+                "url_and_url_file",
+                format!(
+                    "url = \"https://h.example/\"\nurl_file = {:?}",
+                    hook.display().to_string()
+                ),
+                "channel[2].url: give url, url_env or url_file, not several",
+            ),
+        ];
+        for (name, keys, want) in cases {
+            let got = problems(&channel(&keys));
+            assert_eq!(got.len(), 1, "{name}: {got:?}");
+            assert!(got[0].contains(want), "{name}: {got:?} lacks {want:?}");
+            assert!(
+                path_value.is_empty() || !got[0].contains(&path_value),
+                "{name}: the value is quoted"
+            );
+        }
     }
 
     #[test]

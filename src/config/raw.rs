@@ -110,6 +110,10 @@ pub struct RawChannel {
     pub to: Option<Spanned<Vec<Str>>>,
     // webhook
     pub url: Option<Str>,
+    /// The URL from an environment variable or a file: Slack, Discord, Teams and Mattermost
+    /// hook URLs are secrets themselves.
+    pub url_env: Option<Str>,
+    pub url_file: Option<Str>,
     pub format: Option<Str>,
     pub secret: Option<Str>,
     pub secret_env: Option<Str>,

@@ -68,8 +68,18 @@ impl Checker<'_> {
             }
             None
         };
+        let hidden = ch.url_env.is_some() || ch.url_file.is_some();
         let url = match &ch.url {
+            Some(url) if hidden => {
+                self.problem(
+                    format!("{at}.url"),
+                    url.span(),
+                    "give url, url_env or url_file, not several",
+                );
+                None
+            }
             Some(url) => self.url(&format!("{at}.url"), url, &["http", "https"]),
+            None if hidden => self.secret_url(at, ch),
             None if format == WebhookFormat::Telegram => {
                 Some(Url::parse(TELEGRAM_API).expect("the Telegram API URL is valid"))
             }
@@ -77,7 +87,7 @@ impl Checker<'_> {
                 self.problem(
                     format!("{at}.url"),
                     ch.id.span(),
-                    "is required for a webhook channel",
+                    "is required for a webhook channel (or url_env or url_file, which keep it out of the file)",
                 );
                 None
             }
@@ -92,6 +102,39 @@ impl Checker<'_> {
             telegram,
             timeout,
         })
+    }
+
+    /// The webhook URL named by `url_env` or `url_file`. Its problems never quote it: the URL
+    /// itself is the secret.
+    fn secret_url(&mut self, at: &str, ch: &RawChannel) -> Option<Url> {
+        let secret = self.secret(at, "url", &None, &ch.url_env, &ch.url_file)?;
+        let (key, span) = match (&ch.url_env, &ch.url_file) {
+            (Some(var), _) => ("url_env", var.span()),
+            (None, Some(file)) => ("url_file", file.span()),
+            (None, None) => return None,
+        };
+        match Url::parse(secret.expose().trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+            Ok(url) => {
+                self.problem(
+                    format!("{at}.{key}"),
+                    span,
+                    format!(
+                        "the URL it holds must be http or https, not {}",
+                        url.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(
+                    format!("{at}.{key}"),
+                    span,
+                    format!("what it holds is not a URL: {e}"),
+                );
+                None
+            }
+        }
     }
 
     /// The keys every channel kind takes.
