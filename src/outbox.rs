@@ -269,7 +269,8 @@ impl ChannelWorker {
         }
     }
 
-    /// Sends one message of `claimed` and records the outcome for each of them.
+    /// Sends `claimed` as one message, or as several in a row when the platform's limits split
+    /// a digest; after a part that was not delivered, the rest are given back unsent.
     async fn send(
         &mut self,
         store: &Store,
@@ -278,8 +279,42 @@ impl ChannelWorker {
         claimed: &[Delivery],
     ) -> Result<DrainCounts, StoreError> {
         let refs: Vec<&Delivery> = claimed.iter().collect();
+        let mut counts = DrainCounts::default();
+        let mut start = 0;
+        for size in sink.split(&refs) {
+            if start > 0 {
+                self.keep_pace(pacing.min_interval).await;
+            }
+            let message = &claimed[start..start + size];
+            let part = self
+                .send_message(store, sink, pacing, message, &claimed[start..])
+                .await?;
+            counts += part;
+            start += size;
+            if part.delivered < size as u64 && start < claimed.len() {
+                let rest: Vec<i64> = claimed[start..].iter().map(|d| d.id).collect();
+                store
+                    .release_deliveries(&rest, claimed[start].lease_token)
+                    .await?;
+                break;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Sends `message` (one alert or a digest) and records the outcome for each of its
+    /// deliveries, keeping the leases on all of `held` (the message and what follows it).
+    async fn send_message(
+        &mut self,
+        store: &Store,
+        sink: &Sink,
+        pacing: &Pacing,
+        claimed: &[Delivery],
+        held: &[Delivery],
+    ) -> Result<DrainCounts, StoreError> {
+        let refs: Vec<&Delivery> = claimed.iter().collect();
         let sending = tokio::time::timeout(pacing.timeout, sink.send(&refs));
-        let outcome = renewing_leases(store, claimed, pacing.timeout + LEASE_MARGIN, sending)
+        let outcome = renewing_leases(store, held, pacing.timeout + LEASE_MARGIN, sending)
             .await
             .unwrap_or_else(|_| SendOutcome::Retry {
                 after: None,

@@ -3,6 +3,7 @@
 //! `Delivered`, `Retry` or `Rejected`. Sinks never see the store.
 
 mod email;
+pub mod limits;
 pub mod render;
 pub mod sample;
 pub mod templates;
@@ -92,6 +93,15 @@ impl Sink {
             Sink::Email(sink) => sink.send(deliveries).await,
             Sink::Webhook(sink) => sink.send(deliveries).await,
             Sink::Stdout(sink) => sink.send(deliveries),
+        }
+    }
+
+    /// How many alerts each message holds when `deliveries` are sent, in order: all in one,
+    /// unless the platform's message limits make a digest several messages.
+    pub fn split(&self, deliveries: &[&Delivery]) -> Vec<usize> {
+        match self {
+            Sink::Webhook(sink) => sink.split(deliveries),
+            Sink::Email(_) | Sink::Stdout(_) => vec![deliveries.len()],
         }
     }
 

@@ -355,11 +355,17 @@ fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-/// `text` cut at `max` characters, with `…` when cut.
+/// `text` in at most `max` characters: cut to `max - 1` and `…` when longer.
 pub fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
+    if text.chars().nth(max).is_none() {
+        return text.to_owned();
+    }
+    match max.checked_sub(1) {
+        Some(keep) => {
+            let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+            format!("{}…", &text[..end])
+        }
+        None => String::new(),
     }
 }
 
@@ -373,12 +379,31 @@ mod tests {
     use crate::sink::sample::sample_delivery;
 
     #[test]
+    fn clip_keeps_at_most_n_characters() {
+        let cases = [
+            ("shorter_is_kept", "abc", 5, "abc"),
+            ("exactly_n_is_kept", "abcde", 5, "abcde"),
+            ("one_over_is_cut_to_n", "abcdef", 5, "abcd…"),
+            ("arabic_counts_characters", "بيان لداعش", 5, "بيان…"),
+            ("zero_is_empty", "abc", 0, ""),
+            ("one_is_the_ellipsis", "abc", 1, "…"),
+        ];
+        for (name, text, max, want) in cases {
+            let got = truncate_chars(text, max);
+            assert_eq!(got, want, "{name}");
+            assert!(got.chars().count() <= max, "{name}");
+        }
+        let slack = "ب".repeat(3001);
+        assert_eq!(truncate_chars(&slack, 3000).chars().count(), 3000);
+    }
+
+    #[test]
     fn header_lines_have_no_breaks_and_are_cut() {
         let cases = [
             ("crlf_becomes_space", "a\r\nBcc: x@y", 100, "a Bcc: x@y"),
             ("runs_of_space_collapse", "a \t  b", 100, "a b"),
-            ("long_is_cut", "abcdef", 3, "abc…"),
-            ("arabic_counts_characters", "داعش", 2, "دا…"),
+            ("long_is_cut_to_max_with_the_ellipsis", "abcdef", 4, "abc…"),
+            ("arabic_counts_characters", "داعش", 3, "دا…"),
         ];
         for (name, input, max, want) in cases {
             assert_eq!(header_line(input, max), want, "{name}");

@@ -122,13 +122,16 @@ impl Templates {
 
     /// The webhook body, checked to be JSON and written compactly.
     pub fn body(&self, view: &MessageView) -> Result<String, TemplateError> {
+        Ok(self.body_value(view)?.to_string())
+    }
+
+    /// The webhook body as a JSON value (to measure it against the platform's limits).
+    pub fn body_value(&self, view: &MessageView) -> Result<serde_json::Value, TemplateError> {
         let raw = self.render("body.json", view, ())?;
-        let value: serde_json::Value =
-            serde_json::from_str(&raw).map_err(|source| TemplateError::Json {
-                name: "body",
-                source,
-            })?;
-        Ok(value.to_string())
+        serde_json::from_str(&raw).map_err(|source| TemplateError::Json {
+            name: "body",
+            source,
+        })
     }
 
     fn render(

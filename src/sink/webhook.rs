@@ -109,9 +109,34 @@ impl WebhookSink {
         }
     }
 
+    /// How many alerts each message of `deliveries` holds: greedily as many as the platform
+    /// takes in one message, one at the least (a single alert's fields are clipped to fit).
+    pub fn split(&self, deliveries: &[&Delivery]) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        let mut rest = deliveries;
+        while !rest.is_empty() {
+            let mut n = rest.len();
+            while n > 1 && !self.fits(&rest[..n]) {
+                n -= 1;
+            }
+            sizes.push(n);
+            rest = &rest[n..];
+        }
+        sizes
+    }
+
+    /// Whether one message of `deliveries` keeps the platform's limits. A body that does not
+    /// render fits: sending it reports the template's error.
+    fn fits(&self, deliveries: &[&Delivery]) -> bool {
+        let view = message_view(deliveries, self.options.timezone, self.chat_id.as_deref());
+        self.templates.body_value(&view).map_or(true, |body| {
+            super::limits::check(self.format, &body).is_ok()
+        })
+    }
+
     pub async fn send(&self, deliveries: &[&Delivery]) -> SendOutcome {
         let view = message_view(deliveries, self.options.timezone, self.chat_id.as_deref());
-        let body = match self.templates.body(&view) {
+        let body = match self.templates.body_value(&view) {
             Ok(body) => body,
             Err(e) => {
                 return SendOutcome::Rejected {
@@ -119,6 +144,13 @@ impl WebhookSink {
                 };
             }
         };
+        if let Err(e) = super::limits::check(self.format, &body) {
+            // The platform would refuse it: say why here rather than as its 400.
+            return SendOutcome::Rejected {
+                reason: format!("the message is over the platform's limits: {e}"),
+            };
+        }
+        let body = body.to_string();
         let mut request = self
             .client
             .post(self.url.clone())
@@ -274,6 +306,7 @@ fn shown_location(location: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
 
     #[test]
     fn classifies_statuses() {
@@ -353,6 +386,81 @@ mod tests {
             let outcome = classify(status, None, location, "HTTP 399: some page");
             assert_eq!(outcome.reason(), want, "{name}");
         }
+    }
+
+    /// A sink of `format` posting nowhere (only `split` is used).
+    fn sink(format: WebhookFormat) -> WebhookSink {
+        let config = WebhookChannel {
+            url: url::Url::parse("http://127.0.0.1:9/hook").expect("valid"),
+            format,
+            secret: None,
+            telegram: (format == WebhookFormat::Telegram)
+                .then(|| (Secret::new("1:t".to_owned()), "-1".to_owned())),
+            timeout: Duration::from_secs(1),
+        };
+        let templates =
+            Templates::new(format, &Default::default()).expect("the default templates build");
+        WebhookSink::new(&config, &ChannelOptions::default(), templates).expect("builds")
+    }
+
+    /// `n` alerts, each under its own topic, with long Arabic titles full of characters that
+    /// the formats escape.
+    fn long_alerts(n: usize) -> Vec<Delivery> {
+        (0..n)
+            .map(|i| {
+                let mut d = crate::sink::sample::sample_delivery();
+                d.idempotency_key = format!("k{i}");
+                d.payload.topic_id = format!("t{i}");
+                d.payload.topic_name = format!("موضوع {i}");
+                d.payload.story.title = format!("{i} عنوان & <طويل> ").repeat(60);
+                d.payload.story.summary += &" نص إضافي طويل".repeat(40);
+                d
+            })
+            .collect()
+    }
+
+    #[test]
+    fn digests_split_into_messages_that_keep_every_platforms_limits() {
+        let mut split_formats = Vec::new();
+        for format in WebhookFormat::ALL {
+            let sink = sink(format);
+            let (_, max_alerts) = platform_limits(format);
+            let alerts = long_alerts(max_alerts);
+            let refs: Vec<&Delivery> = alerts.iter().collect();
+            let sizes = sink.split(&refs);
+            assert_eq!(
+                sizes.iter().sum::<usize>(),
+                alerts.len(),
+                "{format:?}: every alert is in a message"
+            );
+            assert!(sizes.iter().all(|n| *n >= 1), "{format:?}: {sizes:?}");
+            let mut start = 0;
+            for n in &sizes {
+                let part = &refs[start..start + n];
+                let view = message_view(part, chrono_tz::Tz::UTC, Some("-1"));
+                let body = sink.templates.body_value(&view).expect("renders");
+                assert_eq!(
+                    crate::sink::limits::check(format, &body),
+                    Ok(()),
+                    "{format:?}: part of {n} at {start}"
+                );
+                start += n;
+            }
+            if sizes.len() > 1 {
+                split_formats.push(format);
+            }
+        }
+        // Before splitting, these digests went out whole and the platform refused them (or
+        // the template cut alerts away).
+        assert_eq!(
+            split_formats,
+            [
+                WebhookFormat::Slack,
+                WebhookFormat::Discord,
+                WebhookFormat::Telegram,
+                WebhookFormat::Mattermost
+            ]
+        );
     }
 
     #[test]

@@ -342,6 +342,9 @@ dispatch! {
     /// Extends the lease on the deliveries `ids`, held under `token`, to `lease` from now (a long
     /// send); on PostgreSQL from the database's now. Returns how many were still held.
     fn renew_deliveries(&self, ids: &[i64], token: i64, now: DateTime<Utc>, lease: Duration) -> Result<u64, StoreError>;
+    /// Gives up the lease held under `token` on the deliveries `ids` without recording an
+    /// attempt: they are due again as they were.
+    fn release_deliveries(&self, ids: &[i64], token: i64) -> Result<u64, StoreError>;
     /// Records one attempt and its outcome in one transaction, releasing the lease, if the
     /// delivery is still pending under the lease `delivery` was claimed with. False, and nothing
     /// recorded, when another claim took it meanwhile (a sender that outlived its lease).

@@ -136,6 +136,18 @@ impl PgStore {
         Ok(done.rows_affected())
     }
 
+    pub async fn release_deliveries(&self, ids: &[i64], token: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL
+             WHERE lease_token = $1 AND status = 'pending' AND id = ANY($2)",
+        )
+        .bind(token)
+        .bind(ids)
+        .execute(&self.leases)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn record_outcome(
         &self,
         delivery: &Delivery,

@@ -110,6 +110,20 @@ impl SqliteStore {
         Ok(done.rows_affected())
     }
 
+    /// Gives up the lease held under `token` on the deliveries `ids` without an attempt: they
+    /// are due again as they were (the rest of a digest not sent after its first part failed).
+    pub async fn release_deliveries(&self, ids: &[i64], token: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL
+             WHERE lease_token = $1 AND status = 'pending' AND id IN (SELECT value FROM json_each($2))",
+        )
+        .bind(token)
+        .bind(serde_json::to_string(ids).expect("a list of numbers serialises"))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records one attempt and its outcome in one transaction: the attempt row, and the
     /// delivery delivered, pending again at a later time, or dead. Only the holder of the
     /// delivery's current lease may: false (and nothing written) when it was claimed again
