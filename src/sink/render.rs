@@ -174,11 +174,7 @@ pub fn alert_view(delivery: &Delivery, tz: chrono_tz::Tz) -> AlertView {
                 ..p
             })
             .collect(),
-        url: story
-            .url
-            .as_deref()
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-            .map(one_line),
+        url: web_link(story.url.as_deref()).map(one_line),
         snippet_parts: parts(&snippet, &snippet_spans),
         snippet,
         matched: matched_words(payload),
@@ -216,7 +212,7 @@ pub fn webhook_body(delivery: &Delivery) -> serde_json::Value {
         "story": {
             "key": story.key,
             "title": story.title,
-            "url": story.url,
+            "url": web_link(story.url.as_deref()),
             "summary": story.summary,
             "published": story.published.map(|t| t.to_rfc3339()),
             "fetched": story.fetched.to_rfc3339(),
@@ -234,6 +230,16 @@ pub fn webhook_body(delivery: &Delivery) -> serde_json::Value {
         body["also_reported_by"] = json!(payload.also_reported_by);
     }
     body
+}
+
+/// `url` when it is an http(s) link, else nothing: a `javascript:` or `data:` link from a feed
+/// must not become clickable in a chat, a mail or a receiver's dashboard.
+fn web_link(url: Option<&str>) -> Option<&str> {
+    url.filter(|u| {
+        let scheme = u.split_once(':').map_or("", |(s, _)| s);
+        scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")
+    })
+    .filter(|u| u.contains("://"))
 }
 
 /// A one-line header value: control characters (CR/LF above all) become spaces, runs of
@@ -493,10 +499,32 @@ mod tests {
     }
 
     #[test]
-    fn javascript_links_are_dropped() {
-        let mut delivery = sample_delivery();
-        delivery.payload.story.url = Some("javascript:alert(1)".into());
-        assert_eq!(alert_view(&delivery, chrono_tz::Tz::UTC).url, None);
+    fn only_web_links_reach_any_receiver() {
+        let cases = [
+            ("https_kept", "https://news.example/a", true),
+            ("http_kept", "http://news.example/a", true),
+            ("upper_case_scheme_kept", "HTTPS://news.example/a", true),
+            ("javascript_dropped", "javascript:alert(1)", false),
+            (
+                "javascript_with_slashes_dropped",
+                "javascript://%0Aalert(1)",
+                false,
+            ),
+            (
+                "data_dropped",
+                "data:text/html,<script>alert(1)</script>",
+                false,
+            ),
+            ("relative_dropped", "/a/b", false),
+        ];
+        for (name, url, kept) in cases {
+            let mut delivery = sample_delivery();
+            delivery.payload.story.url = Some(url.into());
+            let shown = alert_view(&delivery, chrono_tz::Tz::UTC).url;
+            assert_eq!(shown.is_some(), kept, "{name}: view");
+            let body = webhook_body(&delivery);
+            assert_eq!(body["story"]["url"].is_string(), kept, "{name}: JSON body");
+        }
     }
 
     #[test]

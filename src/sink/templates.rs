@@ -150,7 +150,9 @@ impl Templates {
     }
 }
 
-/// Markdown's special characters escaped with a backslash, so that a feed's text stays text.
+/// Markdown's special characters escaped with a backslash, so that a feed's text stays text,
+/// and mentions broken: a zero-width space after each `@` keeps `@all`, `@channel`, `@here` (and
+/// `@someone`) in a title from notifying a whole Mattermost or Teams channel.
 fn escape_markdown(text: String) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -158,6 +160,9 @@ fn escape_markdown(text: String) -> String {
             out.push('\\');
         }
         out.push(c);
+        if c == '@' {
+            out.push('\u{200B}');
+        }
     }
     out
 }
@@ -177,6 +182,62 @@ mod tests {
         let at = d.payload.story.title.find("لداعش").expect("present");
         d.payload.hits[0].token_span = at..at + "لداعش".len();
         d
+    }
+
+    #[test]
+    fn mentions_from_a_feed_never_reach_a_chat_live() {
+        let mut delivery = sample_delivery();
+        delivery.payload.story.title =
+            "لداعش @all @channel @here <!channel> <!here> <!everyone> <@U024BE7LH>".into();
+        let view = message_view(&[&delivery], chrono_tz::Tz::UTC, Some("-100123"));
+        let cases: &[(&str, WebhookFormat, &[&str])] = &[
+            (
+                "slack_special_mentions_and_users",
+                WebhookFormat::Slack,
+                &["<!channel>", "<!here>", "<!everyone>", "<@U024BE7LH>"],
+            ),
+            (
+                "mattermost_channel_wide_mentions",
+                WebhookFormat::Mattermost,
+                &["@all", "@channel", "@here"],
+            ),
+            (
+                "teams_channel_wide_mentions",
+                WebhookFormat::Teams,
+                &["@all", "@channel", "@here"],
+            ),
+        ];
+        for (name, format, live) in cases {
+            let templates = Templates::new(*format, &TemplateOverrides::default()).expect("builds");
+            let body = templates.body_value(&view).expect("renders");
+            let strings = all_strings(&body);
+            for mention in *live {
+                assert!(
+                    !strings.iter().any(|s| s.contains(mention)),
+                    "{name}: {mention} is live in {strings:?}"
+                );
+            }
+            assert!(
+                strings.iter().any(|s| s.contains("لداعش")),
+                "{name}: the title is kept"
+            );
+        }
+        // Discord parses no mention at all: allowed_mentions is off.
+        let discord = Templates::new(WebhookFormat::Discord, &TemplateOverrides::default())
+            .expect("builds")
+            .body_value(&view)
+            .expect("renders");
+        assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
+    }
+
+    /// Every string inside `value`, as the platform reads it.
+    fn all_strings(value: &serde_json::Value) -> Vec<String> {
+        match value {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(items) => items.iter().flat_map(all_strings).collect(),
+            serde_json::Value::Object(map) => map.values().flat_map(all_strings).collect(),
+            _ => Vec::new(),
+        }
     }
 
     #[test]
