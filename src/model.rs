@@ -120,6 +120,9 @@ pub struct Delivery {
     /// The fencing token of the claim that handed this delivery out: its outcome is recorded
     /// only while the lease still carries it (0 for a delivery that was never claimed).
     pub lease_token: i64,
+    /// The Idempotency-Key of the digest this delivery was last sent in, if any: resent, the
+    /// same digest carries the same key.
+    pub message_key: Option<String>,
 }
 
 /// How a sink judged one send.

@@ -278,10 +278,17 @@ impl ChannelWorker {
         pacing: &Pacing,
         claimed: &[Delivery],
     ) -> Result<DrainCounts, StoreError> {
+        let (claimed, resent) = resent_digest_first(claimed);
+        let claimed = &claimed[..];
         let refs: Vec<&Delivery> = claimed.iter().collect();
+        let mut sizes = Vec::new();
+        if resent > 0 {
+            sizes.push(resent);
+        }
+        sizes.extend(sink.split(&refs[resent..]));
         let mut counts = DrainCounts::default();
         let mut start = 0;
-        for size in sink.split(&refs) {
+        for size in sizes {
             if start > 0 {
                 self.keep_pace(pacing.min_interval).await;
             }
@@ -313,6 +320,12 @@ impl ChannelWorker {
         held: &[Delivery],
     ) -> Result<DrainCounts, StoreError> {
         let refs: Vec<&Delivery> = claimed.iter().collect();
+        if let [first, _, ..] = claimed {
+            // Recorded before the send: a crash during it resends the digest with this key.
+            let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+            let key = crate::sink::message_key(&refs);
+            store.set_message_key(&ids, first.lease_token, &key).await?;
+        }
         let sending = tokio::time::timeout(pacing.timeout, sink.send(&refs));
         let outcome = renewing_leases(store, held, pacing.timeout + LEASE_MARGIN, sending)
             .await
@@ -380,6 +393,23 @@ impl ChannelWorker {
         }
         Ok(counts)
     }
+}
+
+/// `claimed` with the deliveries of the digest the first of them was last sent in moved to the
+/// front, and how many they are (0 when it was not sent in a digest): that digest goes out
+/// again as it was, with its Idempotency-Key, before anything that joined the queue since.
+fn resent_digest_first(claimed: &[Delivery]) -> (Vec<Delivery>, usize) {
+    let key = claimed.iter().find_map(|d| d.message_key.clone());
+    let Some(key) = key else {
+        return (claimed.to_vec(), 0);
+    };
+    let (mut group, rest): (Vec<Delivery>, Vec<Delivery>) = claimed
+        .iter()
+        .cloned()
+        .partition(|d| d.message_key.as_deref() == Some(key.as_str()));
+    let n = group.len();
+    group.extend(rest);
+    (group, n)
 }
 
 /// Awaits `send`, extending the lease on `claimed` every half `lease` meanwhile, so that a long

@@ -146,11 +146,20 @@ impl StdoutSink {
     }
 }
 
-/// The `Idempotency-Key` of a message: the delivery's own key, or for a digest one derived
-/// from all of its keys (the same digest resent carries the same key).
+/// The `Idempotency-Key` of a message: the delivery's own key, or for a digest the key it was
+/// sent with before (recorded by the outbox, so that it holds across restarts), else one
+/// derived from all of its keys.
 pub fn message_key(deliveries: &[&Delivery]) -> String {
     match deliveries {
         [one] => one.idempotency_key.clone(),
+        [first, ..]
+            if first.message_key.is_some()
+                && deliveries
+                    .iter()
+                    .all(|d| d.message_key == first.message_key) =>
+        {
+            first.message_key.clone().unwrap_or_default()
+        }
         many => {
             use sha2::{Digest, Sha256};
             let mut hash = Sha256::new();

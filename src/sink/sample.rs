@@ -107,5 +107,6 @@ fn delivery(payload: AlertPayload, key: &str) -> Delivery {
         created_at: payload.story.fetched,
         payload,
         lease_token: 0,
+        message_key: None,
     }
 }

@@ -342,6 +342,9 @@ dispatch! {
     /// Extends the lease on the deliveries `ids`, held under `token`, to `lease` from now (a long
     /// send); on PostgreSQL from the database's now. Returns how many were still held.
     fn renew_deliveries(&self, ids: &[i64], token: i64, now: DateTime<Utc>, lease: Duration) -> Result<u64, StoreError>;
+    /// Records `key` as the Idempotency-Key of the digest that the deliveries `ids`, held under
+    /// `token`, are about to be sent in: claimed again, they are sent as that digest again.
+    fn set_message_key(&self, ids: &[i64], token: i64, key: &str) -> Result<u64, StoreError>;
     /// Gives up the lease held under `token` on the deliveries `ids` without recording an
     /// attempt: they are due again as they were.
     fn release_deliveries(&self, ids: &[i64], token: i64) -> Result<u64, StoreError>;

@@ -667,3 +667,61 @@ async fn webhook_redirects_are_never_followed_nor_taken_for_delivery() {
         "nothing counts as delivered"
     );
 }
+
+/// The delivery ids in a JSON webhook body (one alert or a digest), sorted.
+fn delivery_ids(request: &crate::servers::RecordedRequest) -> Vec<String> {
+    let body = request.json().expect("a JSON body");
+    let alerts = match body["event"].as_str() {
+        Some("digest") => body["alerts"].as_array().cloned().unwrap_or_default(),
+        _ => vec![body],
+    };
+    let mut ids: Vec<String> = alerts
+        .iter()
+        .filter_map(|a| a["delivery_id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn a_digest_interrupted_by_a_crash_is_resent_with_the_same_key() {
+    let env = known_env(FAST_RETRIES, "", "digest = \"1s\"").await;
+    // The receiver holds the first digest until the daemon is killed.
+    env.hook.set_delay(Some(Duration::from_secs(10)));
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    let mut first = env.spawn(&["run"]);
+    let seen = env.hook.wait_for_requests(1, WAIT).await;
+    first.start_kill().expect("SIGKILL sent");
+    let _ = first.wait().await;
+    assert_eq!(seen.len(), 1, "{}", env.log());
+    let interrupted = &seen[0].0;
+    let key = interrupted
+        .header("idempotency-key")
+        .expect("a key")
+        .to_owned();
+    let digest = delivery_ids(interrupted);
+    assert_eq!(digest.len(), 3, "one digest of three");
+
+    // The dead sender's lease (timeout 2 s + 5 s) runs out, and two more alerts join the queue
+    // before the digest is claimed again: one claim now holds all five.
+    tokio::time::sleep(Duration::from_millis(7500)).await;
+    env.hook.set_delay(None);
+    env.feeds.set("/news.xml", matching_items(5), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "pending"), 0, "{summary}");
+    // The receiver logged the interrupted request as answered: leave it out.
+    let accepted: Vec<_> = env.hook.accepted().into_iter().skip(1).collect();
+    let resent: Vec<_> = accepted
+        .iter()
+        .filter(|r| r.header("idempotency-key") == Some(key.as_str()))
+        .collect();
+    assert_eq!(
+        resent.len(),
+        1,
+        "the digest went out again under its key: {}",
+        env.log()
+    );
+    assert_eq!(delivery_ids(resent[0]), digest, "as the same digest");
+    let all: HashSet<String> = accepted.iter().flat_map(delivery_ids).collect();
+    assert_eq!(all.len(), 5, "and the new alerts separately");
+}

@@ -71,7 +71,8 @@ impl PgStore {
                        ARRAY(SELECT s.outlet FROM alerts a JOIN stories s ON s.cluster_id = a.cluster_id
                              WHERE a.id = d.alert_id AND s.id <> a.story_id AND s.outlet IS NOT NULL
                                AND s.outlet IS DISTINCT FROM (SELECT outlet FROM stories WHERE id = a.story_id)
-                             GROUP BY s.outlet ORDER BY MIN(s.id))",
+                             GROUP BY s.outlet ORDER BY MIN(s.id)),
+                       d.message_key",
         )
         .bind(now_ms)
         .bind(i64::from(limit))
@@ -109,6 +110,7 @@ impl PgStore {
                 created_at: from_millis(row.get(5)),
                 payload,
                 lease_token: token,
+                message_key: row.get(9),
             });
         }
         tx.commit().await?;
@@ -132,6 +134,24 @@ impl PgStore {
         .bind(token)
         .bind(ids)
         .execute(&self.leases)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn set_message_key(
+        &self,
+        ids: &[i64],
+        token: i64,
+        key: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET message_key = $3
+             WHERE lease_token = $1 AND status = 'pending' AND id = ANY($2)",
+        )
+        .bind(token)
+        .bind(ids)
+        .bind(key)
+        .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
     }
@@ -309,7 +329,7 @@ impl PgStore {
     pub async fn requeue(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
-                 requeued_at = $2, lease_until = NULL, lease_owner = NULL, lease_token = NULL
+                 requeued_at = $2, lease_until = NULL, lease_owner = NULL, lease_token = NULL, message_key = NULL
              WHERE id = $1 AND status <> 'delivered'",
         )
         .bind(id)
@@ -322,7 +342,7 @@ impl PgStore {
     pub async fn requeue_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1,
-                 requeued_at = $1, lease_until = NULL, lease_owner = NULL, lease_token = NULL
+                 requeued_at = $1, lease_until = NULL, lease_owner = NULL, lease_token = NULL, message_key = NULL
              WHERE status = 'dead'",
         )
         .bind(millis(now))

@@ -40,7 +40,8 @@ impl SqliteStore {
                             SELECT s.outlet FROM alerts a JOIN stories s ON s.cluster_id = a.cluster_id
                             WHERE a.id = deliveries.alert_id AND s.id <> a.story_id AND s.outlet IS NOT NULL
                               AND s.outlet IS NOT (SELECT outlet FROM stories WHERE id = a.story_id)
-                            GROUP BY s.outlet ORDER BY MIN(s.id)))",
+                            GROUP BY s.outlet ORDER BY MIN(s.id))),
+                       message_key",
         )
         .bind(now_ms)
         .bind(i64::from(limit))
@@ -82,6 +83,7 @@ impl SqliteStore {
                 created_at: from_millis(row.get(5)),
                 payload,
                 lease_token: token,
+                message_key: row.get(9),
             });
         }
         tx.commit().await?;
@@ -105,6 +107,26 @@ impl SqliteStore {
         .bind(millis(now).saturating_add(super::lease_millis(lease)))
         .bind(token)
         .bind(serde_json::to_string(ids).expect("a list of numbers serialises"))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records `key` as the Idempotency-Key of the digest the deliveries `ids` (held under
+    /// `token`) are about to be sent in.
+    pub async fn set_message_key(
+        &self,
+        ids: &[i64],
+        token: i64,
+        key: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET message_key = $3
+             WHERE lease_token = $1 AND status = 'pending' AND id IN (SELECT value FROM json_each($2))",
+        )
+        .bind(token)
+        .bind(serde_json::to_string(ids).expect("a list of numbers serialises"))
+        .bind(key)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
@@ -299,7 +321,7 @@ impl SqliteStore {
     pub async fn requeue(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
-                 requeued_at = $2, lease_until = NULL, lease_owner = NULL, lease_token = NULL
+                 requeued_at = $2, lease_until = NULL, lease_owner = NULL, lease_token = NULL, message_key = NULL
              WHERE id = $1 AND status <> 'delivered'",
         )
         .bind(id)
@@ -313,7 +335,7 @@ impl SqliteStore {
     pub async fn requeue_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1,
-                 requeued_at = $1, lease_until = NULL, lease_owner = NULL, lease_token = NULL
+                 requeued_at = $1, lease_until = NULL, lease_owner = NULL, lease_token = NULL, message_key = NULL
              WHERE status = 'dead'",
         )
         .bind(millis(now))
