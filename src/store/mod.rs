@@ -316,9 +316,9 @@ dispatch! {
     fn known_keys(&self, feed_id: &str, keys: &[String]) -> Result<std::collections::HashMap<String, Option<String>>, StoreError>;
     /// The cluster of each of `feed_id`'s stories among `keys`.
     fn story_clusters(&self, feed_id: &str, keys: &[String]) -> Result<std::collections::HashMap<String, i64>, StoreError>;
-    /// Forgets stories first seen before `now - retention` (those an alert points to stay) and
-    /// drops fingerprint index rows older than the clustering window. Returns the number of
-    /// stories removed.
+    /// Forgets stories first seen before `now - retention` (those an alert points to stay),
+    /// deliveries delivered before then with their attempts, and drops fingerprint index rows
+    /// older than the clustering window. Returns the number of stories removed.
     fn prune(&self, now: DateTime<Utc>, retention: Duration, window: Duration) -> Result<u64, StoreError>;
     /// Writes one successful poll in one transaction: the new stories, their clusters, alerts
     /// and deliveries, then the feed's validators and health; the feed's lease is released.

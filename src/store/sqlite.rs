@@ -194,6 +194,23 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        // Delivered deliveries and their attempts, and the message counts, after the same
+        // retention: dead and pending ones stay, they are still owed.
+        sqlx::query(
+            "DELETE FROM delivery_attempts WHERE delivery_id IN
+                 (SELECT id FROM deliveries WHERE status = 'delivered' AND delivered_at < $1)",
+        )
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM deliveries WHERE status = 'delivered' AND delivered_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM channel_messages WHERE sent_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(removed)
     }

@@ -509,6 +509,86 @@ async fn store_prunes_old_stories_but_keeps_alerted_ones() {
 }
 
 #[tokio::test]
+async fn store_prunes_delivered_deliveries_and_their_attempts_after_the_retention() {
+    for backend in backends("store_prunes_deliveries").await {
+        let name = backend.name();
+        let store = backend.open("a").await;
+        let old = now() - chrono::Duration::days(40);
+        one_alert(&store, "f", old).await;
+        let lease = Duration::from_secs(30);
+        // Long ago: `ops` delivered after a failed attempt, `desk` dead.
+        let ops = store.claim_due("ops", old, 10, lease).await.unwrap();
+        let retry = old + chrono::Duration::seconds(1);
+        assert!(
+            store
+                .record_outcome(&ops[0], old, &DeliveryUpdate::RetryAt(retry), "HTTP 500")
+                .await
+                .unwrap()
+        );
+        let ops = store.claim_due("ops", retry, 10, lease).await.unwrap();
+        assert!(
+            store
+                .record_outcome(&ops[0], retry, &DeliveryUpdate::Delivered, "HTTP 200")
+                .await
+                .unwrap()
+        );
+        let desk = store.claim_due("desk", old, 10, lease).await.unwrap();
+        assert!(
+            store
+                .record_outcome(&desk[0], old, &DeliveryUpdate::Dead, "HTTP 400")
+                .await
+                .unwrap()
+        );
+        store.record_message("ops", retry, 1).await.unwrap();
+        // A recent alert, delivered today, stays.
+        let fresh = story("f", "9", "خبر جديد عن داعش", "نص جديد", "https://f.test/z");
+        store
+            .record_poll(&poll("f", now(), vec![planned(fresh, Some("u"), false)]))
+            .await
+            .unwrap();
+        let today = store.claim_due("ops", now(), 10, lease).await.unwrap();
+        assert_eq!(today.len(), 1, "{name}");
+        assert!(
+            store
+                .record_outcome(&today[0], now(), &DeliveryUpdate::Delivered, "HTTP 200")
+                .await
+                .unwrap()
+        );
+        let day = Duration::from_secs(24 * 3600);
+        store.prune(now(), 30 * day, day).await.unwrap();
+        let counts = store.outbox_counts(now()).await.unwrap();
+        assert_eq!(
+            (counts.delivered, counts.dead, counts.due),
+            (1, 1, 1),
+            "{name}: the old delivered row is gone; the dead one and today's stay"
+        );
+        assert!(
+            store.delivery_attempts(ops[0].id).await.unwrap().is_empty(),
+            "{name}: its attempts too"
+        );
+        assert_eq!(
+            store.delivery_attempts(desk[0].id).await.unwrap().len(),
+            1,
+            "{name}: the dead one keeps its history"
+        );
+        assert_eq!(
+            store.delivery_attempts(today[0].id).await.unwrap().len(),
+            1,
+            "{name}"
+        );
+        assert!(
+            store
+                .messages_since("ops", old - chrono::Duration::hours(1))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}: old message counts go too"
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
 async fn store_leases_feeds_to_one_instance_at_a_time() {
     for backend in backends("store_leases_feeds").await {
         let name = backend.name();
