@@ -2,6 +2,7 @@
 //! digest of several) through the channel's templates and sends it, classifying the result as
 //! `Delivered`, `Retry` or `Rejected`. Sinks never see the store.
 
+pub mod bidi;
 mod email;
 pub mod limits;
 pub mod render;

@@ -3,9 +3,10 @@
 //!
 //! `.html` templates are auto-escaped; JSON bodies are built as values and written with
 //! `|tojson`, so that no feed string can break out of its JSON string. Filters added to
-//! Jinja's: `clip(n)` (cut at n characters, with …), `mrkdwn` (Slack escaping), `md`
-//! (Markdown escaping), `mdurl` (a URL safe inside a Markdown link) and `xml` (`& < > "`
-//! escaped, for Telegram's HTML).
+//! Jinja's: `clip(n)` (at most n characters, with …), `mrkdwn` (Slack escaping), `md`
+//! (Markdown escaping, mentions broken), `mdurl` (a URL safe inside a Markdown link), `xml`
+//! (`& < > "` escaped, for Telegram's HTML), and `isolate(rtl)` / `bdi(rtl)` (left-to-right runs
+//! isolated in a right-to-left alert, with Unicode isolates or `<bdi dir="ltr">`).
 
 use minijinja::{AutoEscape, Environment};
 
@@ -85,6 +86,21 @@ impl Templates {
                 .replace('>', "&gt;")
         });
         env.add_filter("md", escape_markdown);
+        // Left-to-right runs (times, Latin names, URLs) isolated in a right-to-left alert.
+        env.add_filter("isolate", |text: String, rtl: bool| {
+            if rtl {
+                super::bidi::isolate_text(&text)
+            } else {
+                text
+            }
+        });
+        env.add_filter("bdi", |text: String, rtl: bool| {
+            if rtl {
+                minijinja::Value::from_safe_string(super::bidi::isolate_html(&text))
+            } else {
+                minijinja::Value::from(text)
+            }
+        });
         env.add_filter("xml", |text: String| {
             html_escape::encode_double_quoted_attribute(&text).into_owned()
         });
@@ -182,6 +198,39 @@ mod tests {
         let at = d.payload.story.title.find("لداعش").expect("present");
         d.payload.hits[0].token_span = at..at + "لداعش".len();
         d
+    }
+
+    #[test]
+    fn left_to_right_runs_are_isolated_in_arabic_alerts_only() {
+        let mut arabic = sample_delivery();
+        arabic.payload.story.title = "بيان لداعش ISIS عند 11:00".into();
+        let latin = sample_latin_delivery();
+        let view = |d: &crate::model::Delivery| message_view(&[d], chrono_tz::Tz::UTC, Some("-1"));
+        let email =
+            Templates::new(WebhookFormat::Json, &TemplateOverrides::default()).expect("builds");
+        let text = email.text(&view(&arabic)).expect("renders");
+        assert!(text.contains("\u{2066}ISIS\u{2069}"), "{text}");
+        assert!(text.contains("\u{2066}11:00\u{2069}"), "{text}");
+        assert!(
+            text.contains("\u{2066}2026-11-29 08:00 UTC\u{2069}"),
+            "{text}"
+        );
+        let html = email.html(&view(&arabic)).expect("renders");
+        assert!(html.contains("<bdi dir=\"ltr\">ISIS</bdi>"), "{html}");
+        for format in WebhookFormat::ALL {
+            let templates = Templates::new(format, &TemplateOverrides::default()).expect("builds");
+            let isolated = templates.body(&view(&arabic)).expect("renders");
+            let plain = templates.body(&view(&latin)).expect("renders");
+            let chat = format != WebhookFormat::Json;
+            assert_eq!(
+                isolated.contains('\u{2066}'),
+                chat,
+                "{format:?}: {isolated}"
+            );
+            assert!(!plain.contains('\u{2066}'), "{format:?}: {plain}");
+        }
+        let latin_text = email.text(&view(&latin)).expect("renders");
+        assert!(!latin_text.contains('\u{2066}'), "{latin_text}");
     }
 
     #[test]
