@@ -27,6 +27,9 @@ pub struct WebhookSink {
     format: WebhookFormat,
     secret: Option<Secret>,
     chat_id: Option<String>,
+    /// The Telegram bot token as given and as it appears in the URL (percent-encoded), kept to
+    /// mask it in what a receiver answers (a Location header that repeats the request's path).
+    token_forms: Vec<String>,
     templates: Templates,
     options: ChannelOptions,
     timeout: Duration,
@@ -86,12 +89,26 @@ impl WebhookSink {
             }
             None => (config.url.clone(), None),
         };
+        let token_forms: Vec<String> = match &config.telegram {
+            Some((token, _)) => {
+                let encoded = url
+                    .path_segments()
+                    .and_then(|mut s| s.find_map(|p| p.strip_prefix("bot")))
+                    .map(str::to_owned);
+                std::iter::once(token.expose().to_owned())
+                    .chain(encoded)
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         Ok(WebhookSink {
             client,
             url,
             format: config.format,
             secret: config.secret.clone(),
             chat_id,
+            token_forms,
             templates,
             options: options.clone(),
             timeout: config.timeout,
@@ -177,7 +194,8 @@ impl WebhookSink {
                     .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
                 let text = read_capped(response, MAX_RESPONSE_BYTES).await;
                 let hint = header_hint.or_else(|| retry_after_in_body(&text));
-                classify(status, hint, location.as_deref(), &answer(status, &text))
+                let outcome = classify(status, hint, location.as_deref(), &answer(status, &text));
+                self.masked(outcome)
             }
             // The URL may hold a secret (a Telegram token, a Slack hook path): never show it.
             Err(e) if e.is_timeout() => SendOutcome::Retry {
@@ -187,6 +205,29 @@ impl WebhookSink {
             Err(e) => SendOutcome::Retry {
                 after: None,
                 reason: crate::error_chain(&e.without_url()),
+            },
+        }
+    }
+}
+
+impl WebhookSink {
+    /// `outcome` with the bot token masked wherever the receiver repeated it.
+    fn masked(&self, outcome: SendOutcome) -> SendOutcome {
+        let mask = |text: String| {
+            self.token_forms
+                .iter()
+                .fold(text, |text, token| text.replace(token.as_str(), "***"))
+        };
+        match outcome {
+            SendOutcome::Delivered { answer } => SendOutcome::Delivered {
+                answer: mask(answer),
+            },
+            SendOutcome::Retry { after, reason } => SendOutcome::Retry {
+                after,
+                reason: mask(reason),
+            },
+            SendOutcome::Rejected { reason } => SendOutcome::Rejected {
+                reason: mask(reason),
             },
         }
     }

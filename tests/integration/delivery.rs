@@ -725,3 +725,31 @@ async fn a_digest_interrupted_by_a_crash_is_resent_with_the_same_key() {
     let all: HashSet<String> = accepted.iter().flat_map(delivery_ids).collect();
     assert_eq!(all.len(), 5, "and the new alerts separately");
 }
+
+#[tokio::test]
+async fn a_telegram_redirect_does_not_show_the_bot_token() {
+    let telegram = WebhookReceiver::start().await;
+    let tail = format!(
+        "\n[[channel]]\nid = \"tg\"\nkind = \"webhook\"\nformat = \"telegram\"\nurl = \"http://{}\"\nbot_token_env = \"RASAD_TEST_WEBHOOK_SECRET\"\nchat_id = \"-10042\"\n",
+        telegram.addr()
+    );
+    let env = Env::start().await;
+    write_config(&env, FAST_RETRIES, "", &tail);
+    let token = crate::support::SECRET;
+    let encoded = url_path_encode(token);
+    // The server answers with a Location that repeats the request's path, token and all.
+    let location = format!("https://api.telegram.test/bot{encoded}/sendMessage");
+    telegram.push_status_with_headers(308, &[("Location", location.as_str())]);
+    let output = env.rasad(&["notify-test", "tg"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(
+        stderr.contains("moved permanently to https://api.telegram.test/bot***/sendMessage"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(token) && !stderr.contains(&encoded),
+        "{stderr}"
+    );
+    telegram.shutdown().await;
+}
