@@ -753,3 +753,63 @@ async fn a_telegram_redirect_does_not_show_the_bot_token() {
     );
     telegram.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_discord_digest_over_6000_characters_goes_out_as_several_messages() {
+    let env = known_env(FAST_RETRIES, "", "format = \"discord\"\ndigest = \"1s\"").await;
+    // Ten different stories (words of their own, so that none is taken for a copy of another),
+    // each long enough that ten embeds pass 6,000 characters.
+    let words = |i: usize, from: usize| -> String {
+        (from..from + 60)
+            .map(|j| format!("كلمة{}", i * 1000 + j))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let items: Vec<(String, String, String)> = (0..10)
+        .map(|i| {
+            (
+                format!("long{i}"),
+                format!("بيان لداعش {}", words(i, 0)),
+                format!("نص الخبر عن داعش {}", words(i, 100)),
+            )
+        })
+        .collect();
+    let mut refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, d)| (g.as_str(), t.as_str(), d.as_str()))
+        .collect();
+    refs.push(KNOWN);
+    env.feeds.set("/news.xml", rss(&refs), RSS);
+    let summary = once_until_settled(&env, 8, Duration::from_millis(600)).await;
+    assert_eq!(
+        (count(&summary, "pending"), count(&summary, "dead")),
+        (0, 0),
+        "{summary}"
+    );
+    let messages = env.hook.accepted();
+    assert!(
+        messages.len() >= 2,
+        "split: {} message(s): {:?}",
+        messages.len(),
+        messages.iter().map(|m| m.body_text()).collect::<Vec<_>>()
+    );
+    let mut embeds = 0;
+    for message in &messages {
+        let body = message.json().expect("JSON");
+        let list = body["embeds"].as_array().expect("embeds");
+        let chars: usize = list
+            .iter()
+            .map(|e| {
+                ["/title", "/description", "/footer/text", "/author/name"]
+                    .iter()
+                    .filter_map(|p| e.pointer(p).and_then(|v| v.as_str()))
+                    .map(|s| s.encode_utf16().count())
+                    .sum::<usize>()
+            })
+            .sum();
+        assert!(chars <= 6000, "{chars} characters in one message");
+        assert!(list.len() <= 10);
+        embeds += list.len();
+    }
+    assert_eq!(embeds, 10, "every alert went out, none cut away");
+}
