@@ -16,7 +16,8 @@
 //! through leases), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits),
 //! [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
 //! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
-//! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog).
+//! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog),
+//! [`redact`] (feed URLs with their login and query values masked, wherever they are shown).
 //!
 //! Forbidden edges: `source` never uses `sink`; `sink` never uses `source` fetching, `matcher`
 //! or `store`; SQL stays in `store`; `text`, `matcher` and `dedupe` never use tokio; config
