@@ -130,7 +130,7 @@ pub fn decide(
 }
 
 /// The wait before the next attempt: the backoff, or the receiver's hint when it asks for
-/// longer (a hint is a floor, never a shortcut), at least [`MIN_RETRY_WAIT`]. A hint beyond
+/// longer (a hint is a floor, never a shortcut), at least one second (`MIN_RETRY_WAIT`). A hint beyond
 /// `retry_max` is cut to it; the flag says so, for the log.
 pub fn retry_wait(
     hint: Option<Duration>,
