@@ -248,17 +248,23 @@ pub fn header_line(text: &str, max: usize) -> String {
     truncate_chars(&clean, max)
 }
 
-/// The words as they stand in the story, each once, in order of appearance.
+/// The words as they stand in the story, each once, in order of appearance; a name found in
+/// another spelling is followed by the watched one (`مكاري (name: ماكاري)`).
 pub fn matched_words(payload: &AlertPayload) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for hit in &payload.hits {
-        if let Some(word) = payload
-            .story
-            .field_text(hit.field)
-            .get(hit.token_span.clone())
-            && !words.iter().any(|w| w == word)
-        {
-            words.push(word.to_owned());
+        let text = payload.story.field_text(hit.field);
+        let Some(word) = text.get(hit.token_span.clone()) else {
+            continue;
+        };
+        let word = match text.get(hit.keyword_span.clone()) {
+            Some(spelled) if hit.name && spelled != hit.keyword => {
+                format!("{word} (name: {})", hit.keyword)
+            }
+            _ => word.to_owned(),
+        };
+        if !words.contains(&word) {
+            words.push(word);
         }
     }
     words

@@ -1,0 +1,494 @@
+//! Name keywords (`name = true`): a foreign person or place found in the spellings the Arabic
+//! press gives it, and refused where one of those spellings is an ordinary word.
+//!
+//! Arabic outlets transliterate a foreign name each their own way: ماكاري / مكاري, غوتيريش /
+//! جوتيريش / غوتيريس, ستولتنبرغ / ستولتنبرج, نتنياهو / نتانياهو. Two spellings are taken as one
+//! name when, once folded ([`crate::text::fold`]):
+//! - their consonants agree letter for letter up to the classes below, a doubled letter counting
+//!   once;
+//! - their long vowels (ا و ي, and the hamza seat ء) differ by at most one letter written or left
+//!   out, two for names of five consonants or more, and never at the start of the name;
+//! - their endings may differ as ا / ه (ة) freely and as ا / ي (ى) for one edit;
+//! - a prefix may be split or joined (ماك غورك / ماكغورك, دي ميستورا / ديميستورا).
+//!
+//! The letter classes stand for one foreign sound each: g غ ج ق ك گ; v ف ڤ; p ب پ; t ت ط; d د ض;
+//! s س ص ش (Portuguese and Catalan s, as in غوتيريش / غوتيريس); z ز ظ ذ. They follow the
+//! transliteration tables of the Library of Congress (ALA-LC Arabic romanization, 2012: the
+//! Persian and Urdu letters پ چ ژ گ ڤ and the emphatics as separate letters) and of ISO 233, read
+//! in reverse, and the pairs attested in Arabic news of the same day for the same person (the
+//! envoy «إيان ماكاري» / «مكاري»; Wikipedia's Arabic redirects list غوتيريس, جوتيريش and
+//! ستولتنبرج for the same articles). The proclitics before a name are those of every keyword
+//! (policy §5.3); a name takes no suffix.
+//!
+//! Precision comes first: a name whose consonants are fewer than three (أوباما, جون) is kept
+//! strict — its exact folded spelling, with no suffix — as is one that would match one of
+//! [`COMMON_WORDS`]' frequent ordinary words; [`strictness`] says which, for `rasad check`.
+//!
+//! Search: the text's *skeleton* (its consonant classes, vowels dropped, doubled letters once,
+//! words separated by one space) is searched for each name's skeleton, and each occurrence is
+//! verified on the folded word. Only fields that hold a name's letters are skeletonised.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use super::affixes::{Affixes, Variant};
+use super::search::{Occurrence, Search};
+use super::{KeywordOptions, Prefixes, Suffixes};
+use crate::text::{Folded, fold_str, is_word_char};
+
+/// Frequent ordinary Arabic words, one a line: the 10,000 most frequent Arabic words of the
+/// `wordfreq` 3.1 list (Robyn Speer; data CC BY-SA 4.0) that the Ayaspell Arabic Hunspell
+/// dictionary (Debian `hunspell-ar` 3.2; GPL-2 / LGPL-2.1 / MPL-1.1) accepts, so that the
+/// frequent names in wordfreq's list (نتنياهو, ترامب) are left out.
+pub const COMMON_WORDS: &str = include_str!("common_words.txt");
+
+/// Fewer consonant classes than this and a name is kept strict.
+const MIN_CONSONANTS: usize = 3;
+
+/// Prefixes of names that the press writes joined or apart.
+const SPLIT_PREFIXES: &[&str] = &[
+    "ماك", "مك", "دي", "دو", "فان", "فون", "ابو", "بن", "عبد", "لا",
+];
+
+/// Why a name keyword is matched strictly (its exact spelling only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strict {
+    /// Its consonants, vowels left out, are too few to tell it from other words.
+    ShortSkeleton(String),
+    /// One of its spellings is this frequent ordinary word.
+    CommonWord(String),
+    /// It is not written in Arabic letters.
+    NotArabic,
+}
+
+impl std::fmt::Display for Strict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Strict::ShortSkeleton(s) => write!(
+                f,
+                "its consonants without vowels ({s:?}) are too few to tell it from other words"
+            ),
+            Strict::CommonWord(w) => write!(f, "one of its spellings is the common word {w:?}"),
+            Strict::NotArabic => write!(f, "it is not written in Arabic letters"),
+        }
+    }
+}
+
+/// `None` when `term` is matched in all its spellings, else why it is matched strictly.
+pub fn strictness(term: &str) -> Option<Strict> {
+    let name = Name::new(term)?;
+    if !name.arabic {
+        return Some(Strict::NotArabic);
+    }
+    if name.shape.consonants.len() < MIN_CONSONANTS {
+        return Some(Strict::ShortSkeleton(
+            name.shape.consonants.iter().collect(),
+        ));
+    }
+    common_collision(&name).map(Strict::CommonWord)
+}
+
+/// The options a strict name is compiled with as a plain keyword: its spelling, no suffix.
+pub fn strict_options(options: &KeywordOptions) -> KeywordOptions {
+    KeywordOptions {
+        suffixes: Some(Suffixes::None),
+        prefixes: Some(options.prefixes.unwrap_or(Prefixes::Default)),
+        case_sensitive: options.case_sensitive,
+        name: true,
+    }
+}
+
+/// One name keyword, compiled.
+#[derive(Debug)]
+struct Name {
+    /// Folded, words separated by one space.
+    folded: String,
+    arabic: bool,
+    /// The article ال, when the name starts with it (then its shape is of the rest).
+    article: bool,
+    /// The name's letters with their spaces removed (and without the article).
+    shape: Shape,
+    affixes: Affixes,
+}
+
+impl Name {
+    fn new(term: &str) -> Option<Name> {
+        let folded = fold_str(term)
+            .split(|c: char| !is_word_char(c))
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if folded.is_empty() {
+            return None;
+        }
+        let arabic = folded
+            .chars()
+            .any(|c| ('\u{0620}'..='\u{06FF}').contains(&c));
+        let article = folded.starts_with("ال") && folded.chars().count() > 4;
+        let core = if article {
+            &folded["ال".len()..]
+        } else {
+            &folded
+        };
+        let shape = Shape::of(&core.replace(' ', ""));
+        let options = KeywordOptions {
+            suffixes: Some(Suffixes::None),
+            ..KeywordOptions::default()
+        };
+        let affixes = Affixes::compile(&folded, &options)?;
+        Some(Name {
+            folded,
+            arabic,
+            article,
+            shape,
+            affixes,
+        })
+    }
+
+    /// The skeletons searched for: the name's, and its split or joined form.
+    fn skeletons(&self) -> Vec<String> {
+        let core = if self.article {
+            &self.folded["ال".len()..]
+        } else {
+            &self.folded
+        };
+        let mut out = vec![skeleton_str(core), skeleton_str(&core.replace(' ', ""))];
+        if let Some(prefix) = SPLIT_PREFIXES.iter().find(|p| {
+            core.strip_prefix(**p)
+                .is_some_and(|rest| rest.chars().count() >= 3 && !rest.starts_with(' '))
+        }) {
+            out.push(skeleton_str(&format!("{prefix} {}", &core[prefix.len()..])));
+        }
+        out.retain(|s| !s.trim().is_empty());
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether the folded `token` (a word, or two with one space between them) is this name
+    /// after an allowed proclitic chain; the byte offset in `token` where the name starts.
+    fn accepts(&self, token: &str) -> Option<usize> {
+        let first_word_len = token.find(' ').unwrap_or(token.len());
+        let mut chain_ends: Vec<usize> = token[..first_word_len]
+            .char_indices()
+            .map(|(i, _)| i)
+            .take(5)
+            .collect();
+        chain_ends.retain(|&i| {
+            self.affixes.allows_prefix(Variant::Plain, &token[..i])
+                || (self.article && self.affixes.allows_prefix(Variant::Fused, &token[..i]))
+        });
+        chain_ends.into_iter().find(|&at| {
+            let rest = &token[at..];
+            let core = if self.article {
+                // After the chain: the article, or ل fused with it (للفلوجة, لليرة).
+                let before = &token[..at];
+                let fused = self.affixes.allows_prefix(Variant::Fused, before);
+                let plain = self.affixes.allows_prefix(Variant::Plain, before);
+                match (rest.strip_prefix("ال"), rest.strip_prefix("لل")) {
+                    (Some(core), _) if plain => Some(core.to_owned()),
+                    (_, Some(core)) if fused => Some(core.to_owned()),
+                    _ => None,
+                }
+            } else {
+                Some(rest.to_owned())
+            };
+            core.is_some_and(|core| self.shape.same_name(&Shape::of(&core.replace(' ', ""))))
+        })
+    }
+}
+
+/// A spelling reduced to what tells names apart: consonant classes and the vowel letters between
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shape {
+    consonants: Vec<char>,
+    /// `consonants.len() + 1` groups: before the first consonant, between each two, after the
+    /// last (the ending).
+    vowels: Vec<String>,
+}
+
+impl Shape {
+    fn of(word: &str) -> Shape {
+        let chars: Vec<char> = word.chars().collect();
+        let mut consonants = Vec::new();
+        let mut vowels = vec![String::new()];
+        for (i, &c) in chars.iter().enumerate() {
+            match class(c, i + 1 == chars.len()) {
+                None => vowels.last_mut().expect("never empty").push(c),
+                Some(k) => {
+                    // A doubled letter (or two of one class) counts once.
+                    if consonants.last() == Some(&k) && vowels.last().is_some_and(String::is_empty)
+                    {
+                        continue;
+                    }
+                    consonants.push(k);
+                    vowels.push(String::new());
+                }
+            }
+        }
+        Shape { consonants, vowels }
+    }
+
+    /// Whether `other` spells the same name (see the module doc).
+    fn same_name(&self, other: &Shape) -> bool {
+        if self.consonants != other.consonants {
+            return false;
+        }
+        let last = self.vowels.len() - 1;
+        let budget = if self.consonants.len() >= 5 { 2 } else { 1 };
+        let mut cost: usize = 0;
+        for (i, (a, b)) in self.vowels.iter().zip(&other.vowels).enumerate() {
+            cost = cost.saturating_add(if i == 0 {
+                // A word-initial alef or waw carries the name's first sound: never dropped.
+                if a.is_empty() != b.is_empty() {
+                    return false;
+                }
+                indel_distance(a, b)
+            } else if i == last {
+                ending_distance(a, b)
+            } else {
+                indel_distance(a, b)
+            });
+            if cost > budget {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The consonant class of a folded letter, `None` for a vowel letter (ا و ي ء, and ه as the
+/// last letter: the ending ة or ه).
+fn class(c: char, last: bool) -> Option<char> {
+    Some(match c {
+        'ا' | 'و' | 'ي' | 'ء' => return None,
+        'ه' if last => return None,
+        'غ' | 'ج' | 'ق' | 'ك' | 'گ' => 'ك',
+        'ف' | 'ڤ' => 'ف',
+        'ب' | 'پ' => 'ب',
+        'ت' | 'ط' => 'ت',
+        'د' | 'ض' => 'د',
+        'س' | 'ص' | 'ش' => 'س',
+        'ز' | 'ظ' | 'ذ' => 'ز',
+        other => other,
+    })
+}
+
+/// Letters written in one and not the other (no substitution: another vowel is another name).
+fn indel_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in 0..a.len() {
+        for j in 0..b.len() {
+            lcs[i + 1][j + 1] = if a[i] == b[j] {
+                lcs[i][j] + 1
+            } else {
+                lcs[i][j + 1].max(lcs[i + 1][j])
+            };
+        }
+    }
+    a.len() + b.len() - 2 * lcs[a.len()][b.len()]
+}
+
+/// The ending: ا and ه (ة) are one; ا and ي (ى) one edit apart. A vowel ending where the other
+/// has none is another word (a nisba ي, a tanween alef): `usize::MAX`.
+fn ending_distance(a: &str, b: &str) -> usize {
+    if a.is_empty() != b.is_empty() {
+        return usize::MAX;
+    }
+    let norm = |s: &str| s.replace('ه', "ا");
+    let (a, b) = (norm(a), norm(b));
+    match (a.chars().last(), b.chars().last()) {
+        (Some(x), Some(y)) if x != y && "اي".contains(x) && "اي".contains(y) => {
+            1 + indel_distance(&a[..a.len() - x.len_utf8()], &b[..b.len() - y.len_utf8()])
+        }
+        _ => indel_distance(&a, &b),
+    }
+}
+
+/// The skeleton of folded text: consonant classes, one space between words.
+fn skeleton_str(folded: &str) -> String {
+    let mut out = Skeleton::default();
+    out.build(folded);
+    out.text
+}
+
+/// A folded text's skeleton, with the folded byte range of each of its bytes' letters.
+#[derive(Default)]
+struct Skeleton {
+    text: String,
+    /// For each byte of `text`: the folded range of its letter (or gap).
+    ranges: Vec<Range<usize>>,
+}
+
+impl Skeleton {
+    fn build(&mut self, folded: &str) {
+        self.text.clear();
+        self.ranges.clear();
+        let mut last: Option<char> = None;
+        let mut chars = folded.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            let word_end = chars.peek().is_none_or(|(_, n)| !is_word_char(*n));
+            let k = if is_word_char(c) {
+                class(c, word_end)
+            } else {
+                Some(' ')
+            };
+            // Vowels are dropped; a letter after one of its class (a doubled letter, or a
+            // proclitic ك before غ) and a gap after a gap or at the start are written once.
+            let Some(k) = k else { continue };
+            if last == Some(k) || (k == ' ' && self.text.is_empty()) {
+                continue;
+            }
+            last = Some(k);
+            self.text.push(k);
+            for _ in 0..k.len_utf8() {
+                self.ranges.push(at..at + c.len_utf8());
+            }
+        }
+    }
+}
+
+/// The name keywords of a matcher: their skeletons in one search.
+#[derive(Debug, Default)]
+pub struct Names {
+    names: Vec<(usize, Name)>,
+    search: Option<Search>,
+    /// For each pattern of the search: the index in `names`.
+    patterns: Vec<usize>,
+}
+
+/// A name found: its keyword, and the folded spans of the name and of the whole token.
+pub struct Found {
+    pub keyword: usize,
+    pub keyword_span: Range<usize>,
+    pub token_span: Range<usize>,
+}
+
+impl Names {
+    /// Adds keyword number `keyword` as a name; `false` (and nothing added) when it is strict.
+    pub fn add(&mut self, keyword: usize, term: &str) -> bool {
+        if strictness(term).is_some() {
+            return false;
+        }
+        let Some(name) = Name::new(term) else {
+            return false;
+        };
+        self.names.push((keyword, name));
+        true
+    }
+
+    /// Builds the search once every name is added.
+    pub fn build(&mut self) -> Result<(), aho_corasick::BuildError> {
+        let mut texts = Vec::new();
+        for (i, (_, name)) in self.names.iter().enumerate() {
+            for skeleton in name.skeletons() {
+                texts.push(skeleton);
+                self.patterns.push(i);
+            }
+        }
+        if !texts.is_empty() {
+            self.search = Some(Search::new(&texts)?);
+        }
+        Ok(())
+    }
+
+    /// Appends every name found in `folded` to `out`.
+    pub fn find(&self, folded: &Folded, out: &mut Vec<Found>) {
+        let Some(search) = &self.search else {
+            return;
+        };
+        thread_local! {
+            static BUFFERS: RefCell<(Skeleton, Vec<Occurrence>)> = RefCell::default();
+        }
+        BUFFERS.with(|cell| {
+            let Ok(mut buffers) = cell.try_borrow_mut() else {
+                return;
+            };
+            let (skeleton, occurrences) = &mut *buffers;
+            skeleton.build(&folded.text);
+            search.find(&skeleton.text, occurrences);
+            for m in occurrences.iter() {
+                let (keyword, name) = &self.names[self.patterns[m.pattern]];
+                let start = skeleton.ranges[m.start].start;
+                let end = skeleton.ranges[m.end - 1].end;
+                let text = folded.text.as_str();
+                let token = super::word_start(text, start)..super::word_end(text, end);
+                let Some(offset) = name.accepts(&text[token.clone()]) else {
+                    continue;
+                };
+                let keyword_start = token.start + offset;
+                out.push(Found {
+                    keyword: *keyword,
+                    keyword_span: keyword_start..token.end,
+                    token_span: token,
+                });
+            }
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// The frequent ordinary word that `name` would match, if any.
+fn common_collision(name: &Name) -> Option<String> {
+    common_index()
+        .get(&name.shape.consonants.iter().collect::<String>())?
+        .iter()
+        .find(|word| fold_str(word) != name.folded && name.accepts(&fold_str(word)).is_some())
+        .cloned()
+}
+
+/// The common words by the consonant classes of each of their forms without a proclitic chain.
+fn common_index() -> &'static HashMap<String, Vec<String>> {
+    static INDEX: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: HashMap<String, Vec<String>> = HashMap::new();
+        for word in COMMON_WORDS.lines().filter(|w| !w.is_empty()) {
+            let folded = fold_str(word);
+            let mut keys: Vec<String> = Vec::new();
+            for (at, _) in folded.char_indices().take(5) {
+                let rest = &folded[at..];
+                for core in [Some(rest), rest.strip_prefix("ال"), rest.strip_prefix("لل")]
+                    .into_iter()
+                    .flatten()
+                {
+                    keys.push(Shape::of(core).consonants.iter().collect());
+                }
+            }
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                index.entry(key).or_default().push(word.to_owned());
+            }
+        }
+        index
+    })
+}
+
+/// The original words where `term`, as a name, is found in `text`.
+#[cfg(test)]
+fn spelled(text: &str, term: &str) -> Vec<String> {
+    let mut names = Names::default();
+    assert!(
+        names.add(0, term),
+        "{term} is strict: {:?}",
+        strictness(term)
+    );
+    names.build().expect("builds");
+    let folded = crate::text::fold(text);
+    let mut out = Vec::new();
+    names.find(&folded, &mut out);
+    out.iter()
+        .map(|f| text[folded.original_range(f.token_span.clone())].to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
