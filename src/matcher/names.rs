@@ -5,9 +5,10 @@
 //! جوتيريش / غوتيريس, ستولتنبرغ / ستولتنبرج, نتنياهو / نتانياهو. Two spellings are taken as one
 //! name when, once folded ([`crate::text::fold`]):
 //! - their consonants agree letter for letter up to the classes below, a doubled letter counting
-//!   once;
-//! - their long vowels (ا و ي, and the hamza seat ء) differ by at most one letter written or left
-//!   out, two for names of five consonants or more, and never at the start of the name;
+//!   once; ج for another g letter, an emphatic for a plain letter and ش for س count as one edit;
+//! - their long vowels (ا و ي, and the hamza seat ء) are written or left out, never at the start
+//!   of the name; with the letter edits above, at most one edit in all, two for names of five
+//!   consonants or more;
 //! - their endings may differ as ا / ه (ة) freely and as ا / ي (ى) for one edit;
 //! - a prefix may be split or joined (ماك غورك / ماكغورك, دي ميستورا / ديميستورا).
 //!
@@ -205,6 +206,8 @@ impl Name {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Shape {
     consonants: Vec<char>,
+    /// The letter written for each consonant (the first of a doubled one).
+    letters: Vec<char>,
     /// `consonants.len() + 1` groups: before the first consonant, between each two, after the
     /// last (the ending).
     vowels: Vec<String>,
@@ -214,6 +217,7 @@ impl Shape {
     fn of(word: &str) -> Shape {
         let chars: Vec<char> = word.chars().collect();
         let mut consonants = Vec::new();
+        let mut letters = Vec::new();
         let mut vowels = vec![String::new()];
         for (i, &c) in chars.iter().enumerate() {
             match class(c, i + 1 == chars.len()) {
@@ -225,11 +229,16 @@ impl Shape {
                         continue;
                     }
                     consonants.push(k);
+                    letters.push(c);
                     vowels.push(String::new());
                 }
             }
         }
-        Shape { consonants, vowels }
+        Shape {
+            consonants,
+            letters,
+            vowels,
+        }
     }
 
     /// Whether `other` spells the same name (see the module doc).
@@ -239,7 +248,12 @@ impl Shape {
         }
         let last = self.vowels.len() - 1;
         let budget = if self.consonants.len() >= 5 { 2 } else { 1 };
-        let mut cost: usize = 0;
+        let mut cost: usize = self
+            .letters
+            .iter()
+            .zip(&other.letters)
+            .filter(|(a, b)| !same_sound(**a, **b))
+            .count();
         for (i, (a, b)) in self.vowels.iter().zip(&other.vowels).enumerate() {
             cost = cost.saturating_add(if i == 0 {
                 // A word-initial alef or waw carries the name's first sound: never dropped.
@@ -275,6 +289,14 @@ fn class(c: char, last: bool) -> Option<char> {
         'ز' | 'ظ' | 'ذ' => 'ز',
         other => other,
     })
+}
+
+/// Whether two letters of one class are free to stand for each other: the letters for g other
+/// than ج (غ ق ك گ), ف and ڤ, ب and پ. ج (also the Arabic j), an emphatic for a plain letter
+/// (طوني / توني) and ش for س count as one edit: مجاري is not ماكاري.
+fn same_sound(a: char, b: char) -> bool {
+    let g = |c| matches!(c, 'غ' | 'ق' | 'ك' | 'گ');
+    a == b || (g(a) && g(b)) || matches!((a, b), ('ف', 'ڤ') | ('ڤ', 'ف') | ('ب', 'پ') | ('پ', 'ب'))
 }
 
 /// Letters written in one and not the other (no substitution: another vowel is another name).

@@ -62,3 +62,28 @@ fn every_shared_arabic_matching_case_passes() {
         failures.join("\n")
     );
 }
+
+const NAME_VARIANTS: &str = "tests/data/name-variants.tsv";
+
+#[test]
+fn name_keywords_find_press_spellings_and_no_look_alike_word() {
+    let table =
+        std::fs::read_to_string(NAME_VARIANTS).unwrap_or_else(|e| panic!("{NAME_VARIANTS}: {e}"));
+    let mut failures = Vec::new();
+    for row in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let [expect, name, text, what] = row.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("{NAME_VARIANTS}: a row has four columns: {row:?}");
+        };
+        let keyword = serde_json::json!({ "term": name, "name": true });
+        let matcher = Matcher::new(topic_specs(&config_for(&keyword))).expect("compiles");
+        let hits = matcher.find_relevant(&[(Field::Title, text)]);
+        let strict = rasad::matcher::strictness(name).is_some();
+        if hits.is_empty() == (expect == "hit") || strict != (expect == "strict") {
+            failures.push(format!("{expect} {name} in {text:?} ({what})"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

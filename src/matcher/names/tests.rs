@@ -62,7 +62,7 @@ fn attested_spellings_of_one_name_are_found() {
         ("veh_for_v", "فيكتور", "قال ڤيكتور", &["ڤيكتور"]),
         ("peh_for_p", "بومبيو", "الوزير پومبيو", &["پومبيو"]),
         ("tah_for_t", "ماكرون", "قال ماكرون", &["ماكرون"]),
-        ("emphatic_t", "تيلرسون", "قال طيلرسون", &["طيلرسون"]),
+        ("emphatic_t", "أنتونيو", "قال أنطونيو", &["أنطونيو"]),
         (
             "doubled_letter",
             "موسوليني",
@@ -131,6 +131,7 @@ fn other_words_with_a_names_consonants_are_refused() {
         ("comma_between_split_words", "ماكغورك", "ماك، غورك", &[]),
         ("another_consonant", "زيلينسكي", "زيلينسمي", &[]),
         ("another_last_consonant", "بلينكن", "بلينكم", &[]),
+        ("emphatic_and_vowel", "بوتين", "البطين الأيسر", &[]),
     ]);
 }
 
@@ -158,9 +159,13 @@ fn short_or_colliding_names_are_kept_strict() {
 
 #[test]
 fn a_name_spelled_like_a_common_word_is_strict_and_names_the_word() {
-    // مكاري with ج for its g is مجرى ("course", "channel"): watched in this spelling, the
-    // envoy's name is kept strict; watched as ماكاري (two vowels away from مجرى) it is not.
-    assert_eq!(strictness("مكاري"), Some(Strict::CommonWord("مجرى".into())));
+    // بينيت (Bennett) without its inner yeh is بنيت ("was built"); غروسي (Grossi) with ك for
+    // its g and no waw is كرسي ("chair"). ماكاري is two edits from مجرى and مجاري.
+    assert_eq!(strictness("بينيت"), Some(Strict::CommonWord("بنيت".into())));
+    assert_eq!(
+        strictness("غروسي"),
+        Some(Strict::CommonWord("الكرسي".into()))
+    );
     assert_eq!(strictness("ماكاري"), None);
 }
 
@@ -170,6 +175,7 @@ fn a_name_spelled_like_a_common_word_is_strict_and_names_the_word() {
 fn test_names_collide_with_no_common_word() {
     let names = [
         "ماكاري",
+        "مكاري",
         "زيلنسكي",
         "غوتيريش",
         "جوتيريش",
