@@ -465,6 +465,25 @@ mod tests {
     }
 
     #[test]
+    fn a_name_found_in_another_spelling_shows_the_watched_one() {
+        let mut delivery = sample_delivery();
+        let title = "قال المبعوث مكاري إن التحالف باق";
+        let at = title.find("مكاري").expect("present");
+        delivery.payload.story.title = title.into();
+        delivery.payload.hits.truncate(1);
+        let hit = &mut delivery.payload.hits[0];
+        (hit.field, hit.keyword, hit.name) = (Field::Title, "ماكاري".into(), true);
+        (hit.keyword_span, hit.token_span) = (at..at + "مكاري".len(), at..at + "مكاري".len());
+        assert_eq!(matched_words(&delivery.payload), ["مكاري (name: ماكاري)"]);
+        // Found as written, or as a plain keyword: the word alone.
+        delivery.payload.hits[0].keyword = "مكاري".into();
+        assert_eq!(matched_words(&delivery.payload), ["مكاري"]);
+        delivery.payload.hits[0].keyword = "ماكاري".into();
+        delivery.payload.hits[0].name = false;
+        assert_eq!(matched_words(&delivery.payload), ["مكاري"]);
+    }
+
+    #[test]
     fn spans_that_do_not_fit_the_text_are_ignored() {
         let mut delivery = sample_delivery();
         delivery.payload.hits[1].token_span = 1..3;
