@@ -23,7 +23,7 @@ use affixes::{Affixes, Variant};
 use search::{Occurrence, Search};
 
 pub use affixes::{Prefixes, Suffixes};
-pub use names::{COMMON_WORDS, Strict, strictness};
+pub use names::{COMMON_WORDS, Strict, name_key, strictness};
 
 /// Per-keyword options; `None` means the policy's default for that keyword.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::ClusterPolicy;
+use super::{ClusterPolicy, entities};
 
 /// How many stories the index holds by default: the newest, which is the clustering window for
 /// up to about 100,000 stories in 12 hours (some 10,000 busy feeds). Older stories drop out;
@@ -24,13 +24,15 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 pub const POSTINGS_PER_TERM: usize = 64;
 
 /// One stored story, as clustering needs it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Entry {
     id: i64,
     /// When it is compared (published, else first seen), in milliseconds since the epoch.
     at: i64,
     terms: u32,
     cluster: i64,
+    /// Its headline's names and kind ([`super::entities`]): a conflict vetoes a merge.
+    entities: Box<[u64]>,
 }
 
 /// See the module documentation.
@@ -92,6 +94,7 @@ impl ClusterIndex {
             at,
             terms: u32::try_from(fingerprint.len()).unwrap_or(u32::MAX),
             cluster,
+            entities: entity_terms(fingerprint).into(),
         });
         for term in fingerprint {
             let list = self.postings.entry(*term).or_default();
@@ -163,9 +166,22 @@ impl ClusterIndex {
             .chunk_by(|a, b| a == b)
             .map(|run| (run[0] as i64, run.len()));
         let candidates = policy.candidates(shared);
+        let entities = entity_terms(fingerprint);
+        // The stories that mention one of the new headline's names.
+        let mut naming: Vec<u32> = entities::name_words(&entities)
+            .filter_map(|term| self.postings.get(&term))
+            .flat_map(|list| list.iter().copied())
+            .collect();
+        naming.sort_unstable();
         let mut best: Option<(f64, i64, i64)> = None;
         for (slot, n) in candidates {
             let entry = &self.stories[(slot as u32 - self.first_slot) as usize];
+            let named_in_entry = naming.binary_search(&(slot as u32)).is_ok();
+            let entry_named = entities::name_words(&entry.entities)
+                .any(|term| fingerprint.binary_search(&term).is_ok());
+            if entities::conflict(&entities, &entry.entities, named_in_entry, entry_named) {
+                continue;
+            }
             let apart = std::time::Duration::from_millis(entry.at.abs_diff(at));
             let score = policy.score(n, fingerprint.len(), entry.terms as usize, apart);
             let better = best.is_none_or(|(b, _, id)| score > b || (score == b && entry.id < id));
@@ -175,6 +191,15 @@ impl ClusterIndex {
         }
         best.map(|(_, cluster, _)| cluster)
     }
+}
+
+/// The entity terms of a fingerprint (sorted, as the fingerprint is).
+fn entity_terms(fingerprint: &[u64]) -> Vec<u64> {
+    fingerprint
+        .iter()
+        .copied()
+        .filter(|t| t & entities::ENTITY_BIT != 0)
+        .collect()
 }
 
 /// Hashes a term by itself: terms are already FNV-1a hashes of words, evenly spread.

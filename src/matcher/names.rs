@@ -91,6 +91,14 @@ pub fn strictness(term: &str) -> Option<Strict> {
     common_collision(&name).map(Strict::CommonWord)
 }
 
+/// The key under which the spellings of one name meet (story clustering): the consonant
+/// classes of the folded `word`, vowels left out and a doubled letter once. `None` under three
+/// consonants, too few to tell one name from another.
+pub fn name_key(word: &str) -> Option<String> {
+    let shape = Shape::of(word);
+    (shape.consonants.len() >= MIN_CONSONANTS).then(|| shape.consonants.iter().collect())
+}
+
 /// The options a strict name is compiled with as a plain keyword: its spelling, no suffix.
 pub fn strict_options(options: &KeywordOptions) -> KeywordOptions {
     KeywordOptions {
