@@ -298,7 +298,7 @@ fn pairwise_scores(set: &str) -> Option<(f64, f64)> {
     let (mut both, mut said, mut real) = (0.0, 0.0, 0.0);
     for (i, (a, ta)) in truth.iter().enumerate() {
         for (b, tb) in &truth[i + 1..] {
-            let same = predicted.get(a).is_some() && predicted.get(a) == predicted.get(b);
+            let same = predicted.contains_key(a) && predicted.get(a) == predicted.get(b);
             said += f64::from(u8::from(same));
             real += f64::from(u8::from(ta == tb));
             both += f64::from(u8::from(same && ta == tb));
