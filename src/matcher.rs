@@ -7,6 +7,7 @@
 //! the article; a `ة`→`ت` stem before pronouns and duals; a stem without `ة` before `ات`); one
 //! overlapping search finds every candidate, and only those whose left edge is a boundary or an
 //! allowed proclitic chain and whose right edge is a boundary or an allowed suffix are hits.
+//! Name keywords (`name = true`) are found in their other spellings by the `names` module.
 
 mod affixes;
 mod names;
@@ -32,7 +33,7 @@ pub struct KeywordOptions {
     pub prefixes: Option<Prefixes>,
     /// Latin keywords only: the letters must match in case (for acronyms such as `US`).
     pub case_sensitive: bool,
-    /// A foreign name, found in the spellings the press gives it ([`names`]).
+    /// A foreign name, found in the spellings the press gives it (see `matcher/names.rs`).
     pub name: bool,
 }
 

@@ -13,12 +13,15 @@
 //! - a prefix may be split or joined (ماك غورك / ماكغورك, دي ميستورا / ديميستورا).
 //!
 //! The letter classes stand for one foreign sound each: g غ ج ق ك گ; v ف ڤ; p ب پ; t ت ط; d د ض;
-//! s س ص ش (Portuguese and Catalan s, as in غوتيريش / غوتيريس); z ز ظ ذ. They follow the
-//! transliteration tables of the Library of Congress (ALA-LC Arabic romanization, 2012: the
-//! Persian and Urdu letters پ چ ژ گ ڤ and the emphatics as separate letters) and of ISO 233, read
-//! in reverse, and the pairs attested in Arabic news of the same day for the same person (the
-//! envoy «إيان ماكاري» / «مكاري»; Wikipedia's Arabic redirects list غوتيريس, جوتيريش and
-//! ستولتنبرج for the same articles). The proclitics before a name are those of every keyword
+//! s س ص ش (Portuguese s, as in غوتيريش / غوتيريس); z ز ظ ذ. Sources: for g, a Unicode mailing
+//! list answer on writing [g] in Arabic (unicode.org mail archive, unicode-ml 2010-07 #0355: غ in
+//! Standard Arabic, ج in Egypt, ق where the dialect says g, گ from Persian) and the blog post
+//! "G in Arabic" (pbauyp.blogspot.com, January 2007: ج in Egypt, ghain or jeem in loanwords, ڤ
+//! for v); for و and ي as long vowels or consonants, rule 1 of the ALA-LC Arabic romanization table
+//! (Library of Congress); for the rest, pairs the press prints for one person on one day (the
+//! envoy «إيان ماكاري» / «مكاري»; غوتيريش / جوتيريش / غوتيريس; ستولتنبرغ / ستولتنبرج; نتنياهو /
+//! نتانياهو; زيلينسكي / زيلنسكي), collected with their look-alike words in
+//! `tests/data/name-variants.tsv`. The proclitics before a name are those of every keyword
 //! (policy §5.3); a name takes no suffix.
 //!
 //! Precision comes first: a name whose consonants are fewer than three (أوباما, جون) is kept
@@ -27,7 +30,7 @@
 //!
 //! Search: the text's *skeleton* (its consonant classes, vowels dropped, doubled letters once,
 //! words separated by one space) is searched for each name's skeleton, and each occurrence is
-//! verified on the folded word. Only fields that hold a name's letters are skeletonised.
+//! verified on the folded word. The skeleton is built only when some name keyword is watched.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
