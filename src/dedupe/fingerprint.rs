@@ -152,10 +152,14 @@ pub fn fingerprint(title: &str, lead: &str) -> Vec<u64> {
                 && !w.is_empty()
                 && !STOP_WORDS.contains(w)
         })
-        .map(|w| match super::entities::content_key(w) {
-            // The spellings of one name meet (ترامب, ترمب).
-            Some(key) => fnv1a(key.as_bytes()) & !ENTITY_BIT,
-            None => fnv1a(w.as_bytes()) & !ENTITY_BIT,
+        // The spellings of one name meet (ترامب, ترمب) under its key.
+        .map(|w| {
+            fnv1a(
+                super::entities::content_key(w)
+                    .as_deref()
+                    .unwrap_or(w)
+                    .as_bytes(),
+            ) & !ENTITY_BIT
         })
         .collect();
     terms.extend(super::entities::headline_terms(title));

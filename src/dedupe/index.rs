@@ -340,6 +340,42 @@ mod tests {
     }
 
     #[test]
+    fn a_conflicting_headline_vetoes_a_merge() {
+        let policy = ClusterPolicy::default();
+        // One match-report template, the same evening: only the clubs differ.
+        let lead = "حقق الفريق فوزا ثمينا مساء الثلاثاء في ذهاب الدور ربع النهائي من دوري أبطال \
+                    أوروبا لكرة القدم وسط حضور جماهيري كبير وقدم لاعبوه عرضا قويا";
+        let story = |title: &str| crate::dedupe::fingerprint(title, lead);
+        let arsenal = story("أرسنال يفوز على ريال مدريد في دوري الأبطال");
+        let cases = [
+            (
+                "other_clubs",
+                story("إنتر يفوز على بايرن ميونخ في دوري الأبطال"),
+                None,
+            ),
+            (
+                "same_clubs",
+                story("آرسنال يهزم ريال مدريد في دوري الأبطال"),
+                Some(1),
+            ),
+            (
+                "a_live_page",
+                story("آخر تطورات مباراة أرسنال وريال مدريد لحظة بلحظة"),
+                None,
+            ),
+        ];
+        for (name, fingerprint, expected) in cases {
+            let mut index = ClusterIndex::default();
+            index.insert(1, 0, &arsenal, 1);
+            assert_eq!(
+                index.best_match(&fingerprint, 0, &policy),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn stored_fingerprints_read_back() {
         let fingerprint = vec![0, 1, u64::MAX, 0x0123_4567_89ab_cdef];
         assert_eq!(decode(&encode(&fingerprint)), fingerprint);
