@@ -80,6 +80,7 @@ impl ClusterIndex {
     /// Adds story `id` in `cluster`, compared at `at` (ms), with its sorted `fingerprint`.
     /// Stories are added in the order they were recorded; the oldest drop out beyond capacity.
     pub fn insert(&mut self, id: i64, at: i64, fingerprint: &[u64], cluster: i64) {
+        let (fingerprint, entities) = split(fingerprint);
         let held = u32::try_from(self.stories.len()).expect("capacity fits in 32 bits");
         let slot = match self.first_slot.checked_add(held) {
             Some(slot) => slot,
@@ -94,7 +95,7 @@ impl ClusterIndex {
             at,
             terms: u32::try_from(fingerprint.len()).unwrap_or(u32::MAX),
             cluster,
-            entities: entity_terms(fingerprint).into(),
+            entities: entities.into(),
         });
         for term in fingerprint {
             let list = self.postings.entry(*term).or_default();
@@ -143,6 +144,7 @@ impl ClusterIndex {
     /// The cluster of the held story most similar to a new story with `fingerprint`, compared
     /// at `at` (ms), if it scores high enough under `policy`; ties go to the older story.
     pub fn best_match(&self, fingerprint: &[u64], at: i64, policy: &ClusterPolicy) -> Option<i64> {
+        let (fingerprint, entities) = split(fingerprint);
         if fingerprint.is_empty() {
             return None;
         }
@@ -166,9 +168,8 @@ impl ClusterIndex {
             .chunk_by(|a, b| a == b)
             .map(|run| (run[0] as i64, run.len()));
         let candidates = policy.candidates(shared);
-        let entities = entity_terms(fingerprint);
         // The stories that mention one of the new headline's names.
-        let mut naming: Vec<u32> = entities::name_words(&entities)
+        let mut naming: Vec<u32> = entities::name_words(entities)
             .filter_map(|term| self.postings.get(&term))
             .flat_map(|list| list.iter().copied())
             .collect();
@@ -179,7 +180,7 @@ impl ClusterIndex {
             let named_in_entry = naming.binary_search(&(slot as u32)).is_ok();
             let entry_named = entities::name_words(&entry.entities)
                 .any(|term| fingerprint.binary_search(&term).is_ok());
-            if entities::conflict(&entities, &entry.entities, named_in_entry, entry_named) {
+            if entities::conflict(entities, &entry.entities, named_in_entry, entry_named) {
                 continue;
             }
             let apart = std::time::Duration::from_millis(entry.at.abs_diff(at));
@@ -193,13 +194,12 @@ impl ClusterIndex {
     }
 }
 
-/// The entity terms of a fingerprint (sorted, as the fingerprint is).
-fn entity_terms(fingerprint: &[u64]) -> Vec<u64> {
-    fingerprint
-        .iter()
-        .copied()
-        .filter(|t| t & entities::ENTITY_BIT != 0)
-        .collect()
+/// A sorted fingerprint's content words and its entity terms ([`super::entities`]), which sort
+/// last. Only content words are counted and indexed: a name in a headline is a content word
+/// already, and counting it twice would let two short flashes (بيان لداعش رقم 1, رقم 2) reach
+/// the fewest shared words.
+fn split(fingerprint: &[u64]) -> (&[u64], &[u64]) {
+    fingerprint.split_at(fingerprint.partition_point(|t| t & entities::ENTITY_BIT == 0))
 }
 
 /// Hashes a term by itself: terms are already FNV-1a hashes of words, evenly spread.
@@ -373,6 +373,22 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_name_in_two_short_flashes_is_counted_once() {
+        // Five content words shared, one of them a name (داعش): below the fewest shared words,
+        // however the headline's name terms are counted.
+        let policy = ClusterPolicy::default();
+        let mut index = ClusterIndex::default();
+        index.insert(
+            1,
+            0,
+            &crate::dedupe::fingerprint("بيان لداعش رقم 1", "نص الخبر 1"),
+            1,
+        );
+        let second = crate::dedupe::fingerprint("بيان لداعش رقم 2", "نص الخبر 2");
+        assert_eq!(index.best_match(&second, 0, &policy), None);
     }
 
     #[test]
