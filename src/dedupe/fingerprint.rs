@@ -152,17 +152,9 @@ pub fn fingerprint(title: &str, lead: &str) -> Vec<u64> {
                 && !w.is_empty()
                 && !STOP_WORDS.contains(w)
         })
-        // The spellings of one name meet (ترامب, ترمب) under its key.
-        .map(|w| {
-            fnv1a(
-                super::entities::content_key(w)
-                    .as_deref()
-                    .unwrap_or(w)
-                    .as_bytes(),
-            ) & !ENTITY_BIT
-        })
+        .map(|w| fnv1a(w.as_bytes()) & !ENTITY_BIT)
         .collect();
-    terms.extend(super::entities::headline_terms(title));
+    terms.extend(super::entities::terms(title, &folded));
     terms.sort_unstable();
     terms.dedup();
     terms

@@ -168,19 +168,10 @@ impl ClusterIndex {
             .chunk_by(|a, b| a == b)
             .map(|run| (run[0] as i64, run.len()));
         let candidates = policy.candidates(shared);
-        // The stories that mention one of the new headline's names.
-        let mut naming: Vec<u32> = entities::name_words(entities)
-            .filter_map(|term| self.postings.get(&term))
-            .flat_map(|list| list.iter().copied())
-            .collect();
-        naming.sort_unstable();
         let mut best: Option<(f64, i64, i64)> = None;
         for (slot, n) in candidates {
             let entry = &self.stories[(slot as u32 - self.first_slot) as usize];
-            let named_in_entry = naming.binary_search(&(slot as u32)).is_ok();
-            let entry_named = entities::name_words(&entry.entities)
-                .any(|term| fingerprint.binary_search(&term).is_ok());
-            if entities::conflict(entities, &entry.entities, named_in_entry, entry_named) {
+            if entities::conflict(entities, &entry.entities) {
                 continue;
             }
             let apart = std::time::Duration::from_millis(entry.at.abs_diff(at));
