@@ -362,39 +362,65 @@ fn skeleton_str(folded: &str) -> String {
     out.text
 }
 
-/// A folded text's skeleton, with the folded byte range of each of its bytes' letters.
+/// A folded text's skeleton: one ASCII byte per consonant class (the class letter's offset in
+/// the Arabic block; 0x7F for a letter or digit of another script), vowels left out, a letter
+/// after one of its class written once, one space between words; with the folded offset of each
+/// byte's letter. One byte per class keeps the pass over every field short.
 #[derive(Default)]
 struct Skeleton {
     text: String,
-    /// For each byte of `text`: the folded range of its letter (or gap).
-    ranges: Vec<Range<usize>>,
+    /// For each byte of `text`: where its letter (or the gap) starts in the folded text.
+    starts: Vec<u32>,
 }
 
 impl Skeleton {
     fn build(&mut self, folded: &str) {
-        self.text.clear();
-        self.ranges.clear();
-        let mut last: Option<char> = None;
-        let mut chars = folded.char_indices().peekable();
-        while let Some((at, c)) = chars.next() {
-            let word_end = chars.peek().is_none_or(|(_, n)| !is_word_char(*n));
-            let k = if is_word_char(c) {
-                class(c, word_end)
+        let mut bytes = std::mem::take(&mut self.text).into_bytes();
+        bytes.clear();
+        self.starts.clear();
+        let mut last = 0u8;
+        // Where a ه was written: it is dropped if the word ends there (the ending ة or ه).
+        let mut heh: Option<usize> = None;
+        for (at, c) in folded.char_indices() {
+            let code = if is_word_char(c) {
+                match class(c, false) {
+                    None => {
+                        // A ه before a vowel letter is a consonant.
+                        heh = None;
+                        continue;
+                    }
+                    Some(k @ '\u{0621}'..='\u{064A}') => (k as u32 - 0x0600) as u8,
+                    Some(_) => 0x7F,
+                }
             } else {
-                Some(' ')
+                if let Some(len) = heh.take() {
+                    bytes.truncate(len);
+                    self.starts.truncate(len);
+                    last = bytes.last().copied().unwrap_or(0);
+                }
+                b' '
             };
-            // Vowels are dropped; a letter after one of its class (a doubled letter, or a
-            // proclitic ك before غ) and a gap after a gap or at the start are written once.
-            let Some(k) = k else { continue };
-            if last == Some(k) || (k == ' ' && self.text.is_empty()) {
+            if code == last || (code == b' ' && bytes.is_empty()) {
                 continue;
             }
-            last = Some(k);
-            self.text.push(k);
-            for _ in 0..k.len_utf8() {
-                self.ranges.push(at..at + c.len_utf8());
-            }
+            heh = (c == 'ه').then_some(bytes.len());
+            last = code;
+            bytes.push(code);
+            self.starts.push(at as u32);
         }
+        if let Some(len) = heh {
+            bytes.truncate(len);
+            self.starts.truncate(len);
+        }
+        self.text = String::from_utf8(bytes).expect("the skeleton is ASCII");
+    }
+
+    /// The folded range of the letters of skeleton bytes `range`.
+    fn folded_range(&self, folded: &str, range: Range<usize>) -> Range<usize> {
+        let start = self.starts[range.start] as usize;
+        let last = self.starts[range.end - 1] as usize;
+        let end = last + folded[last..].chars().next().map_or(0, char::len_utf8);
+        start..end
     }
 }
 
@@ -459,9 +485,8 @@ impl Names {
             search.find(&skeleton.text, occurrences);
             for m in occurrences.iter() {
                 let (keyword, name) = &self.names[self.patterns[m.pattern]];
-                let start = skeleton.ranges[m.start].start;
-                let end = skeleton.ranges[m.end - 1].end;
                 let text = folded.text.as_str();
+                let Range { start, end } = skeleton.folded_range(text, m.start..m.end);
                 let token = super::word_start(text, start)..super::word_end(text, end);
                 let Some(offset) = name.accepts(&text[token.clone()]) else {
                     continue;
