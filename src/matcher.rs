@@ -266,7 +266,12 @@ impl Matcher {
             occurrences,
         } = buffers;
         folded.refold(text);
-        self.search.find(&folded.text, occurrences);
+        if self.patterns.is_empty() {
+            // Only name keywords: nothing for the automaton to find.
+            occurrences.clear();
+        } else {
+            self.search.find(&folded.text, occurrences);
+        }
         // Variants of one keyword may validate the same token: keep it once.
         let mut seen: HashSet<(usize, usize, usize), BuildHasherDefault<SpanHasher>> =
             HashSet::default();

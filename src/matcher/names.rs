@@ -373,40 +373,99 @@ struct Skeleton {
     starts: Vec<u32>,
 }
 
+/// A vowel letter in the skeleton's codes: left out.
+const VOWEL: u8 = 0;
+/// The code of ه.
+const HEH: u8 = 0x47;
+
+/// The skeleton code of a folded character: its class letter's offset in the Arabic block, 0x7F
+/// for a letter or digit of another script, a space for anything else, [`VOWEL`] for a vowel.
+fn char_code(c: char) -> u8 {
+    if !is_word_char(c) {
+        return b' ';
+    }
+    match class(c, false) {
+        None => VOWEL,
+        Some(k @ '\u{0621}'..='\u{064A}') => (k as u32 - 0x0600) as u8,
+        Some(_) => 0x7F,
+    }
+}
+
+/// [`char_code`] of the ASCII characters.
+static ASCII_CODES: [u8; 128] = {
+    let mut codes = [b' '; 128];
+    let mut b = 0;
+    while b < 128 {
+        if (b as u8).is_ascii_alphanumeric() {
+            codes[b] = 0x7F;
+        }
+        b += 1;
+    }
+    codes
+};
+
+/// [`char_code`] of U+0600–067F, by the low seven bits of the code point: computed once (a
+/// table lookup per letter instead of the class match).
+static ARABIC_CODES: std::sync::LazyLock<[u8; 128]> = std::sync::LazyLock::new(|| {
+    let mut codes = [b' '; 128];
+    for (low, code) in codes.iter_mut().enumerate() {
+        if let Some(c) = char::from_u32(0x0600 + low as u32) {
+            *code = char_code(c);
+        }
+    }
+    codes
+});
+
 impl Skeleton {
     fn build(&mut self, folded: &str) {
         let mut bytes = std::mem::take(&mut self.text).into_bytes();
         bytes.clear();
         self.starts.clear();
+        let input = folded.as_bytes();
         let mut last = 0u8;
         // Where a ه was written: it is dropped if the word ends there (the ending ة or ه).
         let mut heh: Option<usize> = None;
-        for (at, c) in folded.char_indices() {
-            let code = if is_word_char(c) {
-                match class(c, false) {
-                    None => {
-                        // A ه before a vowel letter is a consonant.
-                        heh = None;
-                        continue;
-                    }
-                    Some(k @ '\u{0621}'..='\u{064A}') => (k as u32 - 0x0600) as u8,
-                    Some(_) => 0x7F,
+        let arabic_codes: &[u8; 128] = &ARABIC_CODES;
+        bytes.reserve(input.len() / 3);
+        self.starts.reserve(input.len() / 3);
+        let mut at = 0;
+        while at < input.len() {
+            // The Arabic letters (two bytes, D8 or D9 first) and ASCII by table; the rest, rare
+            // in Arabic news, through `char`.
+            let (code, len) = match input[at] {
+                b @ 0..=0x7F => (ASCII_CODES[usize::from(b)], 1),
+                lead @ (0xD8 | 0xD9) => {
+                    let low = usize::from(lead & 0x01) << 6 | usize::from(input[at + 1] & 0x3F);
+                    (arabic_codes[low], 2)
                 }
-            } else {
-                if let Some(len) = heh.take() {
-                    bytes.truncate(len);
-                    self.starts.truncate(len);
-                    last = bytes.last().copied().unwrap_or(0);
+                _ => {
+                    let c = folded[at..]
+                        .chars()
+                        .next()
+                        .expect("at a character boundary");
+                    (char_code(c), c.len_utf8())
                 }
-                b' '
             };
+            let start = at;
+            at += len;
+            if code == VOWEL {
+                heh = None;
+                continue;
+            }
+            if code == b' '
+                && let Some(len) = heh.take()
+            {
+                bytes.truncate(len);
+                self.starts.truncate(len);
+                last = bytes.last().copied().unwrap_or(0);
+            }
             if code == last || (code == b' ' && bytes.is_empty()) {
                 continue;
             }
-            heh = (c == 'ه').then_some(bytes.len());
+            heh = (code == HEH).then_some(bytes.len());
             last = code;
             bytes.push(code);
-            self.starts.push(at as u32);
+            self.starts.push(start as u32);
         }
         if let Some(len) = heh {
             bytes.truncate(len);
