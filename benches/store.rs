@@ -121,6 +121,7 @@ fn alert(story: &Story, feed: usize) -> NewAlert {
             hits: vec![Hit {
                 topic: Some("isis".into()),
                 keyword: "داعش".into(),
+                name: false,
                 field: Field::Title,
                 keyword_span: 0..8,
                 token_span: 0..10,

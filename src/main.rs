@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use rasad::app;
 use rasad::config::Config;
-use rasad::matcher::Matcher;
+use rasad::matcher::{KeywordOptions, KeywordSpec, Matcher};
 use rasad::model::{Field, SendOutcome};
 use rasad::runtime::{Runtime, topic_specs};
 use rasad::source::fetch::{FetchOutcome, Fetcher, Validators};
@@ -87,6 +87,10 @@ enum Command {
         /// A keyword to look for (repeatable); replaces the config's topics.
         #[arg(short = 'k', long = "keyword")]
         keywords: Vec<String>,
+        /// A foreign name to look for in the spellings the press gives it (repeatable): --name
+        /// ماكاري finds مكاري; replaces the config's topics.
+        #[arg(long = "name")]
+        names: Vec<String>,
         /// Print one JSON object per hit.
         #[arg(long)]
         json: bool,
@@ -232,8 +236,9 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
         Command::Match {
             config,
             keywords,
+            names,
             json,
-        } => match_stdin(config, keywords, json),
+        } => match_stdin(config, keywords, names, json),
         Command::Outbox {
             config,
             json,
@@ -375,11 +380,34 @@ fn check(path: PathBuf) -> Result<ExitCode, Failure> {
     }
 }
 
-fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<ExitCode, Failure> {
-    let matcher = if keywords.is_empty() {
+fn match_stdin(
+    config: PathBuf,
+    keywords: Vec<String>,
+    names: Vec<String>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let matcher = if keywords.is_empty() && names.is_empty() {
         Matcher::new(topic_specs(&Config::load(&config).map_err(input)?))
     } else {
-        Matcher::from_terms(keywords)
+        for name in &names {
+            if let Some(strict) = rasad::matcher::strictness(name) {
+                eprintln!("warning: name {name:?} is matched only as written: {strict}");
+            }
+        }
+        let names = names.into_iter().map(|term| KeywordSpec {
+            term,
+            options: KeywordOptions {
+                name: true,
+                ..KeywordOptions::default()
+            },
+        });
+        Matcher::from_keywords(
+            keywords
+                .into_iter()
+                .map(KeywordSpec::plain)
+                .chain(names)
+                .collect(),
+        )
     }
     .map_err(input)?;
     let mut text = String::new();
@@ -391,7 +419,7 @@ fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<Exi
     for hit in &hits {
         let matched = &text[hit.token_span.clone()];
         if json {
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "topic": hit.topic,
                 "keyword": hit.keyword,
                 "field": "text",
@@ -399,6 +427,12 @@ fn match_stdin(config: PathBuf, keywords: Vec<String>, json: bool) -> Result<Exi
                 "token_span": [hit.token_span.start, hit.token_span.end],
                 "matched": matched,
             });
+            if hit.name
+                && let serde_json::Value::Object(map) = &mut line
+            {
+                // Only name hits carry it, so plain keywords print exactly as before.
+                map.insert("name".to_owned(), true.into());
+            }
             println!("{line}");
         } else {
             let topic = hit.topic.as_deref().unwrap_or("-");

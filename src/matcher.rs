@@ -7,8 +7,10 @@
 //! the article; a `ة`→`ت` stem before pronouns and duals; a stem without `ة` before `ات`); one
 //! overlapping search finds every candidate, and only those whose left edge is a boundary or an
 //! allowed proclitic chain and whose right edge is a boundary or an allowed suffix are hits.
+//! Name keywords (`name = true`) are found in their other spellings by the `names` module.
 
 mod affixes;
+mod names;
 mod search;
 
 use std::cell::RefCell;
@@ -22,6 +24,7 @@ use affixes::{Affixes, Variant};
 use search::{Occurrence, Search};
 
 pub use affixes::{Prefixes, Suffixes};
+pub use names::{COMMON_WORDS, Strict, name_key, strictness};
 
 /// Per-keyword options; `None` means the policy's default for that keyword.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +33,8 @@ pub struct KeywordOptions {
     pub prefixes: Option<Prefixes>,
     /// Latin keywords only: the letters must match in case (for acronyms such as `US`).
     pub case_sensitive: bool,
+    /// A foreign name, found in the spellings the press gives it (see `matcher/names.rs`).
+    pub name: bool,
 }
 
 /// One keyword as configured (aliases are keywords of their own).
@@ -86,6 +91,7 @@ struct Keyword {
     term: String,
     affixes: Affixes,
     case_sensitive: bool,
+    name: bool,
 }
 
 /// The compiled keywords of every topic.
@@ -96,6 +102,8 @@ pub struct Matcher {
     keywords: Vec<Keyword>,
     /// For each automaton pattern: its keyword and variant.
     patterns: Vec<(usize, Variant)>,
+    /// The name keywords (`name = true`) that are not kept strict.
+    names: names::Names,
     /// Whether some pattern is all ASCII: if none is, an ASCII text (which folds to ASCII)
     /// cannot hold a hit and is not searched.
     ascii_pattern: bool,
@@ -113,40 +121,57 @@ impl Matcher {
         let mut keywords = Vec::new();
         let mut patterns = Vec::new();
         let mut texts: Vec<String> = Vec::new();
+        let mut names = names::Names::default();
         for (topic_index, topic) in topics.iter().enumerate() {
             let roles = topic.any.iter().map(|k| (k, Role::Any));
             let roles = roles.chain(topic.all.iter().enumerate().map(|(i, k)| (k, Role::All(i))));
             for (spec, role) in roles.chain(topic.none.iter().map(|k| (k, Role::None))) {
-                let affixes = Affixes::compile(&spec.term, &spec.options)
-                    .ok_or_else(|| MatcherError::EmptyKeyword(spec.term.clone()))?;
                 let index = keywords.len();
-                for (variant, text) in affixes.variants() {
-                    patterns.push((index, variant));
-                    texts.push(text);
+                let as_name = spec.options.name && names.add(index, &spec.term);
+                // A name kept strict is its own spelling with no suffix.
+                let options = if spec.options.name && !as_name {
+                    names::strict_options(&spec.options)
+                } else {
+                    spec.options.clone()
+                };
+                let affixes = Affixes::compile(&spec.term, &options)
+                    .ok_or_else(|| MatcherError::EmptyKeyword(spec.term.clone()))?;
+                if !as_name {
+                    for (variant, text) in affixes.variants() {
+                        patterns.push((index, variant));
+                        texts.push(text);
+                    }
                 }
                 keywords.push(Keyword {
                     topic: topic_index,
                     role,
                     term: spec.term.clone(),
                     case_sensitive: spec.options.case_sensitive && !affixes.arabic,
+                    name: spec.options.name,
                     affixes,
                 });
             }
         }
         let ascii_pattern = texts.iter().any(|t| t.is_ascii());
         let search = Search::new(&texts)?;
+        names.build()?;
         Ok(Matcher {
             search,
             topics,
             keywords,
             patterns,
+            names,
             ascii_pattern,
         })
     }
 
     /// Keywords given on the command line: one anonymous topic searching every field.
     pub fn from_terms(terms: impl IntoIterator<Item = String>) -> Result<Matcher, MatcherError> {
-        let any = terms.into_iter().map(KeywordSpec::plain).collect();
+        Matcher::from_keywords(terms.into_iter().map(KeywordSpec::plain).collect())
+    }
+
+    /// Keywords with their options given on the command line (`rasad match -k … --name …`).
+    pub fn from_keywords(any: Vec<KeywordSpec>) -> Result<Matcher, MatcherError> {
         Matcher::new(vec![TopicSpec {
             id: None,
             any,
@@ -241,7 +266,12 @@ impl Matcher {
             occurrences,
         } = buffers;
         folded.refold(text);
-        self.search.find(&folded.text, occurrences);
+        if self.patterns.is_empty() {
+            // Only name keywords: nothing for the automaton to find.
+            occurrences.clear();
+        } else {
+            self.search.find(&folded.text, occurrences);
+        }
         // Variants of one keyword may validate the same token: keep it once.
         let mut seen: HashSet<(usize, usize, usize), BuildHasherDefault<SpanHasher>> =
             HashSet::default();
@@ -263,15 +293,49 @@ impl Matcher {
             if !seen.insert((index, token_span.start, token_span.end)) {
                 continue;
             }
-            let hit = Hit {
-                topic: self.topics[keyword.topic].id.clone(),
-                keyword: keyword.term.clone(),
-                field,
-                snippet: snippet(text, &token_span),
-                keyword_span,
-                token_span,
-            };
-            found.push((index, hit));
+            found.push((
+                index,
+                self.hit(index, field, text, keyword_span, token_span),
+            ));
+        }
+        if !self.names.is_empty() {
+            let mut names = Vec::new();
+            self.names.find(folded, &mut names);
+            for name in names {
+                if !self.topics[self.keywords[name.keyword].topic]
+                    .fields
+                    .contains(&field)
+                {
+                    continue;
+                }
+                let keyword_span = folded.original_range(name.keyword_span);
+                let token_span = folded.original_range(name.token_span);
+                if seen.insert((name.keyword, token_span.start, token_span.end)) {
+                    let hit = self.hit(name.keyword, field, text, keyword_span, token_span);
+                    found.push((name.keyword, hit));
+                }
+            }
+        }
+    }
+
+    /// The hit of keyword number `index` at these original spans of `text`.
+    fn hit(
+        &self,
+        index: usize,
+        field: Field,
+        text: &str,
+        keyword_span: Range<usize>,
+        token_span: Range<usize>,
+    ) -> Hit {
+        let keyword = &self.keywords[index];
+        Hit {
+            topic: self.topics[keyword.topic].id.clone(),
+            keyword: keyword.term.clone(),
+            name: keyword.name,
+            field,
+            snippet: snippet(text, &token_span),
+            keyword_span,
+            token_span,
         }
     }
 

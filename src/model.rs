@@ -68,6 +68,9 @@ pub struct Hit {
     pub topic: Option<String>,
     /// The keyword as written in the config.
     pub keyword: String,
+    /// The keyword is a name (`name = true`): the token may spell it another way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub name: bool,
     pub field: Field,
     /// The letters of the keyword itself.
     pub keyword_span: Range<usize>,

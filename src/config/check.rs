@@ -881,6 +881,45 @@ kind = "stdout"
     }
 
     #[test]
+    fn name_keywords_are_read_and_strict_ones_warned() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("a_long_name", "{ term = \"ماكاري\", name = true }", None),
+            (
+                "a_name_spelled_like_a_common_word",
+                "{ term = \"بينيت\", name = true }",
+                Some(
+                    "name \"بينيت\" is matched only as written, with no suffix: one of its spellings is the common word \"بنيت\"",
+                ),
+            ),
+            (
+                "a_short_name",
+                "{ term = \"أوباما\", name = true }",
+                Some("its consonants without vowels (\"بم\") are too few"),
+            ),
+        ];
+        for (case, keyword, want) in cases {
+            let text = GOOD.replace("any = [\"داعش\", ", &format!("any = [{keyword}, "));
+            let config = Config::parse(&text, Path::new("rasad.toml")).expect("valid");
+            assert!(config.topics[0].any[0].options.name, "{case}");
+            let warnings = config.warnings();
+            let named: Vec<&String> = warnings.iter().filter(|w| w.contains("name ")).collect();
+            match want {
+                None => assert!(named.is_empty(), "{case}: {named:?}"),
+                Some(want) => assert!(
+                    named.len() == 1 && named[0].contains(want),
+                    "{case}: {named:?} lacks {want:?}"
+                ),
+            }
+        }
+        let got =
+            problems(&GOOD.replace("any = [\"داعش\", ", "any = [{ term = \"x\", name = 1 }, "));
+        assert!(
+            got.len() == 1 && got[0].contains(".name: has the wrong type"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let got = problems(&format!("{GOOD}\n[poll]\nintervall = \"5m\"\n"));
         assert_eq!(got.len(), 1);

@@ -339,6 +339,15 @@ impl Config {
                     .chars()
                     .filter(|c| crate::text::is_word_char(*c))
                     .count();
+                if keyword.options.name
+                    && let Some(strict) = crate::matcher::strictness(&keyword.term)
+                {
+                    warnings.push(format!(
+                        "topic[{}]: name {:?} is matched only as written, with no suffix: {strict}",
+                        i + 1,
+                        keyword.term
+                    ));
+                }
                 if letters <= 2 {
                     warnings.push(format!(
                         "topic[{}]: keyword {:?} is very short: it matches only as a whole word or with the article",

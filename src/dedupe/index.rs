@@ -11,7 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::ClusterPolicy;
+use super::{ClusterPolicy, entities};
 
 /// How many stories the index holds by default: the newest, which is the clustering window for
 /// up to about 100,000 stories in 12 hours (some 10,000 busy feeds). Older stories drop out;
@@ -24,13 +24,15 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 pub const POSTINGS_PER_TERM: usize = 64;
 
 /// One stored story, as clustering needs it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Entry {
     id: i64,
     /// When it is compared (published, else first seen), in milliseconds since the epoch.
     at: i64,
     terms: u32,
     cluster: i64,
+    /// Its headline's names and kind ([`super::entities`]): a conflict vetoes a merge.
+    entities: Box<[u64]>,
 }
 
 /// See the module documentation.
@@ -78,6 +80,7 @@ impl ClusterIndex {
     /// Adds story `id` in `cluster`, compared at `at` (ms), with its sorted `fingerprint`.
     /// Stories are added in the order they were recorded; the oldest drop out beyond capacity.
     pub fn insert(&mut self, id: i64, at: i64, fingerprint: &[u64], cluster: i64) {
+        let (fingerprint, entities) = split(fingerprint);
         let held = u32::try_from(self.stories.len()).expect("capacity fits in 32 bits");
         let slot = match self.first_slot.checked_add(held) {
             Some(slot) => slot,
@@ -92,6 +95,7 @@ impl ClusterIndex {
             at,
             terms: u32::try_from(fingerprint.len()).unwrap_or(u32::MAX),
             cluster,
+            entities: entities.into(),
         });
         for term in fingerprint {
             let list = self.postings.entry(*term).or_default();
@@ -140,6 +144,7 @@ impl ClusterIndex {
     /// The cluster of the held story most similar to a new story with `fingerprint`, compared
     /// at `at` (ms), if it scores high enough under `policy`; ties go to the older story.
     pub fn best_match(&self, fingerprint: &[u64], at: i64, policy: &ClusterPolicy) -> Option<i64> {
+        let (fingerprint, entities) = split(fingerprint);
         if fingerprint.is_empty() {
             return None;
         }
@@ -166,6 +171,9 @@ impl ClusterIndex {
         let mut best: Option<(f64, i64, i64)> = None;
         for (slot, n) in candidates {
             let entry = &self.stories[(slot as u32 - self.first_slot) as usize];
+            if entities::conflict(entities, &entry.entities) {
+                continue;
+            }
             let apart = std::time::Duration::from_millis(entry.at.abs_diff(at));
             let score = policy.score(n, fingerprint.len(), entry.terms as usize, apart);
             let better = best.is_none_or(|(b, _, id)| score > b || (score == b && entry.id < id));
@@ -175,6 +183,14 @@ impl ClusterIndex {
         }
         best.map(|(_, cluster, _)| cluster)
     }
+}
+
+/// A sorted fingerprint's content words and its entity terms ([`super::entities`]), which sort
+/// last. Only content words are counted and indexed: a name in a headline is a content word
+/// already, and counting it twice would let two short flashes (بيان لداعش رقم 1, رقم 2) reach
+/// the fewest shared words.
+fn split(fingerprint: &[u64]) -> (&[u64], &[u64]) {
+    fingerprint.split_at(fingerprint.partition_point(|t| t & entities::ENTITY_BIT == 0))
 }
 
 /// Hashes a term by itself: terms are already FNV-1a hashes of words, evenly spread.
@@ -312,6 +328,58 @@ mod tests {
         assert!(index.postings[&1].len() <= POSTINGS_PER_TERM);
         // Story 0's postings of the common words are gone: it can no longer be found.
         assert_eq!(index.best_match(&[1, 2, 3, 4, 5, 99], 0, &policy), None);
+    }
+
+    #[test]
+    fn a_conflicting_headline_vetoes_a_merge() {
+        let policy = ClusterPolicy::default();
+        // One match-report template, the same evening: only the clubs differ.
+        let lead = "حقق الفريق فوزا ثمينا مساء الثلاثاء في ذهاب الدور ربع النهائي من دوري أبطال \
+                    أوروبا لكرة القدم وسط حضور جماهيري كبير وقدم لاعبوه عرضا قويا";
+        let story = |title: &str| crate::dedupe::fingerprint(title, lead);
+        let arsenal = story("أرسنال يفوز على ريال مدريد في دوري الأبطال");
+        let cases = [
+            (
+                "other_clubs",
+                story("إنتر يفوز على بايرن ميونخ في دوري الأبطال"),
+                None,
+            ),
+            (
+                "same_clubs",
+                story("آرسنال يهزم ريال مدريد في دوري الأبطال"),
+                Some(1),
+            ),
+            (
+                "a_live_page",
+                story("آخر تطورات مباراة أرسنال وريال مدريد لحظة بلحظة"),
+                None,
+            ),
+        ];
+        for (name, fingerprint, expected) in cases {
+            let mut index = ClusterIndex::default();
+            index.insert(1, 0, &arsenal, 1);
+            assert_eq!(
+                index.best_match(&fingerprint, 0, &policy),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_in_two_short_flashes_is_counted_once() {
+        // Five content words shared, one of them a name (داعش): below the fewest shared words,
+        // however the headline's name terms are counted.
+        let policy = ClusterPolicy::default();
+        let mut index = ClusterIndex::default();
+        index.insert(
+            1,
+            0,
+            &crate::dedupe::fingerprint("بيان لداعش رقم 1", "نص الخبر 1"),
+            1,
+        );
+        let second = crate::dedupe::fingerprint("بيان لداعش رقم 2", "نص الخبر 2");
+        assert_eq!(index.best_match(&second, 0, &policy), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Story identity: the per-feed key of an item, the canonical form of its link, and (in
 //! `fingerprint`) the near-duplicate test that groups one story's copies across outlets. Pure.
 
+mod entities;
 mod fingerprint;
 pub mod index;
 

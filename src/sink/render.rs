@@ -254,17 +254,23 @@ pub fn header_line(text: &str, max: usize) -> String {
     truncate_chars(&clean, max)
 }
 
-/// The words as they stand in the story, each once, in order of appearance.
+/// The words as they stand in the story, each once, in order of appearance; a name found in
+/// another spelling is followed by the watched one (`مكاري (name: ماكاري)`).
 pub fn matched_words(payload: &AlertPayload) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for hit in &payload.hits {
-        if let Some(word) = payload
-            .story
-            .field_text(hit.field)
-            .get(hit.token_span.clone())
-            && !words.iter().any(|w| w == word)
-        {
-            words.push(word.to_owned());
+        let text = payload.story.field_text(hit.field);
+        let Some(word) = text.get(hit.token_span.clone()) else {
+            continue;
+        };
+        let word = match text.get(hit.keyword_span.clone()) {
+            Some(spelled) if hit.name && spelled != hit.keyword => {
+                format!("{word} (name: {})", hit.keyword)
+            }
+            _ => word.to_owned(),
+        };
+        if !words.contains(&word) {
+            words.push(word);
         }
     }
     words
@@ -487,6 +493,25 @@ mod tests {
         assert_eq!(spans.len(), 1);
         assert_eq!(&text[spans[0].clone()], "داعش");
         assert!(text.starts_with('…') && text.ends_with('…'));
+    }
+
+    #[test]
+    fn a_name_found_in_another_spelling_shows_the_watched_one() {
+        let mut delivery = sample_delivery();
+        let title = "قال المبعوث مكاري إن التحالف باق";
+        let at = title.find("مكاري").expect("present");
+        delivery.payload.story.title = title.into();
+        delivery.payload.hits.truncate(1);
+        let hit = &mut delivery.payload.hits[0];
+        (hit.field, hit.keyword, hit.name) = (Field::Title, "ماكاري".into(), true);
+        (hit.keyword_span, hit.token_span) = (at..at + "مكاري".len(), at..at + "مكاري".len());
+        assert_eq!(matched_words(&delivery.payload), ["مكاري (name: ماكاري)"]);
+        // Found as written, or as a plain keyword: the word alone.
+        delivery.payload.hits[0].keyword = "مكاري".into();
+        assert_eq!(matched_words(&delivery.payload), ["مكاري"]);
+        delivery.payload.hits[0].keyword = "ماكاري".into();
+        delivery.payload.hits[0].name = false;
+        assert_eq!(matched_words(&delivery.payload), ["مكاري"]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ fn hit_on(story: &Story, topic: &str, keyword: &str, field: Field, word: &str) -
     Hit {
         topic: Some(topic.to_owned()),
         keyword: keyword.to_owned(),
+        name: false,
         field,
         snippet: String::new(),
         keyword_span: span.clone(),

@@ -50,7 +50,7 @@ impl Checker<'_> {
     }
 
     /// Every keyword of a list, aliases included, in order: a string, or a table
-    /// `{ term, aliases, suffixes, prefixes, case_sensitive }`.
+    /// `{ term, aliases, suffixes, prefixes, case_sensitive, name }`.
     fn keywords(&mut self, at: &str, raw: &[RawKeyword]) -> Vec<KeywordSpec> {
         let mut out = Vec::new();
         for (i, keyword) in raw.iter().enumerate() {
@@ -85,13 +85,14 @@ impl Checker<'_> {
                                 other => self.problem(format!("{path}.prefixes"), span.clone(), format!("{other:?} must be default, article-only or none")),
                             },
                             ("case_sensitive", toml::Value::Boolean(b)) => options.case_sensitive = *b,
-                            ("term" | "aliases" | "suffixes" | "prefixes" | "case_sensitive", other) => {
+                            ("name", toml::Value::Boolean(b)) => options.name = *b,
+                            ("term" | "aliases" | "suffixes" | "prefixes" | "case_sensitive" | "name", other) => {
                                 self.problem(format!("{path}.{key}"), span.clone(), format!("has the wrong type ({})", other.type_str()));
                             }
                             (unknown, _) => self.problem(
                                 format!("{path}.{unknown}"),
                                 span.clone(),
-                                "unknown keyword option (term, aliases, suffixes, prefixes, case_sensitive)",
+                                "unknown keyword option (term, aliases, suffixes, prefixes, case_sensitive, name)",
                             ),
                         }
                     }

@@ -1,0 +1,223 @@
+//! Tables of named cases: attested spellings of one name, ordinary words that look like names,
+//! and the names kept strict.
+
+use super::*;
+
+/// `(case, watched name, text, tokens found)`.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+fn check(cases: &[Case]) {
+    for (case, term, text, want) in cases {
+        assert_eq!(spelled(text, term), *want, "{case}");
+    }
+}
+
+#[test]
+fn attested_spellings_of_one_name_are_found() {
+    check(&[
+        (
+            "long_vowel_left_out",
+            "ماكاري",
+            "قال المبعوث مكاري إن",
+            &["مكاري"],
+        ),
+        ("same_spelling", "ماكاري", "قال إيان ماكاري", &["ماكاري"]),
+        (
+            "long_vowel_written",
+            "زيلنسكي",
+            "الرئيس زيلينسكي",
+            &["زيلينسكي"],
+        ),
+        (
+            "ghain_for_g",
+            "جوتيريش",
+            "الأمين العام غوتيريش",
+            &["غوتيريش"],
+        ),
+        ("jeem_for_g", "غوتيريش", "قال جوتيريش", &["جوتيريش"]),
+        ("seen_for_sheen", "غوتيريش", "قال غوتيريس", &["غوتيريس"]),
+        (
+            "final_g_as_jeem",
+            "ستولتنبرغ",
+            "الأمين العام ستولتنبرج",
+            &["ستولتنبرج"],
+        ),
+        (
+            "inner_alef_written",
+            "نتنياهو",
+            "حكومة نتانياهو",
+            &["نتانياهو"],
+        ),
+        (
+            "inner_yeh_left_out",
+            "زيلينسكي",
+            "الرئيس زيلنسكي",
+            &["زيلنسكي"],
+        ),
+        ("veh_for_v", "فيكتور", "قال ڤيكتور", &["ڤيكتور"]),
+        ("peh_for_p", "بومبيو", "الوزير پومبيو", &["پومبيو"]),
+        ("tah_for_t", "ماكرون", "قال ماكرون", &["ماكرون"]),
+        ("emphatic_t", "أنتونيو", "قال أنطونيو", &["أنطونيو"]),
+        (
+            "doubled_letter",
+            "موسوليني",
+            "عهد موسّوليني وموسولّيني",
+            &["موسّوليني", "وموسولّيني"],
+        ),
+        (
+            "ending_teh_marbuta",
+            "ميركيلا",
+            "المستشارة ميركيلة",
+            &["ميركيلة"],
+        ),
+        (
+            "ending_alef_maksura",
+            "غولدا",
+            "رئيسة الوزراء غولدى",
+            &["غولدى"],
+        ),
+        ("prefix_joined", "ماك غورك", "المبعوث ماكغورك", &["ماكغورك"]),
+        ("prefix_split", "ماكغورك", "المبعوث ماك غورك", &["ماك غورك"]),
+        (
+            "prefix_split_and_vowel",
+            "ماكغورك",
+            "المبعوث مك غورك",
+            &["مك غورك"],
+        ),
+        ("proclitic_waw", "ماكاري", "ومكاري قال", &["ومكاري"]),
+        ("proclitic_lam", "غوتيريش", "رسالة لجوتيريش", &["لجوتيريش"]),
+        (
+            "proclitic_kaf_before_g",
+            "غوتيريش",
+            "كغوتيريس",
+            &["كغوتيريس"],
+        ),
+        (
+            "two_words",
+            "إيان ماكاري",
+            "المبعوث إيان مكاري",
+            &["إيان مكاري"],
+        ),
+        (
+            "place_with_article",
+            "الفلوجة",
+            "معركة الفالوجة",
+            &["الفالوجة"],
+        ),
+        (
+            "place_with_fused_lam",
+            "الفلوجة",
+            "عاد للفالوجة",
+            &["للفالوجة"],
+        ),
+    ]);
+}
+
+#[test]
+fn other_words_with_a_names_consonants_are_refused() {
+    check(&[
+        ("two_vowels_left_out", "ماكاري", "مكر الأعداء", &[]),
+        ("a_suffix_after_the_name", "ماكاري", "ماكاريها", &[]),
+        ("another_vowel", "غوتيريش", "غاتاريش", &[]),
+        ("initial_alef_dropped", "إيان ماكاري", "ين ماكاري", &[]),
+        ("a_letter_more", "ستولتنبرغ", "ستولتنبرغي", &[]),
+        ("inside_another_word", "ماكرون", "لماكرونات", &[]),
+        ("future_prefix_is_no_proclitic", "ماكاري", "سماكاري", &[]),
+        ("comma_between_split_words", "ماكغورك", "ماك، غورك", &[]),
+        ("another_consonant", "زيلينسكي", "زيلينسمي", &[]),
+        ("another_last_consonant", "بلينكن", "بلينكم", &[]),
+        ("emphatic_and_vowel", "بوتين", "البطين الأيسر", &[]),
+    ]);
+}
+
+#[test]
+fn short_or_colliding_names_are_kept_strict() {
+    let cases: &[(&str, &str, Option<Strict>)] = &[
+        (
+            "two_consonants",
+            "أوباما",
+            Some(Strict::ShortSkeleton("بم".into())),
+        ),
+        (
+            "one_consonant",
+            "آية",
+            Some(Strict::ShortSkeleton("".into())),
+        ),
+        ("latin_name", "Guterres", Some(Strict::NotArabic)),
+        ("a_long_foreign_name", "ستولتنبرغ", None),
+        ("an_envoy", "ماكاري", None),
+    ];
+    for (case, term, want) in cases {
+        assert_eq!(strictness(term), *want, "{case}");
+    }
+}
+
+#[test]
+fn a_name_spelled_like_a_common_word_is_strict_and_names_the_word() {
+    // بينيت (Bennett) without its inner yeh is بنيت ("was built"); غروسي (Grossi) with ك for
+    // its g and no waw is كرسي ("chair"). ماكاري is two edits from مجرى and مجاري.
+    assert_eq!(strictness("بينيت"), Some(Strict::CommonWord("بنيت".into())));
+    assert_eq!(
+        strictness("غروسي"),
+        Some(Strict::CommonWord("الكرسي".into()))
+    );
+    assert_eq!(strictness("ماكاري"), None);
+}
+
+/// Names watched in the tests above and in `tests/integration/matching.rs`: none of their
+/// spellings is one of the 10,000 frequent ordinary words.
+#[test]
+fn test_names_collide_with_no_common_word() {
+    let names = [
+        "ماكاري",
+        "مكاري",
+        "زيلنسكي",
+        "غوتيريش",
+        "جوتيريش",
+        "ستولتنبرغ",
+        "نتنياهو",
+        "زيلينسكي",
+        "بومبيو",
+        "ماكرون",
+        "تيلرسون",
+        "موسوليني",
+        "ماكغورك",
+        "ماك غورك",
+        "إيان ماكاري",
+        "الفلوجة",
+        "لافروف",
+        "بلينكن",
+        "أردوغان",
+        "ميركل",
+        "شولتس",
+    ];
+    for name in names {
+        assert_eq!(strictness(name), None, "{name}");
+    }
+}
+
+#[test]
+fn distances() {
+    let cases: &[(&str, &str, &str, usize)] = &[
+        ("equal", "اي", "اي", 0),
+        ("one_left_out", "ا", "", 1),
+        ("another_vowel", "ا", "و", 1),
+        ("two_left_out", "يا", "", 2),
+    ];
+    for (case, a, b, want) in cases {
+        assert_eq!(vowel_distance(a, b), *want, "{case}");
+    }
+    let endings: &[(&str, &str, &str, usize)] = &[
+        ("alef_and_teh", "ا", "ه", 0),
+        ("alef_and_yeh", "ا", "ي", 1),
+        ("added", "", "ي", usize::MAX),
+    ];
+    for (case, a, b, want) in endings {
+        assert_eq!(ending_distance(a, b), *want, "{case}");
+    }
+}
