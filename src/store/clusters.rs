@@ -283,19 +283,10 @@ mod tests {
             tx.rollback().await.expect("the transaction ends");
             assert_eq!(loaded.index.len(), capacity.min(9), "{name}");
             assert_eq!(loaded.seen_up_to, 10, "{name}");
-            for id in found {
-                assert_eq!(
-                    loaded.index.best_match(&words(id), 0, &policy),
-                    Some(id),
-                    "{name}: {id}"
-                );
-            }
-            for id in missing {
-                assert_eq!(
-                    loaded.index.best_match(&words(id), 0, &policy),
-                    None,
-                    "{name}: {id}"
-                );
+            let expected = found.into_iter().map(|id| (id, Some(id)));
+            for (id, best) in expected.chain(missing.into_iter().map(|id| (id, None))) {
+                let matched = loaded.index.best_match(&words(id), 0, &policy);
+                assert_eq!(matched, best, "{name}: {id}");
             }
         }
     }

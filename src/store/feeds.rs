@@ -48,18 +48,11 @@ pub(super) async fn known_keys(
     feed_id: &str,
     keys: &[String],
 ) -> Result<HashMap<String, Option<String>>, StoreError> {
-    Ok(on!(store.pool(), d, c => {
-        sqlx::query_as(d.sql(
-            "SELECT story_key, content_hash FROM stories
-             WHERE feed_id = $1 AND story_key IN (SELECT value FROM json_each($2))",
-        ))
-        .bind(feed_id)
-        .bind(json_list(keys))
-        .fetch_all(c)
-        .await?
+    let stories = stories_by_key(store, feed_id, keys).await?;
+    Ok(stories
         .into_iter()
-        .collect()
-    }))
+        .map(|(key, hash, _)| (key, hash))
+        .collect())
 }
 
 pub(super) async fn story_clusters(
@@ -67,17 +60,28 @@ pub(super) async fn story_clusters(
     feed_id: &str,
     keys: &[String],
 ) -> Result<HashMap<String, i64>, StoreError> {
+    let stories = stories_by_key(store, feed_id, keys).await?;
+    Ok(stories
+        .into_iter()
+        .filter_map(|(key, _, cluster)| Some((key, cluster?)))
+        .collect())
+}
+
+/// `feed_id`'s stories among `keys`: key, content hash and cluster.
+async fn stories_by_key(
+    store: &Store,
+    feed_id: &str,
+    keys: &[String],
+) -> Result<Vec<(String, Option<String>, Option<i64>)>, StoreError> {
     Ok(on!(store.pool(), d, c => {
         sqlx::query_as(d.sql(
-            "SELECT story_key, cluster_id FROM stories
+            "SELECT story_key, content_hash, cluster_id FROM stories
              WHERE feed_id = $1 AND story_key IN (SELECT value FROM json_each($2))",
         ))
         .bind(feed_id)
         .bind(json_list(keys))
         .fetch_all(c)
         .await?
-        .into_iter()
-        .collect()
     }))
 }
 

@@ -335,19 +335,21 @@ impl Store {
 
     /// The pool for stories, polls and the outbox.
     fn pool(&self) -> Pool<'_> {
-        match &self.db {
-            Backend::Sqlite(pool) => Backend::Sqlite(pool),
-            Backend::Postgres(db) => Backend::Postgres(&db.pool),
-        }
+        self.pool_of(|db| &db.pool)
     }
 
     /// The pool for lease statements: on PostgreSQL a few connections of their own, so that
     /// renewing a lease never waits behind polls queued for the clustering lock (a renewal
     /// that waited could let a lease run out under a live instance).
     fn leases(&self) -> Pool<'_> {
+        self.pool_of(|db| &db.leases)
+    }
+
+    /// SQLite's one pool, or the PostgreSQL pool `pick` chooses.
+    fn pool_of(&self, pick: impl FnOnce(&postgres::PgDb) -> &sqlx::PgPool) -> Pool<'_> {
         match &self.db {
             Backend::Sqlite(pool) => Backend::Sqlite(pool),
-            Backend::Postgres(db) => Backend::Postgres(&db.leases),
+            Backend::Postgres(db) => Backend::Postgres(pick(db)),
         }
     }
 }

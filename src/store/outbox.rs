@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::backend::{Tx, json_list, on};
 use super::{
@@ -53,17 +52,39 @@ macro_rules! renew_deliveries_sql {
         concat!(
             "UPDATE deliveries SET lease_until = ",
             $now,
-            " + $1
-             WHERE lease_token = $2 AND status = 'pending'
-               AND id IN (SELECT CAST(value AS BIGINT) FROM json_each($3))"
+            " + $1 ",
+            held_under_token!("$2", "$3")
+        )
+    };
+}
+
+/// The condition naming the deliveries among the JSON list `$ids` still pending under the
+/// lease token `$token`.
+macro_rules! held_under_token {
+    ($token:literal, $ids:literal) => {
+        concat!(
+            "WHERE lease_token = ",
+            $token,
+            " AND status = 'pending'
+               AND id IN (SELECT CAST(value AS BIGINT) FROM json_each(",
+            $ids,
+            "))"
         )
     };
 }
 
 /// One claimed row, as `claim_due` reads it.
 type ClaimedRow = (
-    (i64, i64, String, String, i64, i64),
-    (Option<String>, Option<i64>, Option<String>, Option<String>),
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
 pub(super) async fn outbox_counts(
@@ -116,7 +137,7 @@ pub(super) async fn claim_due(
     let token = super::new_lease_token();
     let mut tx = store.pool().begin().await?;
     let rows: Vec<ClaimedRow> = on!(tx.conn(), d, c => {
-        sqlx::query(d.pick(
+        sqlx::query_as(d.pick(
             claim_due_sql!("$1", "", "json_group_array(outlet ORDER BY first)"),
             claim_due_sql!(pg_now!(), " FOR UPDATE SKIP LOCKED", "json_agg(outlet ORDER BY first)::text"),
         ))
@@ -128,18 +149,12 @@ pub(super) async fn claim_due(
         .bind(token)
         .fetch_all(c)
         .await?
-        .iter()
-        .map(|r| {
-            (
-                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)),
-                (r.get(6), r.get(7), r.get(8), r.get(9)),
-            )
-        })
-        .collect()
     });
     let mut claimed = Vec::with_capacity(rows.len());
-    for ((id, alert_id, channel, idempotency_key, attempts, created), rest) in rows {
-        let (payload, cluster_id, outlets, message_key) = rest;
+    for row in rows {
+        let (id, alert_id, channel, idempotency_key, attempts, created) =
+            (row.0, row.1, row.2, row.3, row.4, row.5);
+        let (payload, cluster_id, outlets, message_key) = (row.6, row.7, row.8, row.9);
         let mut payload = match super::read_payload(alert_id, payload.as_deref()) {
             Ok(payload) => payload,
             Err(reason) => {
@@ -204,11 +219,10 @@ pub(super) async fn set_message_key(
     key: &str,
 ) -> Result<u64, StoreError> {
     Ok(on!(store.pool(), d, c => {
-        sqlx::query(d.sql(
-            "UPDATE deliveries SET message_key = $3
-             WHERE lease_token = $1 AND status = 'pending'
-               AND id IN (SELECT CAST(value AS BIGINT) FROM json_each($2))",
-        ))
+        sqlx::query(d.sql(concat!(
+            "UPDATE deliveries SET message_key = $3 ",
+            held_under_token!("$1", "$2")
+        )))
         .bind(token)
         .bind(json_list(ids))
         .bind(key)
@@ -225,11 +239,10 @@ pub(super) async fn release_deliveries(
     token: i64,
 ) -> Result<u64, StoreError> {
     Ok(on!(store.leases(), d, c => {
-        sqlx::query(d.sql(
-            "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL
-             WHERE lease_token = $1 AND status = 'pending'
-               AND id IN (SELECT CAST(value AS BIGINT) FROM json_each($2))",
-        ))
+        sqlx::query(d.sql(concat!(
+            "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL ",
+            held_under_token!("$1", "$2")
+        )))
         .bind(token)
         .bind(json_list(ids))
         .execute(c)
@@ -362,8 +375,17 @@ pub(super) async fn channel_queue(
 
 /// One row of `outbox_entries`.
 type EntryRow = (
-    (i64, String, String, i64, String, String),
-    (i64, i64, Option<i64>, Option<String>, Option<String>),
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
 pub(super) async fn outbox_entries(
@@ -371,7 +393,7 @@ pub(super) async fn outbox_entries(
     now: DateTime<Utc>,
 ) -> Result<Vec<OutboxEntry>, StoreError> {
     let rows: Vec<EntryRow> = on!(store.pool(), d, c => {
-        sqlx::query(
+        sqlx::query_as(
             "SELECT d.id, d.channel_id, d.status, d.attempts, a.topic_id, s.title,
                     COALESCE(d.requeued_at, d.created_at), d.next_attempt_at, d.lease_until, d.last_error,
                     d.lease_owner
@@ -381,20 +403,15 @@ pub(super) async fn outbox_entries(
         )
         .fetch_all(c)
         .await?
-        .iter()
-        .map(|r| {
-            (
-                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)),
-                (r.get(6), r.get(7), r.get(8), r.get(9), r.get(10)),
-            )
-        })
-        .collect()
     });
     let now_ms = millis(now);
     Ok(rows
         .into_iter()
-        .map(|((id, channel, status, attempts, topic, title), rest)| {
-            let (created, next_attempt, lease, last_error, holder) = rest;
+        .map(|row| {
+            let (id, channel, status, attempts, topic, title) =
+                (row.0, row.1, row.2, row.3, row.4, row.5);
+            let (created, next_attempt, lease, last_error, holder) =
+                (row.6, row.7, row.8, row.9, row.10);
             let state = match status.as_str() {
                 "dead" => "dead",
                 _ if lease.is_some_and(|l| l > now_ms) => "in_flight",
