@@ -227,34 +227,88 @@ pub(super) async fn other_outlets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::StateLocation;
     use crate::store::Store;
+    use sqlx::Connection;
+
+    /// Where the test runs: a SQLite file always, and a database of its own on the server of
+    /// `RASAD_TEST_POSTGRES_URL` when that is set (dropped by `drop_database`).
+    async fn locations(dir: &std::path::Path) -> Vec<(StateLocation, Option<(String, String)>)> {
+        let mut all = vec![(StateLocation::File(dir.join("s.db")), None)];
+        let Some(base) = std::env::var("RASAD_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("note: the PostgreSQL part is skipped (RASAD_TEST_POSTGRES_URL is not set)");
+            return all;
+        };
+        let name = format!("rasad_u_index_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("a connection to the PostgreSQL server");
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await
+                .expect("the test database is made");
+        }
+        let mut url = url::Url::parse(&base).expect("RASAD_TEST_POSTGRES_URL is a URL");
+        url.set_path(&name);
+        all.push((StateLocation::Postgres(url.to_string()), Some((base, name))));
+        all
+    }
+
+    async fn drop_database(base: &str, name: &str) {
+        let mut admin = sqlx::PgConnection::connect(base)
+            .await
+            .expect("a connection to the PostgreSQL server");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("the test database is dropped");
+    }
 
     /// Stories 1..=n, each with its own ten words, those of story 4 without a fingerprint.
-    async fn store_with_stories(n: i64) -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let store = Store::open(dir.path().join("s.db"))
-            .await
-            .expect("the store opens");
+    async fn store_with_stories(location: StateLocation, n: i64) -> Store {
+        let store = Store::open(location).await.expect("the store opens");
         for id in 1..=n {
             let words: Vec<u64> = (0..10).map(|w| (id * 100 + w) as u64).collect();
             on!(store.pool(), d, c => {
                 sqlx::query(
                     "INSERT INTO stories (id, feed_id, story_key, title, first_seen_at, cluster_id, clustered_at, terms, fingerprint)
-                     VALUES ($1, 'f', $1, 't', 0, $1, 0, 10, $2)",
+                     VALUES ($1, 'f', $2, 't', 0, $1, 0, 10, $3)",
                 )
                 .bind(id)
+                .bind(id.to_string())
                 .bind((id != 4).then(|| index::encode(&words)))
                 .execute(c)
                 .await
                 .expect("a story is inserted");
             });
         }
-        (dir, store)
+        store
     }
 
     #[tokio::test]
     async fn the_index_loads_the_newest_fingerprints_page_by_page() {
-        let (_dir, store) = store_with_stories(10).await;
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        for (location, database) in locations(dir.path()).await {
+            let store = store_with_stories(location, 10).await;
+            let backend = store.pool().dialect();
+            check_pages(&store, backend).await;
+            store.close().await;
+            if let Some((base, name)) = database {
+                drop_database(&base, &name).await;
+            }
+        }
+    }
+
+    async fn check_pages(store: &Store, backend: crate::store::backend::Dialect) {
         let policy = ClusterPolicy::default();
         let words = |id: i64| -> Vec<u64> { (0..10).map(|w| (id * 100 + w) as u64).collect() };
         let cases = [
@@ -281,6 +335,7 @@ mod tests {
                 .await
                 .expect("the index loads");
             tx.rollback().await.expect("the transaction ends");
+            let name = format!("{backend:?}: {name}");
             assert_eq!(loaded.index.len(), capacity.min(9), "{name}");
             assert_eq!(loaded.seen_up_to, 10, "{name}");
             let expected = found.into_iter().map(|id| (id, Some(id)));
