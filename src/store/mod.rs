@@ -21,7 +21,7 @@
 //! both (see `Dialect::sql`); the few statements that must differ (a lease timed by the
 //! database's clock, `SKIP LOCKED`) are built from one text with their dialect's pieces.
 //!
-//! Layout: [`backend`] (the enum and `on!`), `sqlite` and `postgres` (opening each, and what
+//! Layout: `backend` (the enum and `on!`), `sqlite` and `postgres` (opening each, and what
 //! only PostgreSQL has: the clustering lock, NOTIFY and LISTEN), `feeds` (feed state, polls
 //! recorded, feed leases, pruning), `clusters` (the window's fingerprint index and cluster
 //! assignment), `outbox` (deliveries: claims, outcomes, listing).
