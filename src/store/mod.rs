@@ -41,7 +41,7 @@ use chrono::{DateTime, Utc};
 use crate::config::StateLocation;
 
 use crate::model::{AlertPayload, Story};
-use crate::source::fetch::Validators;
+pub use crate::model::{FeedHealth, Validators};
 
 use backend::{Backend, Pool};
 
@@ -115,34 +115,6 @@ pub struct PollHints {
     pub server_wait: Option<std::time::Duration>,
     /// The URL a permanent redirect moved the feed to.
     pub moved_to: Option<String>,
-}
-
-/// A feed's health, as `rasad feeds` shows it.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct FeedHealth {
-    pub id: String,
-    pub url: String,
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    pub last_success_at: Option<DateTime<Utc>>,
-    /// `"200"`, `"304"`, `"429"`, `"error"`, `"parse"`…
-    pub last_status: Option<String>,
-    pub consecutive_failures: u32,
-    pub last_error: Option<String>,
-    /// When the current run of failures began; `None` while the feed works.
-    pub failing_since: Option<DateTime<Utc>>,
-    /// New items recorded over the feed's life.
-    pub items_seen: u64,
-    /// Items in the last body read.
-    pub last_items: Option<u64>,
-    pub next_poll_at: Option<DateTime<Utc>>,
-    /// Where a permanent redirect sent the feed: update its URL in the config.
-    pub moved_to: Option<String>,
-    /// The wait the server last asked for, in seconds.
-    pub server_wait_secs: Option<u64>,
-    /// The instance polling the feed now (several instances on PostgreSQL).
-    pub lease_owner: Option<String>,
-    /// Until when that instance holds the feed, unless it renews the lease.
-    pub lease_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
