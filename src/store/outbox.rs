@@ -82,7 +82,7 @@ type ClaimedRow = (
     i64,
     i64,
     Option<String>,
-    Option<i64>,
+    i64,
     Option<String>,
     Option<String>,
 );
@@ -174,7 +174,7 @@ pub(super) async fn claim_due(
         claimed.push(Delivery {
             id,
             alert_id,
-            cluster_id: cluster_id.unwrap_or(alert_id),
+            cluster_id,
             channel,
             idempotency_key,
             attempts: attempts.try_into().unwrap_or(u32::MAX),
