@@ -12,8 +12,8 @@
 //! Module map: [`config`] (parse, check, build), [`source`] (schedule, fetch, decode, parse),
 //! [`text`] and [`matcher`] (folding and keyword matching, pure), [`dedupe`] (story keys,
 //! canonical URLs, cluster fingerprints and the in-memory index of the window, pure), [`pipeline`] (one poll of one feed), [`store`]
-//! (all SQL: one enum over a SQLite file and a PostgreSQL database that several instances share
-//! through leases), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits),
+//! (all SQL: one `Store` whose operations are written once and run on a SQLite file or on a
+//! PostgreSQL database that several instances share through leases), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits),
 //! [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
 //! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
 //! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog),

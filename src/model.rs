@@ -1,4 +1,6 @@
-//! Plain data shared by the pipeline's stages: stories, hits, alerts and deliveries. No I/O.
+//! Plain data shared by the pipeline's stages: stories, hits, alerts and deliveries, and what
+//! crosses from one module to another (a feed's validators and health, a drain's counts), so
+//! that no two modules depend on each other for it. No I/O.
 
 use std::ops::Range;
 
@@ -81,13 +83,6 @@ pub struct Hit {
     pub snippet: String,
 }
 
-/// A story with the hits that made it relevant.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MatchedStory {
-    pub story: Story,
-    pub hits: Vec<Hit>,
-}
-
 /// What a sink needs to render one alert: the story, the topic and the hits for that topic.
 /// It is stored with the alert as JSON, so that a delivery can be sent after a restart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,5 +144,56 @@ impl SendOutcome {
             SendOutcome::Delivered { answer } => answer,
             SendOutcome::Retry { reason, .. } | SendOutcome::Rejected { reason } => reason,
         }
+    }
+}
+
+/// The cache validators of a feed's last successful fetch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A feed's health, as `rasad feeds` shows it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FeedHealth {
+    pub id: String,
+    pub url: String,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// `"200"`, `"304"`, `"429"`, `"error"`, `"parse"`…
+    pub last_status: Option<String>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    /// When the current run of failures began; `None` while the feed works.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// New items recorded over the feed's life.
+    pub items_seen: u64,
+    /// Items in the last body read.
+    pub last_items: Option<u64>,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    /// Where a permanent redirect sent the feed: update its URL in the config.
+    pub moved_to: Option<String>,
+    /// The wait the server last asked for, in seconds.
+    pub server_wait_secs: Option<u64>,
+    /// The instance polling the feed now (several instances on PostgreSQL).
+    pub lease_owner: Option<String>,
+    /// Until when that instance holds the feed, unless it renews the lease.
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// What a drain did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainCounts {
+    pub delivered: u64,
+    pub retried: u64,
+    pub dead: u64,
+}
+
+impl std::ops::AddAssign for DrainCounts {
+    fn add_assign(&mut self, other: DrainCounts) {
+        self.delivered += other.delivered;
+        self.retried += other.retried;
+        self.dead += other.dead;
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::model::DrainCounts;
 use crate::model::{Delivery, SendOutcome};
 use crate::runtime::Runtime;
 use crate::sink::{Pacing, Sink};
@@ -32,22 +33,6 @@ pub use policy::{Backoff, Plan, Settings, decide, plan, retry_wait};
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// A channel worker looks at its queue at least this often, even when nothing woke it.
 const IDLE: Duration = Duration::from_secs(30);
-
-/// What a drain did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DrainCounts {
-    pub delivered: u64,
-    pub retried: u64,
-    pub dead: u64,
-}
-
-impl std::ops::AddAssign for DrainCounts {
-    fn add_assign(&mut self, other: DrainCounts) {
-        self.delivered += other.delivered;
-        self.retried += other.retried;
-        self.dead += other.dead;
-    }
-}
 
 /// Sends every delivery of every configured channel that may be sent now, the channels side by
 /// side, and returns when each channel is idle, waiting or held by a failure.

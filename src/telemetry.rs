@@ -13,7 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::outbox::DrainCounts;
+use crate::model::DrainCounts;
 use crate::source::fetch::{FetchError, FetchOutcome};
 use crate::store::{NewStory, OutboxEntry, PollCounts};
 

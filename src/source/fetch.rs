@@ -26,12 +26,7 @@ pub struct ServerHints {
     pub permanent_redirect: Option<Url>,
 }
 
-/// The cache validators of a feed's last successful fetch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Validators {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-}
+pub use crate::model::Validators;
 
 /// What one fetch gave.
 #[derive(Debug)]

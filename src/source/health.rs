@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::FeedHealth;
+use crate::model::FeedHealth;
 
 /// A feed failing this long is flagged `FAILING`.
 pub const FAILING_AFTER: Duration = Duration::from_secs(24 * 3600);

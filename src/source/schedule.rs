@@ -23,16 +23,6 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// A policy with the default limits: hints clamped to [1 min, 6 h], 10 % jitter.
-    pub fn with_interval(interval: Duration) -> Policy {
-        Policy {
-            interval,
-            min: Duration::from_secs(60),
-            max: MAX_FAILURE_BACKOFF,
-            jitter: 0.1,
-        }
-    }
-
     /// The wait after a poll that worked (a 304 included).
     ///
     /// - `adaptive` (from the feed's recent items), clamped, replaces the interval when given;

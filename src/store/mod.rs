@@ -1,18 +1,39 @@
 //! The durable state: feeds and their fetch state, seen stories, alerts and the outbox. All SQL
 //! lives under this module.
 //!
-//! `Store` is one of two backends with one contract: a SQLite file for one instance, or a
+//! One `Store` with one contract over two backends: a SQLite file for one instance, or a
 //! PostgreSQL database that several instances share (feeds and deliveries leased with
-//! `FOR UPDATE SKIP LOCKED`, clustering serialised by the database). The records below are what
-//! the pipeline and the outbox hand to the store; they are plain data so that both backends take
-//! the same calls.
+//! `FOR UPDATE SKIP LOCKED`, clustering serialised by an advisory lock). The records below are
+//! what the pipeline and the outbox hand to the store.
+//!
+//! The backend is chosen at the connection, not above it: every operation is written once, and
+//! `backend::on!` runs its block on whichever driver the store holds. The ways weighed:
+//! - sqlx's `Any` driver: one type, but it decodes through a narrow common set of types and
+//!   has no LISTEN, which the outbox's wake-up on PostgreSQL needs;
+//! - generic functions over `sqlx::Database`: typed, but every operation carries long bounds
+//!   (`for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>`, `i64: Encode<DB> + Type<DB>`
+//!   for each bound type…) that say nothing about the operation;
+//! - a small macro at each call site that expands the same block once per driver: typed on both,
+//!   no bounds, and the block reads as plain sqlx. This is the one taken.
+//!
+//! Each statement is written once where both dialects accept it (the bundled SQLite knows
+//! `ON CONFLICT`, `FILTER`, `RETURNING`, `IS DISTINCT FROM`); lists are bound as JSON text on
+//! both (see `Dialect::sql`); the few statements that must differ (a lease timed by the
+//! database's clock, `SKIP LOCKED`) are built from one text with their dialect's pieces.
+//!
+//! Layout: `backend` (the enum and `on!`), `sqlite` and `postgres` (opening each, and what
+//! only PostgreSQL has: the clustering lock, NOTIFY and LISTEN), `feeds` (feed state, polls
+//! recorded, feed leases, pruning), `clusters` (the window's fingerprint index and cluster
+//! assignment), `outbox` (deliveries: claims, outcomes, listing).
 
+mod backend;
+mod clusters;
+mod feeds;
+mod outbox;
 mod postgres;
 mod sqlite;
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
-
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +41,9 @@ use chrono::{DateTime, Utc};
 use crate::config::StateLocation;
 
 use crate::model::{AlertPayload, Story};
-use crate::source::fetch::Validators;
+pub use crate::model::{FeedHealth, Validators};
+
+use backend::{Backend, Pool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,6 +63,22 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("state database: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("state database, {operation}: {source}")]
+    Query {
+        /// The store operation that failed (`record_poll`, `claim_due`…).
+        operation: &'static str,
+        source: sqlx::Error,
+    },
+}
+
+impl StoreError {
+    /// This error, as failed during `operation`.
+    fn during(self, operation: &'static str) -> StoreError {
+        match self {
+            StoreError::Sql(source) => StoreError::Query { operation, source },
+            other => other,
+        }
+    }
 }
 
 /// What the store remembers of a feed between polls.
@@ -76,34 +115,6 @@ pub struct PollHints {
     pub server_wait: Option<std::time::Duration>,
     /// The URL a permanent redirect moved the feed to.
     pub moved_to: Option<String>,
-}
-
-/// A feed's health, as `rasad feeds` shows it.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct FeedHealth {
-    pub id: String,
-    pub url: String,
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    pub last_success_at: Option<DateTime<Utc>>,
-    /// `"200"`, `"304"`, `"429"`, `"error"`, `"parse"`…
-    pub last_status: Option<String>,
-    pub consecutive_failures: u32,
-    pub last_error: Option<String>,
-    /// When the current run of failures began; `None` while the feed works.
-    pub failing_since: Option<DateTime<Utc>>,
-    /// New items recorded over the feed's life.
-    pub items_seen: u64,
-    /// Items in the last body read.
-    pub last_items: Option<u64>,
-    pub next_poll_at: Option<DateTime<Utc>>,
-    /// Where a permanent redirect sent the feed: update its URL in the config.
-    pub moved_to: Option<String>,
-    /// The wait the server last asked for, in seconds.
-    pub server_wait_secs: Option<u64>,
-    /// The instance polling the feed now (several instances on PostgreSQL).
-    pub lease_owner: Option<String>,
-    /// Until when that instance holds the feed, unless it renews the lease.
-    pub lease_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -230,9 +241,12 @@ pub struct FeedEntry {
 /// The store of either backend. Every method has the same contract on both; PostgreSQL
 /// instances share the state, a SQLite file serves one.
 #[derive(Debug, Clone)]
-pub enum Store {
-    Sqlite(SqliteStore),
-    Postgres(PgStore),
+pub struct Store {
+    db: Backend<sqlx::SqlitePool, postgres::PgDb>,
+    /// Named as the holder of the leases this store takes.
+    instance: Arc<str>,
+    /// This instance's fingerprint index of the clustering window (see `clusters`).
+    index: Arc<Mutex<clusters::WindowIndex>>,
 }
 
 impl Store {
@@ -240,39 +254,41 @@ impl Store {
     /// up to date. On PostgreSQL the migrations run under an advisory lock, so instances that
     /// start together apply them once.
     pub async fn open(location: impl Into<StateLocation>) -> Result<Store, StoreError> {
-        match location.into() {
-            StateLocation::File(path) => Ok(Store::Sqlite(SqliteStore::open(&path).await?)),
-            StateLocation::Postgres(url) => Ok(Store::Postgres(PgStore::open(&url).await?)),
-        }
+        let db = match location.into() {
+            StateLocation::File(path) => Backend::Sqlite(sqlite::open(&path).await?),
+            StateLocation::Postgres(url) => Backend::Postgres(postgres::open(&url).await?),
+        };
+        Ok(Store {
+            db,
+            instance: crate::config::default_instance().into(),
+            index: Arc::default(),
+        })
     }
 
     /// The same store, recording `instance` as the holder of the leases it takes.
     pub fn with_instance(self, instance: &str) -> Store {
-        match self {
-            Store::Sqlite(s) => Store::Sqlite(s.with_instance(instance)),
-            Store::Postgres(s) => Store::Postgres(s.with_instance(instance)),
+        Store {
+            instance: instance.into(),
+            ..self
         }
     }
 
     /// The instance named as the holder of this store's leases.
     pub fn instance(&self) -> &str {
-        match self {
-            Store::Sqlite(s) => s.instance(),
-            Store::Postgres(s) => s.instance(),
-        }
+        &self.instance
     }
 
     /// Closes the connections (checkpointing a SQLite WAL).
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(s) => s.close().await,
-            Store::Postgres(s) => s.close().await,
+        match &self.db {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(db) => db.close().await,
         }
     }
 
     /// True when several instances may share this store (feeds are then claimed by lease).
     pub fn is_shared(&self) -> bool {
-        matches!(self, Store::Postgres(_))
+        matches!(self.db, Backend::Postgres(_))
     }
 
     /// Wakes `wake` whenever any instance adds deliveries, until `stop`; a no-op on SQLite,
@@ -280,111 +296,131 @@ impl Store {
     /// outbox's periodic look at its queue still sends everything meanwhile.
     pub async fn listen_for_deliveries(
         &self,
-        wake: std::sync::Arc<tokio::sync::Notify>,
+        wake: Arc<tokio::sync::Notify>,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        match self {
-            Store::Sqlite(_) => stop.cancelled().await,
-            Store::Postgres(s) => s.listen_for_deliveries(wake, stop).await,
+        match &self.db {
+            Backend::Sqlite(_) => stop.cancelled().await,
+            Backend::Postgres(db) => db.listen_for_deliveries(wake, stop).await,
+        }
+    }
+
+    /// The pool for stories, polls and the outbox.
+    fn pool(&self) -> Pool<'_> {
+        self.pool_of(|db| &db.pool)
+    }
+
+    /// The pool for lease statements: on PostgreSQL a few connections of their own, so that
+    /// renewing a lease never waits behind polls queued for the clustering lock (a renewal
+    /// that waited could let a lease run out under a live instance).
+    fn leases(&self) -> Pool<'_> {
+        self.pool_of(|db| &db.leases)
+    }
+
+    /// SQLite's one pool, or the PostgreSQL pool `pick` chooses.
+    fn pool_of(&self, pick: impl FnOnce(&postgres::PgDb) -> &sqlx::PgPool) -> Pool<'_> {
+        match &self.db {
+            Backend::Sqlite(pool) => Backend::Sqlite(pool),
+            Backend::Postgres(db) => Backend::Postgres(pick(db)),
         }
     }
 }
 
-/// Forwards each listed method to the backend's method of the same name and signature.
-macro_rules! dispatch {
-    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+/// Declares each public operation once: its doc, its signature, and the module function that
+/// does it. A failed statement comes back as `StoreError::Query` naming the operation.
+macro_rules! operations {
+    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty = $module:ident; )*) => {
         impl Store {
             $(
                 $(#[$meta])*
-                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    match self {
-                        Store::Sqlite(s) => s.$name($($arg),*).await,
-                        Store::Postgres(s) => s.$name($($arg),*).await,
-                    }
+                pub async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StoreError> {
+                    $module::$name(self $(, $arg)*)
+                        .await
+                        .map_err(|e| e.during(stringify!($name)))
                 }
             )*
         }
     };
 }
 
-dispatch! {
+operations! {
     /// What the store knows of a feed, or the default for a feed never polled. Validators saved
     /// for another URL (the feed's URL was changed in the config) are not returned.
-    fn feed_state(&self, feed_id: &str, url: &str) -> Result<FeedState, StoreError>;
+    fn feed_state(&self, feed_id: &str, url: &str) -> FeedState = feeds;
     /// The keys among `keys` already recorded for `feed_id`, with the content hash recorded
     /// (`None` for stories recorded before hashes were kept).
-    fn known_keys(&self, feed_id: &str, keys: &[String]) -> Result<std::collections::HashMap<String, Option<String>>, StoreError>;
+    fn known_keys(&self, feed_id: &str, keys: &[String]) -> std::collections::HashMap<String, Option<String>> = feeds;
     /// The cluster of each of `feed_id`'s stories among `keys`.
-    fn story_clusters(&self, feed_id: &str, keys: &[String]) -> Result<std::collections::HashMap<String, i64>, StoreError>;
+    fn story_clusters(&self, feed_id: &str, keys: &[String]) -> std::collections::HashMap<String, i64> = feeds;
     /// Forgets stories first seen before `now - retention` (those an alert points to stay),
     /// deliveries delivered before then with their attempts, and drops fingerprint index rows
     /// older than the clustering window. Returns the number of stories removed.
-    fn prune(&self, now: DateTime<Utc>, retention: Duration, window: Duration) -> Result<u64, StoreError>;
+    fn prune(&self, now: DateTime<Utc>, retention: Duration, window: Duration) -> u64 = feeds;
     /// Writes one successful poll in one transaction: the new stories, their clusters, alerts
     /// and deliveries, then the feed's validators and health; the feed's lease is released.
-    fn record_poll(&self, record: &PollRecord) -> Result<PollCounts, StoreError>;
+    fn record_poll(&self, record: &PollRecord) -> PollCounts = feeds;
     /// Records a poll that brought nothing new (304) or failed; the feed's lease is released.
-    fn record_attempt(&self, attempt: &PollAttempt) -> Result<(), StoreError>;
+    fn record_attempt(&self, attempt: &PollAttempt) -> () = feeds;
     /// The publication times (else first-seen times) of a feed's `limit` newest stories.
-    fn recent_item_times(&self, feed_id: &str, limit: u32) -> Result<Vec<DateTime<Utc>>, StoreError>;
+    fn recent_item_times(&self, feed_id: &str, limit: u32) -> Vec<DateTime<Utc>> = feeds;
     /// The health of every feed the store knows, by id.
-    fn feed_health(&self) -> Result<Vec<FeedHealth>, StoreError>;
+    fn feed_health(&self) -> Vec<FeedHealth> = feeds;
     /// Outbox rows by state, as seen at `now`.
-    fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts, StoreError>;
+    fn outbox_counts(&self, now: DateTime<Utc>) -> OutboxCounts = outbox;
     /// When the next pending delivery falls due, if any is pending.
-    fn next_delivery_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn next_delivery_at(&self) -> Option<DateTime<Utc>> = outbox;
     /// Leases up to `limit` pending deliveries of `channel` that are due at `now`, oldest first,
     /// for `lease`, under one fresh fencing token: a sender that dies leaves them to be claimed
     /// again when the lease runs out. On PostgreSQL the lease is timed by the database's clock
     /// (`now` only decides what is due), so instances whose clocks differ cannot take a live
     /// lease from each other. A delivery whose payload cannot be read is dead at once.
-    fn claim_due(&self, channel: &str, now: DateTime<Utc>, limit: u32, lease: Duration) -> Result<Vec<crate::model::Delivery>, StoreError>;
+    fn claim_due(&self, channel: &str, now: DateTime<Utc>, limit: u32, lease: Duration) -> Vec<crate::model::Delivery> = outbox;
     /// Extends the lease on the deliveries `ids`, held under `token`, to `lease` from now (a long
     /// send); on PostgreSQL from the database's now. Returns how many were still held.
-    fn renew_deliveries(&self, ids: &[i64], token: i64, now: DateTime<Utc>, lease: Duration) -> Result<u64, StoreError>;
+    fn renew_deliveries(&self, ids: &[i64], token: i64, now: DateTime<Utc>, lease: Duration) -> u64 = outbox;
     /// Records `key` as the Idempotency-Key of the digest that the deliveries `ids`, held under
     /// `token`, are about to be sent in: claimed again, they are sent as that digest again.
-    fn set_message_key(&self, ids: &[i64], token: i64, key: &str) -> Result<u64, StoreError>;
+    fn set_message_key(&self, ids: &[i64], token: i64, key: &str) -> u64 = outbox;
     /// Gives up the lease held under `token` on the deliveries `ids` without recording an
     /// attempt: they are due again as they were.
-    fn release_deliveries(&self, ids: &[i64], token: i64) -> Result<u64, StoreError>;
+    fn release_deliveries(&self, ids: &[i64], token: i64) -> u64 = outbox;
     /// Records one attempt and its outcome in one transaction, releasing the lease, if the
     /// delivery is still pending under the lease `delivery` was claimed with. False, and nothing
     /// recorded, when another claim took it meanwhile (a sender that outlived its lease).
-    fn record_outcome(&self, delivery: &crate::model::Delivery, at: DateTime<Utc>, update: &DeliveryUpdate, reason: &str) -> Result<bool, StoreError>;
+    fn record_outcome(&self, delivery: &crate::model::Delivery, at: DateTime<Utc>, update: &DeliveryUpdate, reason: &str) -> bool = outbox;
     /// Holds every pending delivery of `channel` until at least `until`.
-    fn postpone_channel(&self, channel: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+    fn postpone_channel(&self, channel: &str, until: DateTime<Utc>) -> () = outbox;
     /// Counts one message sent by `channel` (one alert, or a digest of `alerts`).
-    fn record_message(&self, channel: &str, at: DateTime<Utc>, alerts: usize) -> Result<(), StoreError>;
+    fn record_message(&self, channel: &str, at: DateTime<Utc>, alerts: usize) -> () = outbox;
     /// When `channel` sent its messages since `since`, oldest first.
-    fn messages_since(&self, channel: &str, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError>;
+    fn messages_since(&self, channel: &str, since: DateTime<Utc>) -> Vec<DateTime<Utc>> = outbox;
     /// For `channel`'s pending deliveries: how many, when the earliest falls due (lease
     /// included), and when the oldest entered the outbox.
-    fn channel_queue(&self, channel: &str) -> Result<ChannelQueue, StoreError>;
+    fn channel_queue(&self, channel: &str) -> ChannelQueue = outbox;
     /// Every delivery not delivered, dead ones last, with its last error and holder.
-    fn outbox_entries(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>, StoreError>;
+    fn outbox_entries(&self, now: DateTime<Utc>) -> Vec<OutboxEntry> = outbox;
     /// Puts a dead or waiting delivery back in the queue, due at `now`. False when no such
     /// undelivered delivery exists.
-    fn requeue(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    fn requeue(&self, id: i64, now: DateTime<Utc>) -> bool = outbox;
     /// Puts every dead delivery back in the queue; returns how many.
-    fn requeue_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    fn requeue_dead(&self, now: DateTime<Utc>) -> u64 = outbox;
     /// Every attempt at one delivery, oldest first: `(time, outcome, reason)`.
-    fn delivery_attempts(&self, id: i64) -> Result<Vec<(DateTime<Utc>, String, String)>, StoreError>;
+    fn delivery_attempts(&self, id: i64) -> Vec<(DateTime<Utc>, String, String)> = outbox;
     /// Adds the configured feeds the store does not know yet (due now) and brings stored next
     /// polls later than a feed's `due_by` forward to it. Known URLs are left to the next poll.
-    fn register_feeds(&self, feeds: &[FeedEntry]) -> Result<(), StoreError>;
+    fn register_feeds(&self, feeds: &[FeedEntry]) -> () = feeds;
     /// Leases to this instance, until `now + lease`, up to `limit` of the feeds `ids` that are
     /// due at `now` and not leased by a live instance, the most overdue first. Returns their ids.
-    fn claim_feeds(&self, ids: &[String], now: DateTime<Utc>, limit: u32, lease: Duration) -> Result<Vec<String>, StoreError>;
+    fn claim_feeds(&self, ids: &[String], now: DateTime<Utc>, limit: u32, lease: Duration) -> Vec<String> = feeds;
     /// Extends this instance's leases on the feeds `ids` to `until` (one that ran out is renewed
     /// too while no other instance has claimed it). Returns the feeds among `ids` that another
     /// instance holds now: lost leases. A feed released by its recorded poll is not lost.
-    fn renew_feeds(&self, ids: &[String], until: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+    fn renew_feeds(&self, ids: &[String], until: DateTime<Utc>) -> Vec<String> = feeds;
     /// Gives up this instance's lease on `id` without recording a poll (the poll could not be
     /// recorded): the feed is due again at `next_poll_at`.
-    fn release_feed(&self, id: &str, next_poll_at: DateTime<Utc>) -> Result<(), StoreError>;
+    fn release_feed(&self, id: &str, next_poll_at: DateTime<Utc>) -> () = feeds;
     /// When the next of the feeds `ids` falls due (a leased one when its lease runs out).
-    fn next_feed_due(&self, ids: &[String]) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn next_feed_due(&self, ids: &[String]) -> Option<DateTime<Utc>> = feeds;
 }
 
 /// A fresh fencing token for one claim of deliveries: random, so that instances need no
@@ -398,6 +434,16 @@ pub(crate) fn read_payload(alert: i64, stored: Option<&str>) -> Result<AlertPayl
     let stored = stored.ok_or_else(|| format!("stored alert {alert} has no payload"))?;
     serde_json::from_str(stored)
         .map_err(|e| format!("stored alert {alert} has an unreadable payload: {e}"))
+}
+
+/// A lease as milliseconds, however long it is configured.
+pub(crate) fn lease_millis(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// A count read from the database, as the unsigned number it is; a negative one as 0.
+fn count(n: i64) -> u64 {
+    n.try_into().unwrap_or(0)
 }
 
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {

@@ -1046,3 +1046,67 @@ async fn a_delivery_with_an_unreadable_payload_is_dead_and_does_not_block_its_ch
         store.close().await;
     }
 }
+
+/// Runs `statement` on the backend's database through a connection of the test's own.
+async fn run_behind(backend: &Backend, statement: &'static str) {
+    match backend.location() {
+        StateLocation::File(path) => {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("a connection to the SQLite file");
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            pool.close().await;
+        }
+        StateLocation::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(&url)
+                .await
+                .expect("a connection to the database");
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            pool.close().await;
+        }
+    }
+}
+
+/// A poll whose write fails rolls back its story, and the store's cluster index forgets it too:
+/// a copy of that story recorded next by another feed starts its own cluster and alerts, rather
+/// than joining a cluster that was never committed.
+#[tokio::test]
+async fn a_failed_poll_leaves_no_rolled_back_story_in_the_cluster_index() {
+    for backend in backends("store_failed_poll_recovery").await {
+        let name = backend.name();
+        let store = backend.open("instance-a").await;
+        let at = now();
+        // A first poll, so that the index is read before the failure.
+        one_alert(&store, "f", at).await;
+        let title = "فيضانات تغمر قرى في جنوب السودان";
+        let lead = "أعلنت السلطات إجلاء آلاف السكان بعد ارتفاع منسوب النهر وانهيار سدود ترابية";
+        run_behind(&backend, "ALTER TABLE alerts RENAME TO alerts_away").await;
+        let lost = story("g", "1", title, lead, "https://g.test/1");
+        let failed = store
+            .record_poll(&poll("g", at, vec![planned(lost, Some("t"), false)]))
+            .await
+            .expect_err("a poll cannot alert without the alerts table");
+        assert!(
+            failed.to_string().contains("record_poll"),
+            "{name}: the error names the operation: {failed}"
+        );
+        run_behind(&backend, "ALTER TABLE alerts_away RENAME TO alerts").await;
+        let copy = story("h", "1", title, lead, "https://h.test/1");
+        let counts = store
+            .record_poll(&poll("h", at, vec![planned(copy, Some("t"), false)]))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the next poll is recorded: {e}"));
+        assert_eq!(
+            (counts.new_stories, counts.joined, counts.alerts),
+            (1, 0, 1),
+            "{name}: the copy is a story of its own"
+        );
+        store.close().await;
+    }
+}

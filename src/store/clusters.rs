@@ -1,0 +1,348 @@
+//! Story clusters: which cluster a new story joins (by identity, else through the in-memory
+//! fingerprint index of the window, `dedupe::index`), the fingerprint it stores, the loading
+//! of that index, and the outlets of a cluster.
+//!
+//! Each store keeps its own index. It is read whole, page by page, before the first story is
+//! clustered and again after a failed write (which may have added stories the database then
+//! rolled back); otherwise, before it clusters, the store reads the stories recorded since it
+//! last looked (other instances' on PostgreSQL). Both happen in the recording transaction,
+//! under the clustering lock (SQLite's one connection, PostgreSQL's advisory lock): stories are
+//! only inserted under it, so their ids grow in commit order and "every story with a larger
+//! id" is exactly what this store has not seen.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::backend::{Tx, json_list, on};
+use super::{NewStory, StoreError, millis};
+use crate::dedupe::ClusterPolicy;
+use crate::dedupe::index::{self, ClusterIndex, DEFAULT_CAPACITY};
+
+/// Rows read at a time when the index is read: the window's fingerprints are read in pages,
+/// so that loading does not hold all of them twice (as rows and in the index).
+const LOAD_PAGE: i64 = 4096;
+
+/// One store's view of the clustering window.
+#[derive(Debug)]
+pub(super) struct WindowIndex {
+    index: ClusterIndex,
+    /// The largest story id in `index` or known to have no fingerprint: read up to here.
+    seen_up_to: i64,
+    /// Whether `index` must be read whole before the next story is clustered.
+    stale: bool,
+}
+
+impl Default for WindowIndex {
+    fn default() -> WindowIndex {
+        WindowIndex {
+            index: ClusterIndex::default(),
+            seen_up_to: 0,
+            stale: true,
+        }
+    }
+}
+
+fn locked(index: &Mutex<WindowIndex>) -> std::sync::MutexGuard<'_, WindowIndex> {
+    // A panic while the lock was held leaves an index that may miss a story: read it again.
+    index.lock().unwrap_or_else(|poisoned| {
+        let mut guard = poisoned.into_inner();
+        guard.stale = true;
+        guard
+    })
+}
+
+/// Marks the index to be read whole again (a write failed).
+pub(super) fn mark_stale(index: &Mutex<WindowIndex>) {
+    locked(index).stale = true;
+}
+
+/// Brings `index` up to date in `tx`, which holds the clustering lock.
+pub(super) async fn refresh(tx: &mut Tx, index: &Mutex<WindowIndex>) -> Result<(), StoreError> {
+    let (stale, seen_up_to) = {
+        let shared = locked(index);
+        (shared.stale, shared.seen_up_to)
+    };
+    if stale {
+        let fresh = load(tx, DEFAULT_CAPACITY, LOAD_PAGE).await?;
+        *locked(index) = fresh;
+    } else {
+        read_after(tx, seen_up_to, LOAD_PAGE, |id, at, fingerprint, cluster| {
+            let mut shared = locked(index);
+            shared.index.insert(id, at, fingerprint, cluster);
+            shared.seen_up_to = shared.seen_up_to.max(id);
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// The window's index as the database holds it: the `capacity` newest stories with a
+/// fingerprint, read `page` rows at a time.
+async fn load(tx: &mut Tx, capacity: usize, page: i64) -> Result<WindowIndex, StoreError> {
+    let capacity_rows = i64::try_from(capacity).unwrap_or(i64::MAX);
+    let (first, newest): (Option<i64>, Option<i64>) = on!(tx.conn(), d, c => {
+        let first = sqlx::query_scalar(
+            "SELECT MIN(id) FROM (SELECT id FROM stories WHERE fingerprint IS NOT NULL
+                                 ORDER BY id DESC LIMIT $1) AS newest",
+        )
+        .bind(capacity_rows)
+        .fetch_one(&mut *c)
+        .await?;
+        let newest = sqlx::query_scalar("SELECT MAX(id) FROM stories")
+            .fetch_one(&mut *c)
+            .await?;
+        (first, newest)
+    });
+    let mut index = ClusterIndex::with_capacity(capacity);
+    if let Some(first) = first {
+        read_after(tx, first - 1, page, |id, at, fingerprint, cluster| {
+            index.insert(id, at, fingerprint, cluster)
+        })
+        .await?;
+    }
+    Ok(WindowIndex {
+        index,
+        seen_up_to: newest.unwrap_or(0),
+        stale: false,
+    })
+}
+
+/// Hands `add` every story with a fingerprint whose id is above `after` (its id, clustering
+/// time, fingerprint and cluster), reading `page` rows at a time.
+async fn read_after(
+    tx: &mut Tx,
+    mut after: i64,
+    page: i64,
+    mut add: impl FnMut(i64, i64, &[u64], i64),
+) -> Result<(), StoreError> {
+    loop {
+        let rows: Vec<(i64, i64, i64, Vec<u8>)> = on!(tx.conn(), d, c => {
+            sqlx::query(
+                "SELECT id, COALESCE(clustered_at, 0), COALESCE(cluster_id, id), fingerprint
+                 FROM stories WHERE fingerprint IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(page)
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect()
+        });
+        for (id, at, cluster, fingerprint) in &rows {
+            add(*id, *at, &index::decode(fingerprint), *cluster);
+        }
+        match rows.last() {
+            Some(last) if rows.len() as i64 == page => after = last.0,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The cluster `story_id` (just inserted) belongs to: that of a story with one of its
+/// identities, else that of the best-scoring story of the window (found through `index`),
+/// else its own id. The story then joins the index.
+pub(super) async fn assign_cluster(
+    tx: &mut Tx,
+    index: &Mutex<WindowIndex>,
+    story_id: i64,
+    new: &NewStory,
+    at: DateTime<Utc>,
+    policy: &ClusterPolicy,
+) -> Result<i64, StoreError> {
+    let identities = json_list(&new.identities);
+    // Stories recorded before identities were kept are found by their canonical link.
+    let by_identity: Option<i64> = on!(tx.conn(), d, c => {
+        sqlx::query_scalar(d.sql(
+            "SELECT MIN(cluster_id) FROM (
+                 SELECT s.cluster_id FROM story_identities i JOIN stories s ON s.id = i.story_id
+                 WHERE i.identity IN (SELECT value FROM json_each($1)) AND s.id <> $2
+                 UNION ALL
+                 SELECT cluster_id FROM stories WHERE canonical_url = $3 AND id <> $2) AS known",
+        ))
+        .bind(&identities)
+        .bind(story_id)
+        .bind(&new.canonical_url)
+        .fetch_one(c)
+        .await?
+    });
+    let cluster = {
+        let mut shared = locked(index);
+        let cluster =
+            shared
+                .index
+                .assign(story_id, millis(at), &new.fingerprint, by_identity, policy);
+        shared.seen_up_to = shared.seen_up_to.max(story_id);
+        cluster
+    };
+    on!(tx.conn(), d, c => {
+        sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
+            .bind(cluster)
+            .bind(story_id)
+            .execute(&mut *c)
+            .await?;
+        // One statement for the identities: a story can have several. (`WHERE true` tells
+        // SQLite's parser that `ON CONFLICT` belongs to the INSERT.)
+        sqlx::query(d.sql(
+            "INSERT INTO story_identities (identity, story_id)
+             SELECT DISTINCT value, $2 FROM json_each($1) WHERE true ON CONFLICT DO NOTHING",
+        ))
+        .bind(&identities)
+        .bind(story_id)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "UPDATE stories SET terms = $1, clustered_at = $2, fingerprint = $3 WHERE id = $4",
+        )
+        .bind(new.fingerprint.len() as i64)
+        .bind(millis(at))
+        .bind(index::encode(&new.fingerprint))
+        .bind(story_id)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(cluster)
+}
+
+/// The outlets of the other stories of `cluster`, in the order they were seen.
+pub(super) async fn other_outlets(
+    tx: &mut Tx,
+    cluster: i64,
+    story_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(on!(tx.conn(), d, c => {
+        sqlx::query_scalar(
+            "SELECT outlet FROM stories WHERE cluster_id = $1 AND id <> $2 AND outlet IS NOT NULL
+             GROUP BY outlet ORDER BY MIN(id)",
+        )
+        .bind(cluster)
+        .bind(story_id)
+        .fetch_all(c)
+        .await?
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StateLocation;
+    use crate::store::Store;
+    use sqlx::Connection;
+
+    /// Where the test runs: a SQLite file always, and a database of its own on the server of
+    /// `RASAD_TEST_POSTGRES_URL` when that is set (dropped by `drop_database`).
+    async fn locations(dir: &std::path::Path) -> Vec<(StateLocation, Option<(String, String)>)> {
+        let mut all = vec![(StateLocation::File(dir.join("s.db")), None)];
+        let Some(base) = std::env::var("RASAD_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("note: the PostgreSQL part is skipped (RASAD_TEST_POSTGRES_URL is not set)");
+            return all;
+        };
+        let name = format!("rasad_u_index_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("a connection to the PostgreSQL server");
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await
+                .expect("the test database is made");
+        }
+        let mut url = url::Url::parse(&base).expect("RASAD_TEST_POSTGRES_URL is a URL");
+        url.set_path(&name);
+        all.push((StateLocation::Postgres(url.to_string()), Some((base, name))));
+        all
+    }
+
+    async fn drop_database(base: &str, name: &str) {
+        let mut admin = sqlx::PgConnection::connect(base)
+            .await
+            .expect("a connection to the PostgreSQL server");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("the test database is dropped");
+    }
+
+    /// Stories 1..=n, each with its own ten words, those of story 4 without a fingerprint.
+    async fn store_with_stories(location: StateLocation, n: i64) -> Store {
+        let store = Store::open(location).await.expect("the store opens");
+        for id in 1..=n {
+            let words: Vec<u64> = (0..10).map(|w| (id * 100 + w) as u64).collect();
+            on!(store.pool(), d, c => {
+                sqlx::query(
+                    "INSERT INTO stories (id, feed_id, story_key, title, first_seen_at, cluster_id, clustered_at, terms, fingerprint)
+                     VALUES ($1, 'f', $2, 't', 0, $1, 0, 10, $3)",
+                )
+                .bind(id)
+                .bind(id.to_string())
+                .bind((id != 4).then(|| index::encode(&words)))
+                .execute(c)
+                .await
+                .expect("a story is inserted");
+            });
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn the_index_loads_the_newest_fingerprints_page_by_page() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        for (location, database) in locations(dir.path()).await {
+            let store = store_with_stories(location, 10).await;
+            let backend = store.pool().dialect();
+            check_pages(&store, backend).await;
+            store.close().await;
+            if let Some((base, name)) = database {
+                drop_database(&base, &name).await;
+            }
+        }
+    }
+
+    async fn check_pages(store: &Store, backend: crate::store::backend::Dialect) {
+        let policy = ClusterPolicy::default();
+        let words = |id: i64| -> Vec<u64> { (0..10).map(|w| (id * 100 + w) as u64).collect() };
+        let cases = [
+            (
+                "everything_in_one_page",
+                100,
+                100,
+                vec![1, 2, 3, 5, 10],
+                vec![4],
+            ),
+            ("pages_of_three", 100, 3, vec![1, 2, 3, 5, 10], vec![4]),
+            ("pages_of_one", 100, 1, vec![1, 9, 10], vec![4]),
+            (
+                "capacity_keeps_the_newest",
+                3,
+                2,
+                vec![8, 9, 10],
+                vec![4, 7, 1],
+            ),
+        ];
+        for (name, capacity, page, found, missing) in cases {
+            let mut tx = store.pool().begin().await.expect("a transaction");
+            let loaded = load(&mut tx, capacity, page)
+                .await
+                .expect("the index loads");
+            tx.rollback().await.expect("the transaction ends");
+            let name = format!("{backend:?}: {name}");
+            assert_eq!(loaded.index.len(), capacity.min(9), "{name}");
+            assert_eq!(loaded.seen_up_to, 10, "{name}");
+            let expected = found.into_iter().map(|id| (id, Some(id)));
+            for (id, best) in expected.chain(missing.into_iter().map(|id| (id, None))) {
+                let matched = loaded.index.best_match(&words(id), 0, &policy);
+                assert_eq!(matched, best, "{name}: {id}");
+            }
+        }
+    }
+}
