@@ -3,6 +3,7 @@
 //! RSS 1.0 items without a link. Pure; clean text is returned borrowed, untouched.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::source::decode::c1_replacement;
 use crate::source::dialects::{fix_namespaces, give_atom_links_their_text};
@@ -193,11 +194,20 @@ pub(crate) fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     None
 }
 
+/// The most bytes that references to entities of the internal DTD subset may add to a body,
+/// beyond the body's own length: one entity referenced thousands of times ("billion laughs")
+/// would otherwise turn a small feed into gigabytes. Past it, a reference is left as text.
+pub const MAX_ENTITY_EXPANSION: usize = 1 << 20;
+
 /// Bare `&` escaped, HTML named entities turned into character references, `&#X` lowered;
 /// CDATA sections and comments are left alone. `None` when nothing needed fixing.
+///
+/// Declared entities are expanded until they have added as many bytes as the body holds (at
+/// most [`MAX_ENTITY_EXPANSION`]); the references past that stay as escaped text.
 fn fix_entities(text: &str) -> Option<String> {
     text.find('&')?;
     let declared = declared_entities(text);
+    let mut expansion_left = text.len().min(MAX_ENTITY_EXPANSION);
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
@@ -213,7 +223,7 @@ fn fix_entities(text: &str) -> Option<String> {
             at = end;
             continue;
         }
-        let (len, replacement) = entity_fix(&text[i + 1..], &declared);
+        let (len, replacement) = entity_fix(&text[i + 1..], &declared, &mut expansion_left);
         at = i + 1 + len;
         if let Some(replacement) = replacement {
             let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
@@ -272,7 +282,12 @@ impl Skip {
 }
 
 /// What to write instead of `&` + `after[..len]`, or `None` to keep it.
-fn entity_fix(after: &str, declared: &[(&str, &str)]) -> (usize, Option<String>) {
+/// `expansion_left` is what declared entities may still add; it shrinks with each expansion.
+fn entity_fix(
+    after: &str,
+    declared: &HashMap<&str, &str>,
+    expansion_left: &mut usize,
+) -> (usize, Option<String>) {
     const BARE: (usize, Option<String>) = (0, None);
     let bare = || (0, Some("&amp;".to_owned()));
     let Some(semi) = after[..after.floor_char_boundary(40)].find(';') else {
@@ -305,8 +320,12 @@ fn entity_fix(after: &str, declared: &[(&str, &str)]) -> (usize, Option<String>)
     if matches!(body, "amp" | "lt" | "gt" | "quot" | "apos") {
         return BARE;
     }
-    if let Some((_, value)) = declared.iter().find(|(name, _)| *name == body) {
+    if let Some(value) = declared.get(body) {
         // An entity of the internal DTD subset, which feed-rs does not expand.
+        if value.len() > *expansion_left {
+            return bare();
+        }
+        *expansion_left -= value.len();
         return (semi + 1, Some((*value).to_owned()));
     }
     match html_entity(body) {
@@ -331,8 +350,8 @@ fn html_entity(name: &str) -> Option<&'static str> {
 }
 
 /// The names and values declared by `<!ENTITY name "value">` in an internal DTD subset.
-fn declared_entities(text: &str) -> Vec<(&str, &str)> {
-    let mut entities = Vec::new();
+fn declared_entities(text: &str) -> HashMap<&str, &str> {
+    let mut entities = HashMap::new();
     let Some(root) = root_tag(text) else {
         return entities;
     };
@@ -341,14 +360,22 @@ fn declared_entities(text: &str) -> Vec<(&str, &str)> {
         rest = rest[at + "<!ENTITY".len()..].trim_start();
         let name_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let name = &rest[..name_end];
-        let value = rest[name_end..].trim_start();
-        let value = value
+        let after_name = rest[name_end..].trim_start();
+        let quoted = after_name
             .chars()
             .next()
             .filter(|q| *q == '"' || *q == '\'')
-            .and_then(|q| value[1..].find(q).map(|end| &value[1..1 + end]))
-            .unwrap_or_default();
-        entities.push((name, value));
+            .and_then(|q| after_name[1..].find(q).map(|end| &after_name[1..1 + end]));
+        let value = quoted.unwrap_or_default();
+        // The first declaration of a name is binding (XML 1.0 §4.2).
+        entities.entry(name).or_insert(value);
+        // Past the value (one scan of the subset, however its quotes are placed); an unclosed
+        // quote ends the subset.
+        rest = match quoted {
+            Some(v) => &after_name[1 + v.len() + 1..],
+            None if after_name.starts_with(['"', '\'']) => "",
+            None => after_name,
+        };
     }
     entities
 }
@@ -498,5 +525,82 @@ mod tests {
     fn clean_text_is_borrowed() {
         let text = "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>a &amp; b</title></channel></rss>";
         assert!(matches!(repair(text), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn declared_entities_expand_to_at_most_the_body_length() {
+        let value = "x".repeat(10_000);
+        let body = format!(
+            "<!DOCTYPE rss [<!ENTITY e \"{value}\">]><rss version=\"2.0\"><channel><title>{}</title></channel></rss>",
+            "&e;".repeat(2_000)
+        );
+        let repaired = repair(&body);
+        assert!(
+            repaired.len() <= 2 * body.len() + 8 * 2_000,
+            "{} bytes from {}",
+            repaired.len(),
+            body.len()
+        );
+        // The first references are expanded, the rest kept as text.
+        assert!(repaired.contains(&format!("<title>{value}")));
+        assert!(repaired.contains("&amp;e;"));
+    }
+
+    #[test]
+    fn hostile_bodies_are_repaired_in_linear_time() {
+        let cases = [
+            (
+                "atom_links_never_closed",
+                format!(
+                    "<feed>{}</feed>",
+                    "<link rel=\"alternate\">x".repeat(40_000)
+                ),
+            ),
+            (
+                "atom_link_tags_never_ended",
+                format!("<feed>{}</feed>", "<link ".repeat(60_000)),
+            ),
+            (
+                "atom_links_sharing_one_end_tag",
+                format!("<feed>{}</link></feed>", "<link>a".repeat(60_000)),
+            ),
+            (
+                "atom03_titles_never_closed",
+                format!(
+                    "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\">{}</feed>",
+                    "<title>a<b>".repeat(40_000)
+                ),
+            ),
+            (
+                "atom03_titles_sharing_one_end_tag",
+                format!(
+                    "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\">{}</title></feed>",
+                    "<title>a".repeat(60_000)
+                ),
+            ),
+            (
+                "entity_declarations_never_closed",
+                format!(
+                    "<!DOCTYPE feed [{}]><feed>&a;</feed>",
+                    "<!ENTITY a \"".repeat(40_000)
+                ),
+            ),
+            (
+                "many_declared_entities_and_references",
+                format!(
+                    "<!DOCTYPE feed [{}]><feed>{}</feed>",
+                    (0..5_000)
+                        .map(|i| format!("<!ENTITY e{i} \"v\">"))
+                        .collect::<String>(),
+                    (0..5_000).map(|i| format!("&e{i};")).collect::<String>()
+                ),
+            ),
+        ];
+        for (name, body) in cases {
+            let started = std::time::Instant::now();
+            let _ = repair(&body);
+            let took = started.elapsed();
+            assert!(took < std::time::Duration::from_secs(2), "{name}: {took:?}");
+        }
     }
 }

@@ -105,7 +105,12 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
         // An item without a guid gets an empty id here, not a random one: identity is ours to
         // decide (see `dedupe::story_key`), and a random id would re-alert on every poll.
         .id_generator(|_, _, _| String::new())
-        .timestamp_parser(parse_timestamp)
+        // One date the reader cannot take costs that date, not the feed.
+        .timestamp_parser(|raw| {
+            catch_unwind(AssertUnwindSafe(|| parse_timestamp(raw)))
+                .ok()
+                .flatten()
+        })
         .build();
     let feed = parser
         .parse(text.as_bytes())
