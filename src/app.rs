@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::outbox;
-use crate::pipeline::{FeedReport, poll_feed};
+use crate::pipeline::{FeedReport, panic_message, poll_feed, record_abandoned};
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
 use crate::{progress, server, service};
@@ -177,7 +177,7 @@ async fn poll_many(
     let mut tasks = JoinSet::new();
     let mut reports = Vec::with_capacity(indexes.len());
     let mut reap = |joined: Result<Result<FeedReport, StoreError>, tokio::task::JoinError>| {
-        let report = joined.expect("a poll task does not panic: parser panics are caught")?;
+        let report = joined.expect("a poll task does not panic: `poll_one` records its panics")?;
         progress.feed_done(&report);
         reports.push(report);
         Ok::<(), StoreError>(())
@@ -200,21 +200,28 @@ async fn poll_many(
     Ok(reports)
 }
 
+/// Polls one feed in a task of its own, so that a panic anywhere in the poll costs that poll
+/// only: it is recorded as the feed's failure, with its backoff, and the feed's slot and lease
+/// are released like after any failure.
 async fn poll_one(
-    runtime: &Runtime,
+    runtime: &Arc<Runtime>,
     store: &Store,
     index: usize,
 ) -> Result<FeedReport, StoreError> {
-    let feed = &runtime.config.feeds[index];
-    poll_feed(
-        &runtime.config,
-        feed,
-        &runtime.fetcher,
-        &runtime.matcher,
-        store,
-        &runtime.telemetry,
-    )
-    .await
+    let poll = {
+        let (runtime, store) = (runtime.clone(), store.clone());
+        tokio::spawn(async move { poll_feed(&runtime, index, &store).await })
+    };
+    match poll.await {
+        Ok(result) => result,
+        Err(e) => {
+            let reason = match e.try_into_panic() {
+                Ok(panic) => format!("the poll crashed: {}", panic_message(&panic)),
+                Err(e) => format!("the poll was cancelled: {e}"),
+            };
+            record_abandoned(runtime, index, store, &reason).await
+        }
+    }
 }
 
 /// Runs the daemon until `shutdown` is cancelled: every feed on its schedule, the outbox

@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::dedupe::story_key;
 use crate::model::Story;
+use crate::source::bounds::{Bounded, MAX_TEXT, MAX_TITLE, bound_feed, bounded_text};
 use crate::source::dates::parse_timestamp;
 use crate::source::decode::decode;
 use crate::source::display::{content_body, text_content};
@@ -23,6 +24,9 @@ pub use crate::source::plain::html_to_text;
 pub struct ParsedFeed {
     pub feed: FeedInfo,
     pub entries: Vec<Entry>,
+    /// What the body held beyond `bounds`: cut, and said in the feed's health.
+    #[serde(skip)]
+    pub bounded: Bounded,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -138,6 +142,7 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
             encoding: decoded.encoding,
         },
         entries: feed.entries.into_iter().map(entry).collect(),
+        bounded: Bounded::default(),
     };
     if is_rss {
         fallback::fill_rss(&mut parsed, &text);
@@ -145,6 +150,7 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
     if let Some(base) = hints.url {
         resolve_relative_ids(&mut parsed, base);
     }
+    parsed.bounded = bound_feed(&mut parsed);
     Ok(parsed)
 }
 
@@ -284,15 +290,17 @@ impl ParsedFeed {
         self.entries
             .iter()
             .map(|e| {
+                // The given fields are within their bounds and clean already (`bound_feed`);
+                // their plain text may hold what decoding entities made (`&#0;`).
                 let summary_html = e.summary.clone().unwrap_or_default();
                 let content_html = e.content.clone().unwrap_or_default();
-                let title = e.plain_title();
+                let title = bounded_text(e.plain_title(), MAX_TITLE);
                 let published = e.published.or(e.updated);
                 Story {
                     feed: feed_id.to_owned(),
                     key: story_key(e.id.as_deref(), e.link.as_deref(), &title, published),
-                    summary: html_to_text(&summary_html),
-                    content: html_to_text(&content_html),
+                    summary: bounded_text(html_to_text(&summary_html), MAX_TEXT),
+                    content: bounded_text(html_to_text(&content_html), MAX_TEXT),
                     title,
                     summary_html,
                     content_html,
