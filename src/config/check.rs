@@ -120,6 +120,7 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         per_host: c.positive("poll.per_host", &raw.poll.per_host, 2),
         adaptive: raw.poll.adaptive.unwrap_or(false),
         jitter: c.fraction("poll.jitter", &raw.poll.jitter, 0.1),
+        allow_private_redirects: raw.poll.allow_private_redirects.unwrap_or(false),
     };
     if poll.min_interval > poll.max_interval
         && let Some(min) = &raw.poll.min_interval
