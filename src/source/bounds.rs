@@ -28,6 +28,9 @@ pub struct Bounded {
     pub items: Option<usize>,
     /// How many fields were cut to their bound.
     pub fields_cut: usize,
+    /// References to entities of the DTD went past `lenient::MAX_ENTITY_EXPANSION` (or the
+    /// body's length) and were kept as text.
+    pub entities_capped: bool,
 }
 
 impl Bounded {
@@ -39,9 +42,15 @@ impl Bounded {
                 "over a bound: {items} items, the newest {MAX_ITEMS} read"
             ));
         }
+        if self.entities_capped {
+            notes.push(
+                "over a bound: DTD entities would expand past the body's length; the rest kept as text"
+                    .to_owned(),
+            );
+        }
         if self.fields_cut > 0 {
             notes.push(format!(
-                "over a bound: {} fields cut (title {} KiB, summary and content {} KiB as HTML)",
+                "over a bound: {} field(s) cut (title {} KiB, summary and content {} KiB as HTML)",
                 self.fields_cut,
                 MAX_TITLE / 1024,
                 MAX_HTML / 1024

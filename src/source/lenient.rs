@@ -14,6 +14,18 @@ pub const MISSING_LINK: &str = "urn:rasad:missing-link";
 
 /// `text` with the repairs below applied; borrowed when none was needed.
 pub fn repair(text: &str) -> Cow<'_, str> {
+    repair_bounded(text).0
+}
+
+/// [`repair`], and whether references to declared entities went past
+/// [`MAX_ENTITY_EXPANSION`] (and were left as text).
+pub fn repair_bounded(text: &str) -> (Cow<'_, str>, bool) {
+    let mut capped = false;
+    let repaired = repair_noting(text, &mut capped);
+    (repaired, capped)
+}
+
+fn repair_noting<'t>(text: &'t str, entities_capped: &mut bool) -> Cow<'t, str> {
     let text = without_junk(text);
     let Some(root) = root_tag(text) else {
         return Cow::Borrowed(text);
@@ -38,7 +50,7 @@ pub fn repair(text: &str) -> Cow<'_, str> {
         // Items straight under <rss>: give them the channel feed-rs looks for.
         out = Cow::Owned(wrap_in_channel(&out));
     }
-    if let Some(fixed) = fix_entities(&out) {
+    if let Some(fixed) = fix_entities(&out, entities_capped) {
         out = Cow::Owned(fixed);
     }
     if out.contains(" type=\"\"") {
@@ -204,10 +216,13 @@ pub const MAX_ENTITY_EXPANSION: usize = 1 << 20;
 ///
 /// Declared entities are expanded until they have added as many bytes as the body holds (at
 /// most [`MAX_ENTITY_EXPANSION`]); the references past that stay as escaped text.
-fn fix_entities(text: &str) -> Option<String> {
+fn fix_entities(text: &str, capped: &mut bool) -> Option<String> {
     text.find('&')?;
     let declared = declared_entities(text);
-    let mut expansion_left = text.len().min(MAX_ENTITY_EXPANSION);
+    let mut expansion = Expansion {
+        left: text.len().min(MAX_ENTITY_EXPANSION),
+        capped: false,
+    };
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
@@ -223,7 +238,7 @@ fn fix_entities(text: &str) -> Option<String> {
             at = end;
             continue;
         }
-        let (len, replacement) = entity_fix(&text[i + 1..], &declared, &mut expansion_left);
+        let (len, replacement) = entity_fix(&text[i + 1..], &declared, &mut expansion);
         at = i + 1 + len;
         if let Some(replacement) = replacement {
             let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
@@ -232,9 +247,16 @@ fn fix_entities(text: &str) -> Option<String> {
             copied = i + 1 + len;
         }
     }
+    *capped |= expansion.capped;
     let mut out = out?;
     out.push_str(&text[copied..]);
     Some(out)
+}
+
+/// What declared entities may still add to a body, and whether one was refused for it.
+struct Expansion {
+    left: usize,
+    capped: bool,
 }
 
 /// The next region (CDATA section or comment) of the text that entity repairs must skip.
@@ -282,11 +304,11 @@ impl Skip {
 }
 
 /// What to write instead of `&` + `after[..len]`, or `None` to keep it.
-/// `expansion_left` is what declared entities may still add; it shrinks with each expansion.
+/// `expansion` is what declared entities may still add; it shrinks with each expansion.
 fn entity_fix(
     after: &str,
     declared: &HashMap<&str, &str>,
-    expansion_left: &mut usize,
+    expansion: &mut Expansion,
 ) -> (usize, Option<String>) {
     const BARE: (usize, Option<String>) = (0, None);
     let bare = || (0, Some("&amp;".to_owned()));
@@ -322,10 +344,11 @@ fn entity_fix(
     }
     if let Some(value) = declared.get(body) {
         // An entity of the internal DTD subset, which feed-rs does not expand.
-        if value.len() > *expansion_left {
+        if value.len() > expansion.left {
+            expansion.capped = true;
             return bare();
         }
-        *expansion_left -= value.len();
+        expansion.left -= value.len();
         return (semi + 1, Some((*value).to_owned()));
     }
     match html_entity(body) {

@@ -15,7 +15,7 @@ use crate::source::dates::parse_timestamp;
 use crate::source::decode::decode;
 use crate::source::display::{content_body, text_content};
 use crate::source::fallback;
-use crate::source::lenient::{MISSING_LINK, repair};
+use crate::source::lenient::{MISSING_LINK, repair_bounded};
 use crate::source::plain::collapse_whitespace;
 pub use crate::source::plain::html_to_text;
 
@@ -103,7 +103,7 @@ pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, 
 /// Decode, repair, parse, fill in: the steps of [`parse_feed_with`].
 fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, hints.content_type);
-    let text = repair(&decoded.text);
+    let (text, entities_capped) = repair_bounded(&decoded.text);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(hints.url.map(Url::as_str))
         // An item without a guid gets an empty id here, not a random one: identity is ours to
@@ -151,6 +151,7 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
         resolve_relative_ids(&mut parsed, base);
     }
     parsed.bounded = bound_feed(&mut parsed);
+    parsed.bounded.entities_capped = entities_capped;
     Ok(parsed)
 }
 
