@@ -453,3 +453,32 @@ fn log_move(feed: &Feed, hints: &ServerHints) {
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CPU stage's three endings: its result, its panic, its deadline.
+    #[tokio::test]
+    async fn work_off_the_workers_ends_in_its_result_a_panic_or_the_deadline() {
+        let after = |ms| tokio::time::Instant::now() + Duration::from_millis(ms);
+        assert_eq!(off_the_workers(after(10_000), || 42).await, Ok(42));
+        let crashed = off_the_workers(after(10_000), || -> u32 { panic!("a hostile item") }).await;
+        assert!(
+            crashed
+                .as_ref()
+                .is_err_and(|e| e.contains("crashed on this body: a hostile item")),
+            "{crashed:?}"
+        );
+        let started = std::time::Instant::now();
+        let slow = off_the_workers(after(300), || std::thread::sleep(Duration::from_secs(2))).await;
+        assert!(
+            slow.as_ref().is_err_and(|e| e.contains("was abandoned")),
+            "{slow:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the poll waited"
+        );
+    }
+}

@@ -220,3 +220,34 @@ async fn each_hostile_body_costs_only_its_own_poll() {
         .expect("a row");
     assert_eq!(many["items_seen"], 1_000, "{many}");
 }
+
+/// What `rasad run` and `rasad once` do when a poll task panics (a bug hostile input might
+/// find): the feed is recorded as failed, with its backoff, instead of being dropped from the
+/// schedule with its slot and lease.
+#[tokio::test]
+async fn a_crashed_poll_is_recorded_as_a_failure_and_polled_again_on_backoff() {
+    let env = Env::start().await;
+    let text = config(&env, &["crashy"]);
+    let config = rasad::config::Config::parse(&text, &env.config_path()).expect("config checks");
+    let runtime = std::sync::Arc::new(rasad::runtime::Runtime::build(config).expect("builds"));
+    std::fs::create_dir_all(env.dir.path().join("state")).expect("state folder");
+    let store = rasad::store::Store::open(&env.dir.path().join("state/rasad.db"))
+        .await
+        .expect("store opens");
+    let before = chrono::Utc::now();
+    for failures in 1..=2u32 {
+        let report =
+            rasad::pipeline::record_abandoned(&runtime, 0, &store, "the poll crashed: boom")
+                .await
+                .expect("recorded");
+        assert!(report.next_poll_at > before, "{report:?}");
+        let health = store.feed_health().await.expect("health");
+        let row = health.iter().find(|h| h.id == "crashy").expect("a row");
+        assert_eq!(row.consecutive_failures, failures, "{row:?}");
+        assert_eq!(row.last_status.as_deref(), Some("error"), "{row:?}");
+        assert_eq!(row.last_error.as_deref(), Some("the poll crashed: boom"));
+        assert!(row.next_poll_at.is_some_and(|t| t > before), "{row:?}");
+        assert!(row.lease_owner.is_none(), "{row:?}");
+    }
+    store.close().await;
+}
