@@ -126,18 +126,29 @@ fn shapes() -> Vec<Shape> {
     ]
 }
 
-/// The fastest of a few runs of `work` on `text` (at least 5, for at least 200 ms).
-fn time(work: fn(&str, &Matcher), text: &str, matcher: &Matcher) -> Duration {
+/// The fastest run of `work` on `small` and on `large`, the two timed in turn (at least 7
+/// rounds, for at least 1 s) so that a busy machine slows both alike.
+fn times(
+    work: fn(&str, &Matcher),
+    small: &str,
+    large: &str,
+    matcher: &Matcher,
+) -> (Duration, Duration) {
     let started = Instant::now();
-    let mut best = Duration::MAX;
-    let mut runs = 0;
-    while runs < 5 || (started.elapsed() < Duration::from_millis(200) && runs < 1_000) {
+    let (mut best_small, mut best_large) = (Duration::MAX, Duration::MAX);
+    let mut rounds = 0;
+    while rounds < 7 || (started.elapsed() < Duration::from_secs(1) && rounds < 200) {
+        for _ in 0..10 {
+            let one = Instant::now();
+            work(small, matcher);
+            best_small = best_small.min(one.elapsed());
+        }
         let one = Instant::now();
-        work(text, matcher);
-        best = best.min(one.elapsed());
-        runs += 1;
+        work(large, matcher);
+        best_large = best_large.min(one.elapsed());
+        rounds += 1;
     }
-    best
+    (best_small, best_large)
 }
 
 fn main() {
@@ -151,8 +162,7 @@ fn main() {
     for shape in shapes() {
         let small = (shape.input)(shape.base);
         let large = (shape.input)(shape.base * 10);
-        let t_small = time(shape.work, &small, &matcher);
-        let t_large = time(shape.work, &large, &matcher);
+        let (t_small, t_large) = times(shape.work, &small, &large, &matcher);
         let ratio = t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-9);
         println!(
             "{:<36} {:>10} {:>12.3?} {:>12.3?} {:>7.1}",

@@ -27,10 +27,13 @@ pub fn repair_bounded(text: &str) -> (Cow<'_, str>, bool) {
 
 fn repair_noting<'t>(text: &'t str, entities_capped: &mut bool) -> Cow<'t, str> {
     let text = without_junk(text);
-    let Some(root) = root_tag(text) else {
-        return Cow::Borrowed(text);
+    let mut out = match drop_stray_declarations(text) {
+        Some(fixed) => Cow::Owned(fixed),
+        None => Cow::Borrowed(text),
     };
-    let mut out = Cow::Borrowed(text);
+    let Some(root) = root_tag(&out) else {
+        return out;
+    };
     if !out.trim_end().ends_with('>') && out.trim_end().ends_with(&format!("</{}", root.qname)) {
         // A root end tag cut before its `>`.
         out = Cow::Owned(format!("{}>", out.trim_end()));
@@ -63,6 +66,46 @@ fn repair_noting<'t>(text: &'t str, entities_capped: &mut bool) -> Cow<'t, str> 
         out = Cow::Owned(fixed);
     }
     out
+}
+
+/// The text without XML declarations past its start (CDATA sections and comments aside): the
+/// leading one was read and dropped by `decode`, and a second one is no XML. quick-xml panics
+/// on one that names another encoding once it has read a few KiB (found by fuzzing).
+fn drop_stray_declarations(text: &str) -> Option<String> {
+    let is_declaration = |at: usize| {
+        text[at + "<?xml".len()..].starts_with(|c: char| c.is_ascii_whitespace() || c == '?')
+            && !text[..at].trim().is_empty()
+    };
+    let mut found = text
+        .match_indices("<?xml")
+        .map(|(at, _)| at)
+        .filter(|&at| is_declaration(at))
+        .peekable();
+    found.peek()?;
+    let mut cdata = Skip::new(text, "<![CDATA[", "]]>");
+    let mut comment = Skip::new(text, "<!--", "-->");
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for at in found {
+        if at < copied
+            || cdata
+                .covering(text, at)
+                .or_else(|| comment.covering(text, at))
+                .is_some()
+        {
+            continue;
+        }
+        let Some(end) = text[at..].find("?>").map(|e| at + e + 2) else {
+            break;
+        };
+        out.push_str(&text[copied..at]);
+        copied = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// The root element's start tag: its byte range in the text and its local name.

@@ -511,6 +511,32 @@ mod tests {
         assert!(error.contains("https://news.example/rss"), "{error}");
     }
 
+    /// Found by fuzzing (`parse`): quick-xml panics when a declaration after the start names
+    /// an encoding other than the one it reads; the feed was lost as "the parser crashed".
+    #[test]
+    fn a_stray_xml_declaration_naming_another_encoding_is_dropped() {
+        let stray = "<?xml version=\"1.0\" encoding=\"big5\"?>";
+        let cases = [
+            (
+                "after_the_root",
+                format!(
+                    "<rss version=\"2.0\">{stray}<channel><item><title>t</title></item></channel></rss>"
+                ),
+            ),
+            (
+                "after_a_long_comment",
+                format!(
+                    "<!--{}--><rss version=\"2.0\"><channel>{stray}<item><title>t</title></item></channel></rss>",
+                    "c".repeat(16 * 1024)
+                ),
+            ),
+        ];
+        for (name, body) in cases {
+            let feed = parse_feed(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(feed.entries[0].title.as_deref(), Some("t"), "{name}");
+        }
+    }
+
     #[test]
     fn rejects_what_is_not_a_feed() {
         for (name, body) in [
