@@ -38,8 +38,11 @@ fn repair_noting<'t>(text: &'t str, entities_capped: &mut bool) -> Cow<'t, str> 
         // A root end tag cut before its `>`.
         out = Cow::Owned(format!("{}>", out.trim_end()));
     }
+    let mut root = root;
     if let Some(fixed) = fix_rss_version(&out, &root) {
         out = Cow::Owned(fixed);
+        // The root tag grew: the repairs below read it where it now is.
+        root = root_tag(&out).unwrap_or(root);
     }
     if let Some(fixed) = fix_namespaces(&out, &root) {
         out = Cow::Owned(fixed);
@@ -584,6 +587,20 @@ mod tests {
         ];
         for (name, input, want) in cases {
             assert_eq!(repair(input), want, "{name}");
+        }
+    }
+
+    /// Found by fuzzing (`parse`): the version inserted into `<rss>` moved the root tag, and the
+    /// next repair sliced the text at the old offsets, inside a character.
+    #[test]
+    fn rss_without_version_and_multibyte_characters_in_its_tag() {
+        let cases = [
+            "<rss a=\"………………\"><channel/></rss>",
+            "<rss title=\"أخبار…\"><channel/></rss>",
+            "<rss verےےےےےےے0\"><channel/></rss>",
+        ];
+        for input in cases {
+            assert!(repair(input).contains("version=\"2.0\""), "{input}");
         }
     }
 
