@@ -537,6 +537,23 @@ mod tests {
         }
     }
 
+    /// Found by fuzzing (`parse`): feed-rs cut an author after the email address at a byte
+    /// inside the next character, and the whole feed was lost as "the parser crashed".
+    #[test]
+    fn an_author_whose_email_is_glued_to_a_non_ascii_character() {
+        for (name, author) in [
+            ("arabic_comma", "editor@outlet.com، محمد"),
+            ("quotation_mark", "sf@zaks.de“گ‘عco.uk"),
+        ] {
+            let body = format!(
+                "<rss version=\"2.0\"><channel><managingEditor>{author}</managingEditor><item>\
+                 <title>t</title><author>{author}</author></item></channel></rss>"
+            );
+            let feed = parse_feed(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(feed.entries[0].title.as_deref(), Some("t"), "{name}");
+        }
+    }
+
     #[test]
     fn rejects_what_is_not_a_feed() {
         for (name, body) in [
