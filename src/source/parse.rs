@@ -535,6 +535,12 @@ mod tests {
             let feed = parse_feed(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(feed.entries[0].title.as_deref(), Some("t"), "{name}");
         }
+        // The input the fuzzer found: a UTF-16 body whose declaration ends in a UTF-8 part.
+        let found =
+            include_bytes!("../../tests/data/fuzz/utf16-declaration-ended-in-a-utf8-part.xml");
+        if let Err(ParseError::Panic(e)) = parse_feed(found) {
+            panic!("the parser crashed: {e}");
+        }
     }
 
     /// Found by fuzzing (`parse`): feed-rs cut an author after the email address at a byte
