@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::outbox;
-use crate::pipeline::{FeedReport, poll_feed};
+use crate::pipeline::{FeedReport, panic_message, poll_feed, record_abandoned};
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
 use crate::{progress, server, service};
@@ -177,7 +177,7 @@ async fn poll_many(
     let mut tasks = JoinSet::new();
     let mut reports = Vec::with_capacity(indexes.len());
     let mut reap = |joined: Result<Result<FeedReport, StoreError>, tokio::task::JoinError>| {
-        let report = joined.expect("a poll task does not panic: parser panics are caught")?;
+        let report = joined.expect("a poll task does not panic: `poll_one` records its panics")?;
         progress.feed_done(&report);
         reports.push(report);
         Ok::<(), StoreError>(())
@@ -200,21 +200,28 @@ async fn poll_many(
     Ok(reports)
 }
 
+/// Polls one feed in a task of its own, so that a panic anywhere in the poll costs that poll
+/// only: it is recorded as the feed's failure, with its backoff, and the feed's slot and lease
+/// are released like after any failure.
 async fn poll_one(
-    runtime: &Runtime,
+    runtime: &Arc<Runtime>,
     store: &Store,
     index: usize,
 ) -> Result<FeedReport, StoreError> {
-    let feed = &runtime.config.feeds[index];
-    poll_feed(
-        &runtime.config,
-        feed,
-        &runtime.fetcher,
-        &runtime.matcher,
-        store,
-        &runtime.telemetry,
-    )
-    .await
+    let poll = {
+        let (runtime, store) = (runtime.clone(), store.clone());
+        tokio::spawn(async move { poll_feed(&runtime, index, &store).await })
+    };
+    match poll.await {
+        Ok(result) => result,
+        Err(e) => {
+            let reason = match e.try_into_panic() {
+                Ok(panic) => format!("the poll crashed: {}", panic_message(&panic)),
+                Err(e) => format!("the poll was cancelled: {e}"),
+            };
+            record_abandoned(runtime, index, store, &reason).await
+        }
+    }
 }
 
 /// Runs the daemon until `shutdown` is cancelled: every feed on its schedule, the outbox
@@ -266,8 +273,11 @@ pub async fn run(
     }
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut schedule = Schedule::for_store(&store);
-    let mut in_flight: JoinSet<(String, Result<FeedReport, StoreError>)> = JoinSet::new();
+    let mut in_flight: JoinSet<Result<FeedReport, StoreError>> = JoinSet::new();
     let mut polling: std::collections::HashSet<String> = Default::default();
+    // The feed of each poll task, so that a task that ends without a report (it panicked, past
+    // the guard in `poll_one`) still gives its feed back to the schedule.
+    let mut task_feeds: std::collections::HashMap<tokio::task::Id, String> = Default::default();
     let renew_every = schedule.renew_every(&runtime_tx.borrow());
     let mut renew = tokio::time::interval(renew_every.unwrap_or(Duration::from_secs(3600)));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -305,8 +315,9 @@ pub async fn run(
         for index in due {
             let feed = &runtime.config.feeds[index];
             if polling.insert(feed.id.clone()) {
-                let (runtime, store, id) = (runtime.clone(), store.clone(), feed.id.clone());
-                in_flight.spawn(async move { (id, poll_one(&runtime, &store, index).await) });
+                let (runtime, store) = (runtime.clone(), store.clone());
+                let task = in_flight.spawn(async move { poll_one(&runtime, &store, index).await });
+                task_feeds.insert(task.id(), feed.id.clone());
             }
         }
         let now = Instant::now();
@@ -318,21 +329,29 @@ pub async fn run(
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            Some(joined) = in_flight.join_next() => {
-                let Ok((id, result)) = joined else { continue };
+            Some(joined) = in_flight.join_next_with_id() => {
+                let (task, result) = match joined {
+                    Ok((task, result)) => (task, Some(result)),
+                    Err(e) => (e.id(), None),
+                };
+                let Some(id) = task_feeds.remove(&task) else { continue };
                 polling.remove(&id);
                 telemetry.scheduler_beat(true);
+                let interval = || runtime.config.feeds.iter().find(|f| f.id == id).map_or(Duration::from_secs(60), |f| f.interval);
                 let (wait, recorded) = match result {
-                    Ok(report) => {
+                    Some(Ok(report)) => {
                         if report.counts.deliveries > 0 {
                             wake_outbox.notify_one();
                         }
                         ((report.next_poll_at - Utc::now()).to_std().unwrap_or_default(), true)
                     }
-                    Err(e) => {
+                    Some(Err(e)) => {
                         tracing::error!(feed = %id, error = %e, "cannot record the poll; retrying after the feed's interval");
-                        let wait = runtime.config.feeds.iter().find(|f| f.id == id).map_or(Duration::from_secs(60), |f| f.interval);
-                        (wait, false)
+                        (interval(), false)
+                    }
+                    None => {
+                        tracing::error!(feed = %id, "the poll task ended without a report; retrying after the feed's interval");
+                        (interval(), false)
                     }
                 };
                 schedule.polled(&store, id, wait, recorded).await;

@@ -15,6 +15,7 @@ use rasad::config::Config;
 use rasad::matcher::{KeywordOptions, KeywordSpec, Matcher};
 use rasad::model::{Field, SendOutcome};
 use rasad::runtime::{Runtime, topic_specs};
+use rasad::source::display::terminal_safe;
 use rasad::source::fetch::{FetchOutcome, Fetcher, Validators};
 use rasad::source::parse::{BodyHints, parse_feed_with};
 use rasad::store::Store;
@@ -359,8 +360,8 @@ async fn dry_run(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
                 "{} [{}] {} ({})",
                 m.feed,
                 m.topics.join(", "),
-                m.title,
-                m.url.as_deref().unwrap_or("no link")
+                terminal_safe(&m.title),
+                terminal_safe(m.url.as_deref().unwrap_or("no link"))
             );
         }
     }
@@ -437,8 +438,11 @@ fn match_stdin(
         } else {
             let topic = hit.topic.as_deref().unwrap_or("-");
             println!(
-                "{topic}\t{}\t{matched}\t{}..{}",
-                hit.keyword, hit.token_span.start, hit.token_span.end
+                "{topic}\t{}\t{}\t{}..{}",
+                terminal_safe(&hit.keyword),
+                terminal_safe(matched),
+                hit.token_span.start,
+                hit.token_span.end
             );
         }
     }
@@ -529,7 +533,7 @@ async fn parse(
     } else {
         println!(
             "{} ({} entries)",
-            feed.feed.title.as_deref().unwrap_or("untitled feed"),
+            terminal_safe(feed.feed.title.as_deref().unwrap_or("untitled feed")),
             feed.entries.len()
         );
         for entry in &feed.entries {
@@ -540,8 +544,8 @@ async fn parse(
                 .unwrap_or_else(|| "no date".into());
             println!(
                 "- {} [{when}] {}",
-                entry.title.as_deref().unwrap_or("(no title)"),
-                entry.link.as_deref().unwrap_or("")
+                terminal_safe(entry.title.as_deref().unwrap_or("(no title)")),
+                terminal_safe(entry.link.as_deref().unwrap_or(""))
             );
         }
     }
@@ -612,9 +616,9 @@ fn print_outbox(entries: &[rasad::store::OutboxEntry], json: bool) {
             e.state,
             e.attempts,
             e.topic,
-            e.title,
-            e.last_error.as_deref().unwrap_or("-"),
-            e.held_by.as_deref().unwrap_or("-")
+            terminal_safe(&e.title),
+            terminal_safe(e.last_error.as_deref().unwrap_or("-")),
+            terminal_safe(e.held_by.as_deref().unwrap_or("-"))
         );
     }
 }

@@ -14,7 +14,7 @@ mod names;
 mod search;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
@@ -108,6 +108,15 @@ pub struct Matcher {
     /// cannot hold a hit and is not searched.
     ascii_pattern: bool,
 }
+
+/// The most hits of one keyword kept in one field: a field of `ISIS, ISIS, …` would otherwise
+/// carry a hit, with its snippet, per occurrence. One hit is enough to decide a topic; a few
+/// show the reader where.
+pub const MAX_HITS_PER_KEYWORD: usize = 16;
+
+/// How far a snippet reaches either side of its hit, in bytes (about 40 Arabic words, more than
+/// the seven words it looks for): in a field without spaces, it stops here.
+pub const SNIPPET_REACH: usize = 512;
 
 /// A validated occurrence of one keyword, in folded coordinates.
 struct Candidate {
@@ -264,6 +273,7 @@ impl Matcher {
         let Buffers {
             folded,
             occurrences,
+            words,
         } = buffers;
         folded.refold(text);
         if self.patterns.is_empty() {
@@ -272,16 +282,23 @@ impl Matcher {
         } else {
             self.search.find(&folded.text, occurrences);
         }
+        if !occurrences.is_empty() || !self.names.is_empty() {
+            words.index(&folded.text);
+        }
         // Variants of one keyword may validate the same token: keep it once.
         let mut seen: HashSet<(usize, usize, usize), BuildHasherDefault<SpanHasher>> =
             HashSet::default();
+        let mut kept: HashMap<usize, usize, BuildHasherDefault<SpanHasher>> = HashMap::default();
         for m in occurrences.iter() {
             let (index, variant) = self.patterns[m.pattern];
             let keyword = &self.keywords[index];
-            if !self.topics[keyword.topic].fields.contains(&field) {
+            if !self.topics[keyword.topic].fields.contains(&field)
+                || kept.get(&index).is_some_and(|n| *n >= MAX_HITS_PER_KEYWORD)
+            {
                 continue;
             }
-            let Some(candidate) = self.validate(text, folded, index, variant, m.start..m.end)
+            let Some(candidate) =
+                self.validate(text, folded, words, index, variant, m.start..m.end)
             else {
                 continue;
             };
@@ -293,6 +310,7 @@ impl Matcher {
             if !seen.insert((index, token_span.start, token_span.end)) {
                 continue;
             }
+            *kept.entry(index).or_default() += 1;
             found.push((
                 index,
                 self.hit(index, field, text, keyword_span, token_span),
@@ -300,17 +318,21 @@ impl Matcher {
         }
         if !self.names.is_empty() {
             let mut names = Vec::new();
-            self.names.find(folded, &mut names);
+            self.names.find(folded, words, &mut names);
             for name in names {
                 if !self.topics[self.keywords[name.keyword].topic]
                     .fields
                     .contains(&field)
+                    || kept
+                        .get(&name.keyword)
+                        .is_some_and(|n| *n >= MAX_HITS_PER_KEYWORD)
                 {
                     continue;
                 }
                 let keyword_span = folded.original_range(name.keyword_span);
                 let token_span = folded.original_range(name.token_span);
                 if seen.insert((name.keyword, token_span.start, token_span.end)) {
+                    *kept.entry(name.keyword).or_default() += 1;
                     let hit = self.hit(name.keyword, field, text, keyword_span, token_span);
                     found.push((name.keyword, hit));
                 }
@@ -345,14 +367,15 @@ impl Matcher {
         &self,
         original: &str,
         folded: &Folded,
+        words: &Words,
         index: usize,
         variant: Variant,
         span: Range<usize>,
     ) -> Option<Candidate> {
         let text = folded.text.as_str();
         let affixes = &self.keywords[index].affixes;
-        let word_start = word_start(text, span.start);
-        let word_end = word_end(text, span.end);
+        let word_start = words.start_before(span.start);
+        let word_end = words.end_after(span.end);
         let prefix = &text[word_start..span.start];
         let suffix = &text[span.end..word_end];
         if !affixes.allows_prefix(variant, prefix) || !affixes.allows_suffix(variant, suffix) {
@@ -367,7 +390,7 @@ impl Matcher {
             return None;
         }
         let token_start = if prefix.is_empty() {
-            detached_proclitic(original, folded, affixes, variant, word_start)
+            detached_proclitic(original, folded, words, affixes, variant, word_start)
         } else {
             word_start
         };
@@ -409,6 +432,56 @@ impl Hasher for SpanHasher {
 struct Buffers {
     folded: Folded,
     occurrences: Vec<Occurrence>,
+    words: Words,
+}
+
+/// The words of one folded field, each a run of word characters, found in one pass: a
+/// candidate's edges are then looked up, not scanned for. Scanning from each candidate to the
+/// ends of its word costs the word's length per candidate, and a field that is one long word of
+/// repeated keywords holds as many candidates as it has bytes / keyword length.
+#[derive(Default)]
+struct Words {
+    runs: Vec<Range<usize>>,
+}
+
+impl Words {
+    fn index(&mut self, text: &str) {
+        self.runs.clear();
+        let mut start = None;
+        for (i, c) in text.char_indices() {
+            match (is_word_char(c), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    self.runs.push(s..i);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            self.runs.push(s..text.len());
+        }
+    }
+
+    /// The start of the word that ends at or runs through byte `at` (`at` itself after a
+    /// non-word character).
+    fn start_before(&self, at: usize) -> usize {
+        let i = self.runs.partition_point(|r| r.end < at);
+        match self.runs.get(i) {
+            Some(run) if run.start < at => run.start,
+            _ => at,
+        }
+    }
+
+    /// The end of the word that starts at or runs through byte `at` (`at` itself before a
+    /// non-word character).
+    fn end_after(&self, at: usize) -> usize {
+        let i = self.runs.partition_point(|r| r.end <= at);
+        match self.runs.get(i) {
+            Some(run) if run.start <= at => run.end,
+            _ => at,
+        }
+    }
 }
 
 /// Runs `f` with this thread's buffers, so that matching a field allocates only when it is
@@ -424,6 +497,7 @@ fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
             let result = f(&mut buffers);
             if buffers.folded.text.capacity() > KEPT_BUFFER_BYTES
                 || buffers.occurrences.capacity() * size_of::<Occurrence>() > KEPT_BUFFER_BYTES
+                || buffers.words.runs.capacity() * size_of::<Range<usize>>() > KEPT_BUFFER_BYTES
             {
                 *buffers = Buffers::default();
             }
@@ -439,6 +513,7 @@ fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
 fn detached_proclitic(
     original: &str,
     folded: &Folded,
+    words: &Words,
     affixes: &Affixes,
     variant: Variant,
     word_start: usize,
@@ -450,7 +525,7 @@ fn detached_proclitic(
     else {
         return word_start;
     };
-    let chain_start = self::word_start(text, gap);
+    let chain_start = words.start_before(gap);
     let chain = &text[chain_start..gap];
     if chain.is_empty() || !affixes.allows_prefix(variant, chain) {
         return word_start;
@@ -462,25 +537,6 @@ fn detached_proclitic(
     } else {
         chain_start
     }
-}
-
-/// The start of the word that ends at byte `at` (or `at` itself after a non-word character).
-fn word_start(text: &str, at: usize) -> usize {
-    text[..at]
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| is_word_char(*c))
-        .last()
-        .map_or(at, |(i, _)| i)
-}
-
-/// The end of the word that starts at byte `at`.
-fn word_end(text: &str, at: usize) -> usize {
-    at + text[at..]
-        .chars()
-        .take_while(|c| is_word_char(*c))
-        .map(char::len_utf8)
-        .sum::<usize>()
 }
 
 /// Whether `found` has the upper- and lower-case letters of `term` in the same places (the
@@ -496,15 +552,17 @@ fn same_case(found: &str, term: &str) -> bool {
 }
 
 /// A few words either side of `span`, for alerts: from after the seventh space, tab or line
-/// break before the span to the seventh after it (or the ends of the text), trimmed.
+/// break before the span to the seventh after it (or the ends of the text, or
+/// [`SNIPPET_REACH`] bytes away), trimmed.
 pub fn snippet(text: &str, span: &Range<usize>) -> String {
     const SPACES: usize = 7;
     // Spaces, tabs and line breaks are ASCII, so their positions are character boundaries.
     let is_space = |b: u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
     let bytes = text.as_bytes();
-    let mut start = 0;
+    let mut start = text.floor_char_boundary(span.start.saturating_sub(SNIPPET_REACH));
+    let reach_start = start;
     let mut seen = 0;
-    for i in (0..span.start).rev() {
+    for i in (reach_start..span.start).rev() {
         if is_space(bytes[i]) {
             seen += 1;
             if seen == SPACES {
@@ -513,9 +571,9 @@ pub fn snippet(text: &str, span: &Range<usize>) -> String {
             }
         }
     }
-    let mut end = text.len();
+    let mut end = text.ceil_char_boundary(span.end.saturating_add(SNIPPET_REACH));
     seen = 0;
-    for (i, &b) in bytes.iter().enumerate().skip(span.end) {
+    for (i, &b) in bytes.iter().enumerate().take(end).skip(span.end) {
         if is_space(b) {
             seen += 1;
             if seen == SPACES {

@@ -2,6 +2,7 @@
 //! them, plan their alerts, and write it all in one store transaction.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,13 +11,13 @@ use crate::config::{Config, Feed};
 use crate::dedupe::{assign_keys, canonical_url, content_hash, fingerprint, identities};
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
-use crate::source::fetch::{FetchOutcome, Fetcher, ServerHints};
+use crate::runtime::Runtime;
+use crate::source::fetch::{FetchOutcome, ServerHints};
 use crate::source::parse::{BodyHints, parse_feed_with};
 use crate::source::schedule::{Policy, adaptive_interval};
 use crate::store::{
     NewAlert, NewStory, PollAttempt, PollCounts, PollHints, PollRecord, Store, StoreError,
 };
-use crate::telemetry::Telemetry;
 
 /// How one poll of one feed went.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,15 +32,20 @@ pub struct FeedReport {
 /// How many recent items an adaptive schedule looks at.
 const ADAPTIVE_WINDOW: u32 = 10;
 
-/// Polls `feed` once and records the result.
+/// How long the CPU work of one poll (decode, repair, parse, fold, match, fingerprint) may take
+/// before the poll is abandoned and recorded as failed. That work runs on the blocking pool, so
+/// that a long item never holds the timers, the outbox or the admin server; its thread cannot
+/// be stopped and runs on to the end, but every stage is linear in input that `bounds` limits.
+pub const CPU_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Polls feed `index` of the runtime's config once and records the result.
 pub async fn poll_feed(
-    config: &Config,
-    feed: &Feed,
-    fetcher: &Fetcher,
-    matcher: &Matcher,
+    runtime: &Arc<Runtime>,
+    index: usize,
     store: &Store,
-    telemetry: &Telemetry,
 ) -> Result<FeedReport, StoreError> {
+    let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
+    let (fetcher, telemetry) = (&runtime.fetcher, &runtime.telemetry);
     let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
     let now = Utc::now();
     let policy = Policy {
@@ -59,7 +65,7 @@ pub async fn poll_feed(
         error: Some(reason.to_owned()),
         hints: PollHints {
             server_wait: retry_after,
-            moved_to: None,
+            ..PollHints::default()
         },
     };
     let started = std::time::Instant::now();
@@ -112,21 +118,40 @@ pub async fn poll_feed(
         }
     };
     log_move(feed, &server);
-    let hints = BodyHints {
-        content_type: content_type.as_deref(),
-        url: Some(&feed.url),
+    let deadline = tokio::time::Instant::now() + CPU_DEADLINE;
+    let read = {
+        let (url, feed_id) = (feed.url.clone(), feed.id.clone());
+        off_the_workers(deadline, move || {
+            let hints = BodyHints {
+                content_type: content_type.as_deref(),
+                url: Some(&url),
+            };
+            parse_feed_with(&body, hints).map(|parsed| {
+                let stories = parsed.stories(&feed_id, now);
+                (parsed.feed.ttl_minutes, parsed.bounded, stories)
+            })
+        })
+        .await
     };
-    let parsed = match parse_feed_with(&body, hints) {
-        Ok(parsed) => parsed,
-        Err(e) => {
+    let (ttl_minutes, bounded, stories) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(e)) => {
             let reason = format!("parse failed: {e}");
             let record = failure("parse", &reason, None);
             return failed(store, feed, record, reason).await;
         }
+        Err(abandoned) => {
+            let reason = format!("parse {abandoned}");
+            let record = failure("error", &reason, None);
+            telemetry.poll_abandoned(&feed.id);
+            return failed(store, feed, record, reason).await;
+        }
     };
-    drop(body);
-    let stories = parsed.stories(&feed.id, now);
     telemetry.parsed(&feed.id, stories.len());
+    let note = bounded.notes();
+    if let Some(note) = &note {
+        tracing::warn!(feed = %feed.id, %note, "feed over a bound; read up to it");
+    }
     let first_poll = state.first_success_at.is_none();
     let alerting = !first_poll || config.poll.alert_on_first_poll;
     let adaptive = if config.poll.adaptive {
@@ -135,21 +160,43 @@ pub async fn poll_feed(
         None
     };
     // The longer of the HTTP freshness and the feed's own <ttl> (minutes).
-    let ttl = parsed
-        .feed
-        .ttl_minutes
-        .map(|m| Duration::from_secs(u64::from(m) * 60));
+    let ttl = ttl_minutes.map(|m| Duration::from_secs(u64::from(m) * 60));
     let server_wait = server.fresh_for.max(ttl);
     let wait = policy.after_success(server_wait, adaptive, fastrand::f64());
+    let items = stories.len();
+    let planned = {
+        let (mut stories, runtime) = (stories, runtime.clone());
+        assign_keys(&mut stories, feed.url.as_str());
+        let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
+        let known = store.known_keys(&feed.id, &keys).await?;
+        off_the_workers(deadline, move || {
+            let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
+            let new = new_stories(stories, &known);
+            plan(config, feed, &runtime.matcher, new, alerting)
+        })
+        .await
+    };
+    let planned = match planned {
+        Ok(planned) => planned,
+        Err(abandoned) => {
+            let reason = format!("matching {abandoned}");
+            let record = failure("error", &reason, None);
+            telemetry.poll_abandoned(&feed.id);
+            return failed(store, feed, record, reason).await;
+        }
+    };
     let record = PollRecord {
         feed_id: feed.id.clone(),
         url: feed.url.to_string(),
         validators,
         at: now,
         next_poll_at: now + chrono_duration(wait),
-        items: stories.len(),
-        hints: poll_hints(server_wait, &server),
-        stories: plan_new(config, feed, matcher, store, stories, alerting).await?,
+        items,
+        hints: PollHints {
+            note,
+            ..poll_hints(server_wait, &server)
+        },
+        stories: planned,
         cluster_policy: config.daemon.cluster_policy(),
     };
     let counts = store.record_poll(&record).await?;
@@ -157,6 +204,67 @@ pub async fn poll_feed(
     tracing::info!(feed = %feed.id, new = counts.new_stories, joined = counts.joined, edited = counts.edited,
         alerts = counts.alerts, first_poll, "feed polled");
     Ok(report(feed, None, counts, record.next_poll_at))
+}
+
+/// Runs `work` on the blocking pool, giving up on it at `deadline`: its error says whether it
+/// panicked or ran out of time.
+async fn off_the_workers<T: Send + 'static>(
+    deadline: tokio::time::Instant,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    match tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) if e.is_panic() => Err(format!(
+            "crashed on this body: {}",
+            panic_message(&e.into_panic())
+        )),
+        Ok(Err(e)) => Err(format!("was cancelled: {e}")),
+        Err(_) => Err(format!(
+            "took longer than {}s and was abandoned",
+            CPU_DEADLINE.as_secs()
+        )),
+    }
+}
+
+/// The message a panic was raised with.
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Records a poll that ended without its own record (it panicked, or outran its deadline) as a
+/// failure of its feed, with the usual backoff: the feed keeps its place in the schedule, and
+/// its lease is released.
+pub async fn record_abandoned(
+    runtime: &Runtime,
+    index: usize,
+    store: &Store,
+    reason: &str,
+) -> Result<FeedReport, StoreError> {
+    let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
+    let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
+    let policy = Policy {
+        interval: feed.interval,
+        min: config.poll.min_interval,
+        max: config.poll.max_interval,
+        jitter: config.poll.jitter,
+    };
+    let now = Utc::now();
+    let wait = policy.after_failure(state.consecutive_failures + 1, None, fastrand::f64());
+    let record = PollAttempt {
+        feed_id: feed.id.clone(),
+        url: feed.url.to_string(),
+        at: now,
+        next_poll_at: now + chrono_duration(wait),
+        status: "error".to_owned(),
+        error: Some(reason.to_owned()),
+        hints: PollHints::default(),
+    };
+    runtime.telemetry.poll_abandoned(&feed.id);
+    failed(store, feed, record, reason.to_owned()).await
 }
 
 /// Keys one read's items, keeps those not seen before (or edited since), and plans their
@@ -333,6 +441,7 @@ fn poll_hints(server_wait: Option<Duration>, hints: &ServerHints) -> PollHints {
             .permanent_redirect
             .as_ref()
             .map(crate::redact::redact_parsed),
+        note: None,
     }
 }
 
@@ -350,4 +459,33 @@ fn log_move(feed: &Feed, hints: &ServerHints) {
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CPU stage's three endings: its result, its panic, its deadline.
+    #[tokio::test]
+    async fn work_off_the_workers_ends_in_its_result_a_panic_or_the_deadline() {
+        let after = |ms| tokio::time::Instant::now() + Duration::from_millis(ms);
+        assert_eq!(off_the_workers(after(10_000), || 42).await, Ok(42));
+        let crashed = off_the_workers(after(10_000), || -> u32 { panic!("a hostile item") }).await;
+        assert!(
+            crashed
+                .as_ref()
+                .is_err_and(|e| e.contains("crashed on this body: a hostile item")),
+            "{crashed:?}"
+        );
+        let started = std::time::Instant::now();
+        let slow = off_the_workers(after(300), || std::thread::sleep(Duration::from_secs(2))).await;
+        assert!(
+            slow.as_ref().is_err_and(|e| e.contains("was abandoned")),
+            "{slow:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the poll waited"
+        );
+    }
 }

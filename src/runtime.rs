@@ -40,7 +40,8 @@ impl Runtime {
             poll.timeout,
             poll.max_body,
         )?
-        .with_per_host(poll.per_host);
+        .with_per_host(poll.per_host)
+        .with_private_redirects(poll.allow_private_redirects);
         let sinks = config
             .channels
             .iter()

@@ -199,6 +199,18 @@ impl Telemetry {
             .inc();
     }
 
+    /// Counts a poll that crashed or outran its deadline as a fetch that ended in `error`: the
+    /// feed's fetch brought nothing rasad could use.
+    pub fn poll_abandoned(&self, feed: &str) {
+        self.inner
+            .fetches
+            .get_or_create(&FetchLabel {
+                feed: feed.to_owned(),
+                status: "error",
+            })
+            .inc();
+    }
+
     /// Counts the items of one parsed feed.
     pub fn parsed(&self, feed: &str, items: usize) {
         self.inner

@@ -76,10 +76,11 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         );
     }
     let listen = c.listen(&raw.daemon.listen);
-    let retention = c.duration(
+    let retention = c.duration_within(
         "daemon.retention",
         &raw.daemon.retention,
         Duration::from_secs(30 * 24 * 3600),
+        MAX_RETENTION,
     );
     let cluster_window = c.duration(
         "daemon.cluster_window",
@@ -120,6 +121,7 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         per_host: c.positive("poll.per_host", &raw.poll.per_host, 2),
         adaptive: raw.poll.adaptive.unwrap_or(false),
         jitter: c.fraction("poll.jitter", &raw.poll.jitter, 0.1),
+        allow_private_redirects: raw.poll.allow_private_redirects.unwrap_or(false),
     };
     if poll.min_interval > poll.max_interval
         && let Some(min) = &raw.poll.min_interval
@@ -183,6 +185,14 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
 
 /// How long a feed lease lasts unless `daemon.lease` says otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// The longest duration any other key takes: an interval, timeout, backoff or window of a
+/// year or more makes no sense for a news monitor, and dates computed from it must not leave
+/// the calendar's range.
+pub const MAX_DURATION: Duration = Duration::from_secs(YEAR_SECS);
+/// The longest retention: stories may be kept for years, not for ever.
+pub const MAX_RETENTION: Duration = Duration::from_secs(100 * YEAR_SECS);
+/// A year as humantime reads and writes it (365.25 days).
+const YEAR_SECS: u64 = 31_557_600;
 /// The shortest lease accepted: renewals happen every third of it.
 pub const MIN_LEASE: Duration = Duration::from_secs(1);
 
@@ -213,8 +223,31 @@ impl Checker<'_> {
     }
 
     fn duration(&mut self, path: &str, value: &Option<Str>, default: Duration) -> Duration {
+        self.duration_within(path, value, default, MAX_DURATION)
+    }
+
+    /// A duration longer than zero and shorter than `max`.
+    fn duration_within(
+        &mut self,
+        path: &str,
+        value: &Option<Str>,
+        default: Duration,
+        max: Duration,
+    ) -> Duration {
         let Some(value) = value else { return default };
         match humantime::parse_duration(value.get_ref()) {
+            Ok(d) if d >= max => {
+                self.problem(
+                    path,
+                    value.span(),
+                    format!(
+                        "{:?} is too long: it must be under {}",
+                        value.get_ref(),
+                        humantime::format_duration(max)
+                    ),
+                );
+                default
+            }
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
                 self.problem(path, value.span(), "must be longer than zero");
@@ -836,6 +869,22 @@ kind = "stdout"
                 "bad_duration",
                 "[poll]\ninterval = \"5 parsecs\"\n",
                 "poll.interval: \"5 parsecs\" is not a duration",
+            ),
+            (
+                "interval_of_a_year",
+                "[poll]\ninterval = \"1year\"\n",
+                "poll.interval: \"1year\" is too long: it must be under 1year",
+            ),
+            (
+                // `now + timeout` would be past the end of the calendar.
+                "timeout_of_ten_million_years",
+                "[poll]\ntimeout = \"10000000years\"\n",
+                "poll.timeout: \"10000000years\" is too long",
+            ),
+            (
+                "feed_interval_of_two_years",
+                "[[feed]]\nid = \"slow\"\nurl = \"https://b.example/rss\"\ninterval = \"2years\"\n",
+                "feed[2].interval: \"2years\" is too long: it must be under 1year",
             ),
             (
                 "min_interval_above_max",

@@ -81,6 +81,9 @@ pub struct Poll {
     pub adaptive: bool,
     /// Each wait is spread by ± this fraction (0 to 0.5).
     pub jitter: f64,
+    /// Follow a redirect from a public address to a loopback, link-local, private or multicast
+    /// one (refused by default: a feed could point rasad at the host's own services).
+    pub allow_private_redirects: bool,
 }
 
 #[derive(Debug, Clone)]

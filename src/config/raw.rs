@@ -53,6 +53,7 @@ pub struct RawPoll {
     pub per_host: Option<Spanned<i64>>,
     pub adaptive: Option<bool>,
     pub jitter: Option<Spanned<f64>>,
+    pub allow_private_redirects: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -131,6 +131,10 @@ const SUFFIXES: &[&str] = &["ها", "ات", "ين", "ون", "ان", "ه", "ي"];
 /// first sentences; a feed that puts the whole article in its summary would otherwise get a set
 /// so large that no shorter copy could reach the threshold, and index rows by the hundred.
 pub const LEAD_WORDS: usize = 40;
+/// The most words a fingerprint is made of (the title's first, then the lead's): a headline
+/// has tens, and the store indexes each; a title of thousands of words would cost an index row
+/// per word and a comparison per shared word in every story of the window.
+pub const MAX_FINGERPRINT_WORDS: usize = 128;
 
 /// The fingerprint of a story: the sorted, distinct hashes of its content words (title and
 /// the first [`LEAD_WORDS`] words of its lead), folded with `text::fold` and lightly stemmed. Stable across versions and restarts
@@ -152,6 +156,7 @@ pub fn fingerprint(title: &str, lead: &str) -> Vec<u64> {
                 && !w.is_empty()
                 && !STOP_WORDS.contains(w)
         })
+        .take(MAX_FINGERPRINT_WORDS)
         .map(|w| fnv1a(w.as_bytes()) & !ENTITY_BIT)
         .collect();
     terms.extend(super::entities::terms(title, &folded));
@@ -199,6 +204,17 @@ pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_title_of_thousands_of_words_makes_a_bounded_fingerprint() {
+        let title: String = (0..5_000).map(|i| format!("كلمة{i} ")).collect();
+        assert_eq!(fingerprint(&title, "").len(), MAX_FINGERPRINT_WORDS);
+        assert_eq!(
+            fingerprint(&title, ""),
+            fingerprint(&title, "نص آخر تماما"),
+            "the title's words come first"
+        );
+    }
 
     #[test]
     fn fingerprints_meet_across_spelling_and_clitics() {

@@ -52,6 +52,10 @@ pub const COMMON_WORDS: &str = include_str!("common_words.txt");
 /// Fewer consonant classes than this and a name is kept strict.
 const MIN_CONSONANTS: usize = 3;
 
+/// The longest word, in bytes of folded text, that is checked as a spelling of a name: a name
+/// of a dozen letters with its proclitics and ending is well under it.
+const MAX_NAME_TOKEN_BYTES: usize = 128;
+
 /// Prefixes of names that the press writes joined or apart.
 const SPLIT_PREFIXES: &[&str] = &[
     "ماك", "مك", "دي", "دو", "فان", "فون", "ابو", "بن", "عبد", "لا",
@@ -527,8 +531,9 @@ impl Names {
         Ok(())
     }
 
-    /// Appends every name found in `folded` to `out`.
-    pub fn find(&self, folded: &Folded, out: &mut Vec<Found>) {
+    /// Appends every name found in `folded` to `out`; `words` are the word runs of
+    /// `folded.text`, so that each candidate's word is looked up, not scanned for.
+    pub(super) fn find(&self, folded: &Folded, words: &super::Words, out: &mut Vec<Found>) {
         let Some(search) = &self.search else {
             return;
         };
@@ -546,7 +551,12 @@ impl Names {
                 let (keyword, name) = &self.names[self.patterns[m.pattern]];
                 let text = folded.text.as_str();
                 let Range { start, end } = skeleton.folded_range(text, m.start..m.end);
-                let token = super::word_start(text, start)..super::word_end(text, end);
+                let token = words.start_before(start)..words.end_after(end);
+                // A name with its proclitics is a short word: a longer run (one word of
+                // thousands of letters) is not checked, which keeps a field linear.
+                if token.len() > MAX_NAME_TOKEN_BYTES {
+                    continue;
+                }
                 let Some(offset) = name.accepts(&text[token.clone()]) else {
                     continue;
                 };
@@ -612,8 +622,10 @@ fn spelled(text: &str, term: &str) -> Vec<String> {
     );
     names.build().expect("builds");
     let folded = crate::text::fold(text);
+    let mut words = super::Words::default();
+    words.index(&folded.text);
     let mut out = Vec::new();
-    names.find(&folded, &mut out);
+    names.find(&folded, &words, &mut out);
     out.iter()
         .map(|f| text[folded.original_range(f.token_span.clone())].to_owned())
         .collect()

@@ -324,13 +324,18 @@ fn zone_offset(zone: &str) -> Option<i32> {
         '-' => (-1, &numeric[1..]),
         _ => return None,
     };
+    if !digits.is_ascii() {
+        // `+aé1`: byte offsets below would split a character.
+        return None;
+    }
     let (hours, minutes) = match digits.split_once(':') {
         Some((h, m)) => (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?),
         None if digits.len() <= 2 => (digits.parse().ok()?, 0),
         None if digits.len() == 4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
         None => return None,
     };
-    (hours <= 14 && minutes < 60).then_some(sign * (hours * 3600 + minutes * 60))
+    ((0..=14).contains(&hours) && (0..60).contains(&minutes))
+        .then(|| sign * (hours * 3600 + minutes * 60))
 }
 
 #[cfg(test)]
@@ -422,6 +427,15 @@ mod tests {
             ("impossible_day", "31 Feb 2024"),
             ("only_a_time", "10:00"),
             ("junk_zone", "Sun, 12 May 2024 07:00:00 XYZ"),
+            // Once a panic: a byte offset inside `é`, which lost the whole feed.
+            ("zone_with_a_multibyte_letter", "+aé1"),
+            ("time_with_a_multibyte_zone", "12 May 2024 10:00+aé1"),
+            // Once an overflow in `hours * 3600`.
+            (
+                "zone_hours_beyond_i32_seconds",
+                "12 May 2024 10:00 +999999999:00",
+            ),
+            ("negative_zone_minutes", "12 May 2024 10:00 +03:-30"),
         ] {
             assert_eq!(parse_timestamp(raw), None, "{name}");
         }

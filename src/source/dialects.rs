@@ -64,21 +64,30 @@ pub(crate) fn give_atom_links_their_text(text: &str) -> Option<String> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
+    let mut gt = Ahead::new(text, ">");
+    let mut closes = Ahead::new(text, "</link>");
     while let Some(found) = text[at..].find("<link") {
         let start = at + found;
-        at = start + 5;
-        let Some(tag_end) = text[start..].find('>').map(|i| start + i) else {
+        let Some(tag_end) = gt.from(start) else {
             break;
         };
         let tag = &text[start..tag_end];
+        // A `<link` inside this tag is no tag: tags are looked at once each.
+        at = tag_end;
         if tag.ends_with('/') || tag.contains("href") {
             continue;
         }
-        let Some(close) = text[tag_end..].find("</link>").map(|i| tag_end + i) else {
-            continue;
+        let Some(close) = closes.from(tag_end) else {
+            break;
         };
-        let href = text[tag_end + 1..close].trim();
-        if href.is_empty() || href.contains('<') {
+        // Markup before the end tag: not a bare URL. The search stops at the first `<`, where
+        // the next start tag is looked for anyway.
+        let body = &text[tag_end + 1..close];
+        if body.contains('<') {
+            continue;
+        }
+        let href = body.trim();
+        if href.is_empty() {
             continue;
         }
         let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
@@ -99,10 +108,12 @@ fn atom03_inline_markup(text: &str, name: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     let mut copied = 0;
     let mut at = 0;
+    let mut gt = Ahead::new(text, ">");
+    let mut closes = Ahead::new(text, &close);
     while let Some(found) = text[at..].find(&open) {
         let start = at + found;
         at = start + open.len();
-        let Some(tag_end) = text[start..].find('>').map(|i| start + i) else {
+        let Some(tag_end) = gt.from(start) else {
             break;
         };
         let tag = &text[start..tag_end];
@@ -110,9 +121,12 @@ fn atom03_inline_markup(text: &str, name: &str) -> String {
         if !boundary || tag.ends_with('/') {
             continue;
         }
-        let Some(inner_end) = text[tag_end..].find(&close).map(|i| tag_end + i) else {
-            continue;
+        let Some(inner_end) = closes.from(tag_end) else {
+            break;
         };
+        // Whatever happens to this element, the text up to its end tag is its content: a start
+        // tag of the same name in there is not looked at again (one pass over the body).
+        at = inner_end;
         let inner = &text[tag_end + 1..inner_end];
         let ty = attribute(tag, "type");
         let markup = inner.trim_start().starts_with('<') && !inner.contains("<![CDATA[")
@@ -131,8 +145,39 @@ fn atom03_inline_markup(text: &str, name: &str) -> String {
         out.push_str(inner);
         out.push_str("</div>");
         copied = inner_end;
-        at = inner_end;
     }
     out.push_str(&text[copied..]);
     out
+}
+
+/// The next occurrence of a needle at or after a position that only moves forward: each
+/// occurrence is searched for once, so a loop over a body's tags stays one pass even where
+/// the end tags it looks for are missing or far away.
+struct Ahead<'t> {
+    text: &'t str,
+    needle: &'t str,
+    /// The last answer: `Some(None)` once the needle is known to be absent past some point.
+    last: Option<Option<usize>>,
+}
+
+impl<'t> Ahead<'t> {
+    fn new(text: &'t str, needle: &'t str) -> Ahead<'t> {
+        Ahead {
+            text,
+            needle,
+            last: None,
+        }
+    }
+
+    /// Where the needle next starts at or after `at`.
+    fn from(&mut self, at: usize) -> Option<usize> {
+        match self.last {
+            Some(None) => return None,
+            Some(Some(found)) if found >= at => return Some(found),
+            _ => {}
+        }
+        let found = self.text[at..].find(self.needle).map(|i| at + i);
+        self.last = Some(found);
+        found
+    }
 }

@@ -1,5 +1,8 @@
 //! The display form of feed text fields: XHTML re-escaped as HTML expects, base64 content
-//! decoded, character references to C1 controls written as browsers show them. Pure.
+//! decoded, character references to C1 controls written as browsers show them, and text made
+//! safe to print on a terminal. Pure.
+
+use std::borrow::Cow;
 
 use crate::source::decode::c1_replacement;
 
@@ -126,9 +129,48 @@ fn escape_xhtml(xhtml: &str) -> String {
     out
 }
 
+/// `text` as one line that a terminal prints as it reads: control characters (C0, DEL and C1,
+/// which start escape sequences that can move the cursor, rewrite the screen or set the window
+/// title) shown as `�`, and line breaks and tabs as spaces. Feed titles, errors and links reach
+/// `rasad feeds`, `outbox`, `parse` and `match` from strangers. Borrowed when clean.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.contains(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\t' | '\n' | '\r' => ' ',
+                c if c.is_control() => '\u{FFFD}',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_safe_named_cases() {
+        let cases = [
+            ("clean_arabic", "بيان لداعش", "بيان لداعش"),
+            ("csi_colour", "a\u{1b}[31mred", "a\u{FFFD}[31mred"),
+            (
+                "window_title",
+                "\u{1b}]0;owned\u{7}x",
+                "\u{FFFD}]0;owned\u{FFFD}x",
+            ),
+            ("c1_csi", "a\u{9b}2Jb", "a\u{FFFD}2Jb"),
+            ("line_break_spoofs_a_row", "t\nok  fake", "t ok  fake"),
+            ("del_and_nul", "a\u{7f}\u{0}b", "a\u{FFFD}\u{FFFD}b"),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(terminal_safe(input), want, "{name}");
+        }
+        assert!(matches!(terminal_safe("clean"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn display_forms_named_cases() {

@@ -3,7 +3,8 @@
 //! Limits, and why: a connect timeout and a total timeout so that one dead server cannot hold a
 //! poll slot; a body cap counted on decompressed bytes so that a gzip bomb or an endless stream
 //! cannot exhaust memory; at most 5 redirects, never from https to http; at most `per_host`
-//! requests at a time to one host, so that many feeds of one outlet do not hammer it.
+//! requests at a time to one host, so that many feeds of one outlet do not hammer it; no
+//! redirect from a public address to a private one (`address`), unless allowed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,8 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use tokio::sync::Semaphore;
 use url::Url;
+
+use crate::source::address::{addresses, refused_hop};
 
 /// Redirects followed before a fetch fails.
 pub const MAX_REDIRECTS: usize = 5;
@@ -55,6 +58,10 @@ pub enum FetchError {
     TooManyRedirects(String),
     #[error("refused to follow a redirect from https to http ({0})")]
     Downgrade(String),
+    #[error(
+        "refused to follow a redirect from a public address to {url} ({ip}, not a public address); poll.allow_private_redirects = true allows it"
+    )]
+    PrivateRedirect { url: String, ip: std::net::IpAddr },
     #[error("redirect {status} without a usable Location")]
     BadRedirect { status: u16 },
     #[error("body larger than the limit of {limit} bytes")]
@@ -78,6 +85,8 @@ pub struct Fetcher {
     timeout: Duration,
     per_host: usize,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    /// Follow redirects from public addresses to private ones (`poll.allow_private_redirects`).
+    allow_private_redirects: bool,
 }
 
 /// Requests to one host at a time, unless configured otherwise (`poll.per_host`).
@@ -104,7 +113,14 @@ impl Fetcher {
             timeout,
             per_host: DEFAULT_PER_HOST,
             hosts: Arc::default(),
+            allow_private_redirects: false,
         })
+    }
+
+    /// The same fetcher, following redirects from public to private addresses when `allow`.
+    pub fn with_private_redirects(mut self, allow: bool) -> Fetcher {
+        self.allow_private_redirects = allow;
+        self
     }
 
     /// The same fetcher with at most `per_host` requests at a time to one host.
@@ -184,6 +200,14 @@ impl Fetcher {
                 .get(header::LOCATION)
                 .and_then(|v| v.to_str().ok());
             let next = next_hop(&current, status.as_u16(), location)?;
+            if !self.allow_private_redirects
+                && let Some(ip) = refused_hop(&addresses(&current).await, &addresses(&next).await)
+            {
+                return Err(FetchError::PrivateRedirect {
+                    url: next.to_string(),
+                    ip,
+                });
+            }
             all_permanent &= matches!(
                 status,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT

@@ -96,7 +96,8 @@ pub fn line(row: &FeedRow, now: DateTime<Utc>) -> String {
             until.format("%H:%M:%S UTC")
         ));
     }
-    line
+    // The last error quotes what a server sent; the terminal must not obey it.
+    crate::source::display::terminal_safe(&line).into_owned()
 }
 
 /// A duration to the minute (`2h 5m`), or `now`.

@@ -3,6 +3,7 @@
 //! RSS 1.0 items without a link. Pure; clean text is returned borrowed, untouched.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::source::decode::c1_replacement;
 use crate::source::dialects::{fix_namespaces, give_atom_links_their_text};
@@ -13,17 +14,35 @@ pub const MISSING_LINK: &str = "urn:rasad:missing-link";
 
 /// `text` with the repairs below applied; borrowed when none was needed.
 pub fn repair(text: &str) -> Cow<'_, str> {
+    repair_bounded(text).0
+}
+
+/// [`repair`], and whether references to declared entities went past
+/// [`MAX_ENTITY_EXPANSION`] (and were left as text).
+pub fn repair_bounded(text: &str) -> (Cow<'_, str>, bool) {
+    let mut capped = false;
+    let repaired = repair_noting(text, &mut capped);
+    (repaired, capped)
+}
+
+fn repair_noting<'t>(text: &'t str, entities_capped: &mut bool) -> Cow<'t, str> {
     let text = without_junk(text);
-    let Some(root) = root_tag(text) else {
-        return Cow::Borrowed(text);
+    let mut out = match drop_stray_declarations(text) {
+        Some(fixed) => Cow::Owned(fixed),
+        None => Cow::Borrowed(text),
     };
-    let mut out = Cow::Borrowed(text);
+    let Some(root) = root_tag(&out) else {
+        return out;
+    };
     if !out.trim_end().ends_with('>') && out.trim_end().ends_with(&format!("</{}", root.qname)) {
         // A root end tag cut before its `>`.
         out = Cow::Owned(format!("{}>", out.trim_end()));
     }
+    let mut root = root;
     if let Some(fixed) = fix_rss_version(&out, &root) {
         out = Cow::Owned(fixed);
+        // The root tag grew: the repairs below read it where it now is.
+        root = root_tag(&out).unwrap_or(root);
     }
     if let Some(fixed) = fix_namespaces(&out, &root) {
         out = Cow::Owned(fixed);
@@ -37,7 +56,10 @@ pub fn repair(text: &str) -> Cow<'_, str> {
         // Items straight under <rss>: give them the channel feed-rs looks for.
         out = Cow::Owned(wrap_in_channel(&out));
     }
-    if let Some(fixed) = fix_entities(&out) {
+    if let Some(fixed) = fix_entities(&out, entities_capped) {
+        out = Cow::Owned(fixed);
+    }
+    if let Some(fixed) = space_after_emails(&out) {
         out = Cow::Owned(fixed);
     }
     if out.contains(" type=\"\"") {
@@ -50,6 +72,81 @@ pub fn repair(text: &str) -> Cow<'_, str> {
         out = Cow::Owned(fixed);
     }
     out
+}
+
+/// The text without XML declarations (CDATA sections and comments aside): `decode` read the
+/// leading one and the text is UTF-8 now, and a second one is no XML. quick-xml panics on one
+/// that names another encoding once it has read a few KiB (found by fuzzing, past the start
+/// and at the start of a UTF-16 body whose declaration `decode` could not end).
+fn drop_stray_declarations(text: &str) -> Option<String> {
+    let is_declaration = |at: usize| {
+        text[at + "<?xml".len()..].starts_with(|c: char| c.is_ascii_whitespace() || c == '?')
+    };
+    let mut found = text
+        .match_indices("<?xml")
+        .map(|(at, _)| at)
+        .filter(|&at| is_declaration(at))
+        .peekable();
+    found.peek()?;
+    let mut cdata = Skip::new(text, "<![CDATA[", "]]>");
+    let mut comment = Skip::new(text, "<!--", "-->");
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for at in found {
+        if at < copied
+            || cdata
+                .covering(text, at)
+                .or_else(|| comment.covering(text, at))
+                .is_some()
+        {
+            continue;
+        }
+        let Some(end) = text[at..].find("?>").map(|e| at + e + 2) else {
+            break;
+        };
+        out.push_str(&text[copied..at]);
+        copied = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// A space between an email address and a non-ASCII character glued to it
+/// (`editor@outlet.com، الاسم`): feed-rs splits an author at the byte after the address and
+/// panicked inside that character, losing the feed (found by fuzzing). One pass: each `@` is
+/// followed over the domain characters after it only.
+fn space_after_emails(text: &str) -> Option<String> {
+    let is_domain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for (at, _) in text.match_indices('@') {
+        let end = at
+            + 1
+            + bytes[at + 1..]
+                .iter()
+                .take_while(|b| is_domain(**b))
+                .count();
+        let domain = &text[at + 1..end];
+        let tld_letters = domain
+            .bytes()
+            .rev()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
+        let glued = bytes.get(end).is_some_and(|b| !b.is_ascii());
+        if glued && domain.contains('.') && tld_letters >= 2 {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
+            out.push_str(&text[copied..end]);
+            out.push(' ');
+            copied = end;
+        }
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// The root element's start tag: its byte range in the text and its local name.
@@ -193,11 +290,23 @@ pub(crate) fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     None
 }
 
+/// The most bytes that references to entities of the internal DTD subset may add to a body,
+/// beyond the body's own length: one entity referenced thousands of times ("billion laughs")
+/// would otherwise turn a small feed into gigabytes. Past it, a reference is left as text.
+pub const MAX_ENTITY_EXPANSION: usize = 1 << 20;
+
 /// Bare `&` escaped, HTML named entities turned into character references, `&#X` lowered;
 /// CDATA sections and comments are left alone. `None` when nothing needed fixing.
-fn fix_entities(text: &str) -> Option<String> {
+///
+/// Declared entities are expanded until they have added as many bytes as the body holds (at
+/// most [`MAX_ENTITY_EXPANSION`]); the references past that stay as escaped text.
+fn fix_entities(text: &str, capped: &mut bool) -> Option<String> {
     text.find('&')?;
     let declared = declared_entities(text);
+    let mut expansion = Expansion {
+        left: text.len().min(MAX_ENTITY_EXPANSION),
+        capped: false,
+    };
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
@@ -213,7 +322,7 @@ fn fix_entities(text: &str) -> Option<String> {
             at = end;
             continue;
         }
-        let (len, replacement) = entity_fix(&text[i + 1..], &declared);
+        let (len, replacement) = entity_fix(&text[i + 1..], &declared, &mut expansion);
         at = i + 1 + len;
         if let Some(replacement) = replacement {
             let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
@@ -222,9 +331,16 @@ fn fix_entities(text: &str) -> Option<String> {
             copied = i + 1 + len;
         }
     }
+    *capped |= expansion.capped;
     let mut out = out?;
     out.push_str(&text[copied..]);
     Some(out)
+}
+
+/// What declared entities may still add to a body, and whether one was refused for it.
+struct Expansion {
+    left: usize,
+    capped: bool,
 }
 
 /// The next region (CDATA section or comment) of the text that entity repairs must skip.
@@ -272,7 +388,12 @@ impl Skip {
 }
 
 /// What to write instead of `&` + `after[..len]`, or `None` to keep it.
-fn entity_fix(after: &str, declared: &[(&str, &str)]) -> (usize, Option<String>) {
+/// `expansion` is what declared entities may still add; it shrinks with each expansion.
+fn entity_fix(
+    after: &str,
+    declared: &HashMap<&str, &str>,
+    expansion: &mut Expansion,
+) -> (usize, Option<String>) {
     const BARE: (usize, Option<String>) = (0, None);
     let bare = || (0, Some("&amp;".to_owned()));
     let Some(semi) = after[..after.floor_char_boundary(40)].find(';') else {
@@ -305,8 +426,13 @@ fn entity_fix(after: &str, declared: &[(&str, &str)]) -> (usize, Option<String>)
     if matches!(body, "amp" | "lt" | "gt" | "quot" | "apos") {
         return BARE;
     }
-    if let Some((_, value)) = declared.iter().find(|(name, _)| *name == body) {
+    if let Some(value) = declared.get(body) {
         // An entity of the internal DTD subset, which feed-rs does not expand.
+        if value.len() > expansion.left {
+            expansion.capped = true;
+            return bare();
+        }
+        expansion.left -= value.len();
         return (semi + 1, Some((*value).to_owned()));
     }
     match html_entity(body) {
@@ -331,8 +457,8 @@ fn html_entity(name: &str) -> Option<&'static str> {
 }
 
 /// The names and values declared by `<!ENTITY name "value">` in an internal DTD subset.
-fn declared_entities(text: &str) -> Vec<(&str, &str)> {
-    let mut entities = Vec::new();
+fn declared_entities(text: &str) -> HashMap<&str, &str> {
+    let mut entities = HashMap::new();
     let Some(root) = root_tag(text) else {
         return entities;
     };
@@ -341,14 +467,22 @@ fn declared_entities(text: &str) -> Vec<(&str, &str)> {
         rest = rest[at + "<!ENTITY".len()..].trim_start();
         let name_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let name = &rest[..name_end];
-        let value = rest[name_end..].trim_start();
-        let value = value
+        let after_name = rest[name_end..].trim_start();
+        let quoted = after_name
             .chars()
             .next()
             .filter(|q| *q == '"' || *q == '\'')
-            .and_then(|q| value[1..].find(q).map(|end| &value[1..1 + end]))
-            .unwrap_or_default();
-        entities.push((name, value));
+            .and_then(|q| after_name[1..].find(q).map(|end| &after_name[1..1 + end]));
+        let value = quoted.unwrap_or_default();
+        // The first declaration of a name is binding (XML 1.0 §4.2).
+        entities.entry(name).or_insert(value);
+        // Past the value (one scan of the subset, however its quotes are placed); an unclosed
+        // quote ends the subset.
+        rest = match quoted {
+            Some(v) => &after_name[1 + v.len() + 1..],
+            None if after_name.starts_with(['"', '\'']) => "",
+            None => after_name,
+        };
     }
     entities
 }
@@ -411,7 +545,7 @@ mod tests {
             (
                 "junk_before_and_after_root",
                 "garbage\n<?xml version=\"1.0\"?><feed></feed>\n<!-- x --> trailing",
-                "<?xml version=\"1.0\"?><feed></feed>",
+                "<feed></feed>",
             ),
             (
                 "bare_ampersand",
@@ -494,9 +628,101 @@ mod tests {
         }
     }
 
+    /// Found by fuzzing (`parse`): the version inserted into `<rss>` moved the root tag, and the
+    /// next repair sliced the text at the old offsets, inside a character.
+    #[test]
+    fn rss_without_version_and_multibyte_characters_in_its_tag() {
+        let cases = [
+            "<rss a=\"………………\"><channel/></rss>",
+            "<rss title=\"أخبار…\"><channel/></rss>",
+            "<rss verےےےےےےے0\"><channel/></rss>",
+        ];
+        for input in cases {
+            assert!(repair(input).contains("version=\"2.0\""), "{input}");
+        }
+    }
+
     #[test]
     fn clean_text_is_borrowed() {
-        let text = "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>a &amp; b</title></channel></rss>";
+        let text =
+            "<!-- c -->\n<rss version=\"2.0\"><channel><title>a &amp; b</title></channel></rss>";
         assert!(matches!(repair(text), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn declared_entities_expand_to_at_most_the_body_length() {
+        let value = "x".repeat(10_000);
+        let body = format!(
+            "<!DOCTYPE rss [<!ENTITY e \"{value}\">]><rss version=\"2.0\"><channel><title>{}</title></channel></rss>",
+            "&e;".repeat(2_000)
+        );
+        let repaired = repair(&body);
+        assert!(
+            repaired.len() <= 2 * body.len() + 8 * 2_000,
+            "{} bytes from {}",
+            repaired.len(),
+            body.len()
+        );
+        // The first references are expanded, the rest kept as text.
+        assert!(repaired.contains(&format!("<title>{value}")));
+        assert!(repaired.contains("&amp;e;"));
+    }
+
+    #[test]
+    fn hostile_bodies_are_repaired_in_linear_time() {
+        let cases = [
+            (
+                "atom_links_never_closed",
+                format!(
+                    "<feed>{}</feed>",
+                    "<link rel=\"alternate\">x".repeat(40_000)
+                ),
+            ),
+            (
+                "atom_link_tags_never_ended",
+                format!("<feed>{}</feed>", "<link ".repeat(60_000)),
+            ),
+            (
+                "atom_links_sharing_one_end_tag",
+                format!("<feed>{}</link></feed>", "<link>a".repeat(60_000)),
+            ),
+            (
+                "atom03_titles_never_closed",
+                format!(
+                    "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\">{}</feed>",
+                    "<title>a<b>".repeat(40_000)
+                ),
+            ),
+            (
+                "atom03_titles_sharing_one_end_tag",
+                format!(
+                    "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\">{}</title></feed>",
+                    "<title>a".repeat(60_000)
+                ),
+            ),
+            (
+                "entity_declarations_never_closed",
+                format!(
+                    "<!DOCTYPE feed [{}]><feed>&a;</feed>",
+                    "<!ENTITY a \"".repeat(40_000)
+                ),
+            ),
+            (
+                "many_declared_entities_and_references",
+                format!(
+                    "<!DOCTYPE feed [{}]><feed>{}</feed>",
+                    (0..5_000)
+                        .map(|i| format!("<!ENTITY e{i} \"v\">"))
+                        .collect::<String>(),
+                    (0..5_000).map(|i| format!("&e{i};")).collect::<String>()
+                ),
+            ),
+        ];
+        for (name, body) in cases {
+            let started = std::time::Instant::now();
+            let _ = repair(&body);
+            let took = started.elapsed();
+            assert!(took < std::time::Duration::from_secs(2), "{name}: {took:?}");
+        }
     }
 }

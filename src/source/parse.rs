@@ -10,11 +10,12 @@ use url::Url;
 
 use crate::dedupe::story_key;
 use crate::model::Story;
+use crate::source::bounds::{Bounded, MAX_TEXT, MAX_TITLE, bound_feed, bounded_text};
 use crate::source::dates::parse_timestamp;
 use crate::source::decode::decode;
 use crate::source::display::{content_body, text_content};
 use crate::source::fallback;
-use crate::source::lenient::{MISSING_LINK, repair};
+use crate::source::lenient::{MISSING_LINK, repair_bounded};
 use crate::source::plain::collapse_whitespace;
 pub use crate::source::plain::html_to_text;
 
@@ -23,6 +24,9 @@ pub use crate::source::plain::html_to_text;
 pub struct ParsedFeed {
     pub feed: FeedInfo,
     pub entries: Vec<Entry>,
+    /// What the body held beyond `bounds`: cut, and said in the feed's health.
+    #[serde(skip)]
+    pub bounded: Bounded,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -99,13 +103,18 @@ pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, 
 /// Decode, repair, parse, fill in: the steps of [`parse_feed_with`].
 fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, hints.content_type);
-    let text = repair(&decoded.text);
+    let (text, entities_capped) = repair_bounded(&decoded.text);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(hints.url.map(Url::as_str))
         // An item without a guid gets an empty id here, not a random one: identity is ours to
         // decide (see `dedupe::story_key`), and a random id would re-alert on every poll.
         .id_generator(|_, _, _| String::new())
-        .timestamp_parser(parse_timestamp)
+        // One date the reader cannot take costs that date, not the feed.
+        .timestamp_parser(|raw| {
+            catch_unwind(AssertUnwindSafe(|| parse_timestamp(raw)))
+                .ok()
+                .flatten()
+        })
         .build();
     let feed = parser
         .parse(text.as_bytes())
@@ -133,6 +142,7 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
             encoding: decoded.encoding,
         },
         entries: feed.entries.into_iter().map(entry).collect(),
+        bounded: Bounded::default(),
     };
     if is_rss {
         fallback::fill_rss(&mut parsed, &text);
@@ -140,6 +150,8 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
     if let Some(base) = hints.url {
         resolve_relative_ids(&mut parsed, base);
     }
+    parsed.bounded = bound_feed(&mut parsed);
+    parsed.bounded.entities_capped = entities_capped;
     Ok(parsed)
 }
 
@@ -279,15 +291,17 @@ impl ParsedFeed {
         self.entries
             .iter()
             .map(|e| {
+                // The given fields are within their bounds and clean already (`bound_feed`);
+                // their plain text may hold what decoding entities made (`&#0;`).
                 let summary_html = e.summary.clone().unwrap_or_default();
                 let content_html = e.content.clone().unwrap_or_default();
-                let title = e.plain_title();
+                let title = bounded_text(e.plain_title(), MAX_TITLE);
                 let published = e.published.or(e.updated);
                 Story {
                     feed: feed_id.to_owned(),
                     key: story_key(e.id.as_deref(), e.link.as_deref(), &title, published),
-                    summary: html_to_text(&summary_html),
-                    content: html_to_text(&content_html),
+                    summary: bounded_text(html_to_text(&summary_html), MAX_TEXT),
+                    content: bounded_text(html_to_text(&content_html), MAX_TEXT),
                     title,
                     summary_html,
                     content_html,
@@ -495,6 +509,55 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("https://news.example/rss"), "{error}");
+    }
+
+    /// Found by fuzzing (`parse`): quick-xml panics when a declaration after the start names
+    /// an encoding other than the one it reads; the feed was lost as "the parser crashed".
+    #[test]
+    fn a_stray_xml_declaration_naming_another_encoding_is_dropped() {
+        let stray = "<?xml version=\"1.0\" encoding=\"big5\"?>";
+        let cases = [
+            (
+                "after_the_root",
+                format!(
+                    "<rss version=\"2.0\">{stray}<channel><item><title>t</title></item></channel></rss>"
+                ),
+            ),
+            (
+                "after_a_long_comment",
+                format!(
+                    "<!--{}--><rss version=\"2.0\"><channel>{stray}<item><title>t</title></item></channel></rss>",
+                    "c".repeat(16 * 1024)
+                ),
+            ),
+        ];
+        for (name, body) in cases {
+            let feed = parse_feed(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(feed.entries[0].title.as_deref(), Some("t"), "{name}");
+        }
+        // The input the fuzzer found: a UTF-16 body whose declaration ends in a UTF-8 part.
+        let found =
+            include_bytes!("../../tests/data/fuzz/utf16-declaration-ended-in-a-utf8-part.xml");
+        if let Err(ParseError::Panic(e)) = parse_feed(found) {
+            panic!("the parser crashed: {e}");
+        }
+    }
+
+    /// Found by fuzzing (`parse`): feed-rs cut an author after the email address at a byte
+    /// inside the next character, and the whole feed was lost as "the parser crashed".
+    #[test]
+    fn an_author_whose_email_is_glued_to_a_non_ascii_character() {
+        for (name, author) in [
+            ("arabic_comma", "editor@outlet.com، محمد"),
+            ("quotation_mark", "sf@zaks.de“گ‘عco.uk"),
+        ] {
+            let body = format!(
+                "<rss version=\"2.0\"><channel><managingEditor>{author}</managingEditor><item>\
+                 <title>t</title><author>{author}</author></item></channel></rss>"
+            );
+            let feed = parse_feed(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(feed.entries[0].title.as_deref(), Some("t"), "{name}");
+        }
     }
 
     #[test]

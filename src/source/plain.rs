@@ -21,10 +21,14 @@ pub fn html_to_text(html: &str) -> String {
     if html.len() > RENDER_LIMIT || nesting_depth(html) > DEPTH_LIMIT {
         return strip_tags(html);
     }
-    // A wide line so that long Arabic paragraphs are not wrapped into fragments.
-    match html2text::config::plain_no_decorate().string_from_read(html.as_bytes(), 100_000) {
-        Ok(text) => collapse_whitespace(&text),
-        Err(_) => strip_tags(html),
+    // A wide line so that long Arabic paragraphs are not wrapped into fragments. A panic in
+    // the renderer costs this field its rendering, not the feed its poll.
+    let rendered = std::panic::catch_unwind(|| {
+        html2text::config::plain_no_decorate().string_from_read(html.as_bytes(), 100_000)
+    });
+    match rendered {
+        Ok(Ok(text)) => collapse_whitespace(&text),
+        Ok(Err(_)) | Err(_) => strip_tags(html),
     }
 }
 

@@ -226,7 +226,7 @@ async fn update_polled_feed(
         sqlx::query(
             "UPDATE feeds SET etag = $2, last_modified = $3, first_success_at = COALESCE(first_success_at, $4),
                  last_attempt_at = $4, last_success_at = $4, last_status = '200', consecutive_failures = 0,
-                 last_error = NULL, items_seen = items_seen + $5, next_poll_at = $6,
+                 last_error = $10, items_seen = items_seen + $5, next_poll_at = $6,
                  failing_since = NULL, last_items = $7, server_hint_secs = $8, moved_to = COALESCE($9, moved_to),
                  lease_owner = NULL, lease_until = NULL
              WHERE id = $1",
@@ -240,6 +240,7 @@ async fn update_polled_feed(
         .bind(i64::try_from(record.items).unwrap_or(i64::MAX))
         .bind(hint_secs(&record.hints))
         .bind(&record.hints.moved_to)
+        .bind(&record.hints.note)
         .execute(c)
         .await?;
     });

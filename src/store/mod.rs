@@ -115,6 +115,9 @@ pub struct PollHints {
     pub server_wait: Option<std::time::Duration>,
     /// The URL a permanent redirect moved the feed to.
     pub moved_to: Option<String>,
+    /// What a successful poll must say in the feed's health (a bound the body went over):
+    /// shown as its last error while the feed stays ok.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ mod clusters;
 mod delivery;
 mod feeds;
 mod fetch;
+mod hostile;
 mod instances;
 mod matching;
 mod ops;

@@ -270,6 +270,7 @@ async fn store_records_attempts_and_feed_health() {
             hints: PollHints {
                 server_wait: Some(Duration::from_secs(120)),
                 moved_to: None,
+                note: None,
             },
         };
         store
