@@ -38,7 +38,7 @@ const IDLE: Duration = Duration::from_secs(30);
 /// What the outbox uses of one config version: the channels' sinks, the delivery settings and
 /// the telemetry that counts what was sent. The wiring of each config version provides it; the
 /// outbox needs nothing else of it.
-pub trait Senders: Send + Sync + 'static {
+pub(crate) trait Senders: Send + Sync + 'static {
     /// The sink of each configured channel, by channel id.
     fn sinks(&self) -> &HashMap<String, Sink>;
     /// `[delivery]`, as the outbox applies it.
@@ -49,7 +49,10 @@ pub trait Senders: Send + Sync + 'static {
 
 /// Sends every delivery of every configured channel that may be sent now, the channels side by
 /// side, and returns when each channel is idle, waiting or held by a failure.
-pub async fn drain<S: Senders>(store: &Store, senders: &Arc<S>) -> Result<DrainCounts, StoreError> {
+pub(crate) async fn drain<S: Senders>(
+    store: &Store,
+    senders: &Arc<S>,
+) -> Result<DrainCounts, StoreError> {
     let settings = senders.settings();
     let mut tasks = JoinSet::new();
     for channel in senders.sinks().keys() {
@@ -71,7 +74,7 @@ pub async fn drain<S: Senders>(store: &Store, senders: &Arc<S>) -> Result<DrainC
 /// One channel's sender: its hold after a failure and the time of its last message live here
 /// (in memory; what must survive a restart is in the store).
 #[derive(Debug)]
-pub struct ChannelWorker {
+pub(crate) struct ChannelWorker {
     channel: String,
     settings: Settings,
     /// No send before this time: the channel failed, or asked us to slow down.
@@ -309,7 +312,7 @@ async fn renewing_leases<T>(
 /// Runs one channel's worker until `cancel`: drains whenever woken (a poll added deliveries, the
 /// config was reloaded) and when the next delivery falls due. It ends when its channel leaves
 /// the config.
-pub async fn run_channel<S: Senders>(
+pub(crate) async fn run_channel<S: Senders>(
     store: Store,
     mut senders: watch::Receiver<Arc<S>>,
     channel: String,

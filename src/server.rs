@@ -68,7 +68,7 @@ pub async fn ask_ready(mut addr: SocketAddr) -> Result<(bool, String), ServerErr
 
 /// What the admin server reads of the running config version: its telemetry, and how long
 /// without a finished poll means polling is stuck ([`stale_after`]).
-pub trait Status: Send + Sync + 'static {
+pub(crate) trait Status: Send + Sync + 'static {
     fn telemetry(&self) -> &Telemetry;
     fn stale_after(&self) -> Duration;
 }
@@ -89,7 +89,7 @@ impl<S> Clone for Admin<S> {
 }
 
 /// Serves the admin endpoints on `listener` until `stop`.
-pub async fn serve<S: Status>(
+pub(crate) async fn serve<S: Status>(
     listener: TcpListener,
     store: Store,
     status: watch::Receiver<Arc<S>>,
@@ -144,7 +144,7 @@ async fn not_ready_reason<S: Status>(admin: &Admin<S>) -> Option<String> {
 
 /// How long without a finished poll means the scheduler is stuck: three of the longest feed
 /// intervals plus one fetch timeout.
-pub fn stale_after(config: &Config) -> Duration {
+pub(crate) fn stale_after(config: &Config) -> Duration {
     let longest = config
         .feeds
         .iter()
