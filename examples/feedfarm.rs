@@ -20,7 +20,7 @@
 //! put back to their first version, the reference's first cycle runs, the same feeds change
 //! again, then its second cycle runs. Both meet a farm where the same feeds changed once.
 
-#[path = "../tests/integration/servers.rs"]
+#[path = "../tests/integration/servers/mod.rs"]
 mod servers;
 
 use std::path::{Path, PathBuf};

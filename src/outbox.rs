@@ -9,6 +9,7 @@
 //! waits, claims, sends, records. Each claim carries a fencing token: an outcome is recorded only
 //! while the lease it was claimed under holds.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::model::DrainCounts;
 use crate::model::{Delivery, SendOutcome};
-use crate::runtime::Runtime;
 use crate::sink::{Pacing, Sink};
 use crate::store::{DeliveryUpdate, Store, StoreError};
+use crate::telemetry::Telemetry;
 
 mod policy;
 
@@ -34,15 +35,30 @@ const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// A channel worker looks at its queue at least this often, even when nothing woke it.
 const IDLE: Duration = Duration::from_secs(30);
 
+/// What the outbox uses of one config version: the channels' sinks, the delivery settings and
+/// the telemetry that counts what was sent. The wiring of each config version provides it; the
+/// outbox needs nothing else of it.
+pub(crate) trait Senders: Send + Sync + 'static {
+    /// The sink of each configured channel, by channel id.
+    fn sinks(&self) -> &HashMap<String, Sink>;
+    /// `[delivery]`, as the outbox applies it.
+    fn settings(&self) -> Settings;
+    /// Where a channel worker counts what it drained.
+    fn telemetry(&self) -> &Telemetry;
+}
+
 /// Sends every delivery of every configured channel that may be sent now, the channels side by
 /// side, and returns when each channel is idle, waiting or held by a failure.
-pub async fn drain(store: &Store, runtime: &Arc<Runtime>) -> Result<DrainCounts, StoreError> {
-    let settings = Settings::from_config(&runtime.config.delivery);
+pub(crate) async fn drain<S: Senders>(
+    store: &Store,
+    senders: &Arc<S>,
+) -> Result<DrainCounts, StoreError> {
+    let settings = senders.settings();
     let mut tasks = JoinSet::new();
-    for channel in runtime.sinks.keys() {
-        let (store, runtime, channel) = (store.clone(), runtime.clone(), channel.clone());
+    for channel in senders.sinks().keys() {
+        let (store, senders, channel) = (store.clone(), senders.clone(), channel.clone());
         tasks.spawn(async move {
-            let sink = &runtime.sinks[&channel];
+            let sink = &senders.sinks()[&channel];
             let mut worker = ChannelWorker::new(channel.clone(), settings);
             worker.drain(&store, sink, &CancellationToken::new()).await
         });
@@ -58,7 +74,7 @@ pub async fn drain(store: &Store, runtime: &Arc<Runtime>) -> Result<DrainCounts,
 /// One channel's sender: its hold after a failure and the time of its last message live here
 /// (in memory; what must survive a restart is in the store).
 #[derive(Debug)]
-pub struct ChannelWorker {
+pub(crate) struct ChannelWorker {
     channel: String,
     settings: Settings,
     /// No send before this time: the channel failed, or asked us to slow down.
@@ -296,26 +312,23 @@ async fn renewing_leases<T>(
 /// Runs one channel's worker until `cancel`: drains whenever woken (a poll added deliveries, the
 /// config was reloaded) and when the next delivery falls due. It ends when its channel leaves
 /// the config.
-pub async fn run_channel(
+pub(crate) async fn run_channel<S: Senders>(
     store: Store,
-    mut runtime: watch::Receiver<Arc<Runtime>>,
+    mut senders: watch::Receiver<Arc<S>>,
     channel: String,
     mut wake: watch::Receiver<()>,
     cancel: CancellationToken,
 ) {
-    let mut worker = ChannelWorker::new(
-        channel.clone(),
-        Settings::from_config(&runtime.borrow().config.delivery),
-    );
+    let mut worker = ChannelWorker::new(channel.clone(), senders.borrow().settings());
     while !cancel.is_cancelled() {
-        let current = runtime.borrow_and_update().clone();
-        let Some(sink) = current.sinks.get(&channel) else {
+        let current = senders.borrow_and_update().clone();
+        let Some(sink) = current.sinks().get(&channel) else {
             return;
         };
-        worker.settings = Settings::from_config(&current.config.delivery);
+        worker.settings = current.settings();
         let next = match worker.drain(&store, sink, &cancel).await {
             Ok((counts, next)) => {
-                current.telemetry.drained(&channel, &counts);
+                current.telemetry().drained(&channel, &counts);
                 next
             }
             Err(e) => {
@@ -330,7 +343,7 @@ pub async fn run_channel(
         tokio::select! {
             () = cancel.cancelled() => break,
             Ok(()) = wake.changed() => {}
-            Ok(()) = runtime.changed() => {}
+            Ok(()) = senders.changed() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }

@@ -1,11 +1,15 @@
 //! Everything one config version builds: the keyword automaton, the HTTP fetcher and the sinks.
-//! A reload builds a new `Runtime` and swaps it in only when building succeeded.
+//! A reload builds a new `Runtime` and swaps it in only when building succeeded. The outbox and
+//! the admin server see of it only what they use ([`Senders`], [`Status`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::matcher::{Matcher, MatcherError, TopicSpec};
+use crate::outbox::{Senders, Settings};
+use crate::server::Status;
 use crate::sink::{Sink, SinkError};
 use crate::source::fetch::Fetcher;
 use crate::telemetry::Telemetry;
@@ -54,6 +58,30 @@ impl Runtime {
             sinks,
             telemetry: Telemetry::new(),
         })
+    }
+}
+
+impl Senders for Runtime {
+    fn sinks(&self) -> &HashMap<String, Sink> {
+        &self.sinks
+    }
+
+    fn settings(&self) -> Settings {
+        Settings::from_config(&self.config.delivery)
+    }
+
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+}
+
+impl Status for Runtime {
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn stale_after(&self) -> Duration {
+        crate::server::stale_after(&self.config)
     }
 }
 

@@ -16,8 +16,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::Runtime;
+use crate::config::Config;
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 
 /// The longest `/readyz` and `/metrics` wait for the store before they call it unreachable.
 const STORE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -65,24 +66,40 @@ pub async fn ask_ready(mut addr: SocketAddr) -> Result<(bool, String), ServerErr
         .map_err(|source| ServerError::Ask { addr, source })
 }
 
-#[derive(Clone)]
-struct Admin {
+/// What the admin server reads of the running config version: its telemetry, and how long
+/// without a finished poll means polling is stuck ([`stale_after`]).
+pub(crate) trait Status: Send + Sync + 'static {
+    fn telemetry(&self) -> &Telemetry;
+    fn stale_after(&self) -> Duration;
+}
+
+struct Admin<S> {
     store: Store,
-    runtime: watch::Receiver<Arc<Runtime>>,
+    status: watch::Receiver<Arc<S>>,
+}
+
+// By hand: a derive would ask `S: Clone`, which the shared `Arc<S>` does not need.
+impl<S> Clone for Admin<S> {
+    fn clone(&self) -> Self {
+        Admin {
+            store: self.store.clone(),
+            status: self.status.clone(),
+        }
+    }
 }
 
 /// Serves the admin endpoints on `listener` until `stop`.
-pub async fn serve(
+pub(crate) async fn serve<S: Status>(
     listener: TcpListener,
     store: Store,
-    runtime: watch::Receiver<Arc<Runtime>>,
+    status: watch::Receiver<Arc<S>>,
     stop: CancellationToken,
 ) {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(Admin { store, runtime });
+        .route("/readyz", get(readyz::<S>))
+        .route("/metrics", get(metrics::<S>))
+        .with_state(Admin { store, status });
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "admin HTTP listening");
     }
@@ -94,7 +111,7 @@ pub async fn serve(
     }
 }
 
-async fn readyz(State(admin): State<Admin>) -> Response {
+async fn readyz<S: Status>(State(admin): State<Admin<S>>) -> Response {
     match not_ready_reason(&admin).await {
         None => (StatusCode::OK, "ready\n").into_response(),
         Some(reason) => (
@@ -106,15 +123,15 @@ async fn readyz(State(admin): State<Admin>) -> Response {
 }
 
 /// Why the daemon is not ready, or `None` when it is.
-async fn not_ready_reason(admin: &Admin) -> Option<String> {
-    let runtime = admin.runtime.borrow().clone();
+async fn not_ready_reason<S: Status>(admin: &Admin<S>) -> Option<String> {
+    let status = admin.status.borrow().clone();
     match tokio::time::timeout(STORE_TIMEOUT, admin.store.outbox_counts(Utc::now())).await {
         Err(_) => return Some(format!("store did not answer within {STORE_TIMEOUT:?}")),
         Ok(Err(e)) => return Some(format!("store unreachable: {e}")),
         Ok(Ok(_)) => {}
     }
-    let limit = stale_after(&runtime);
-    match runtime.telemetry.since_last_poll() {
+    let limit = status.stale_after();
+    match status.telemetry().since_last_poll() {
         None => Some("polling not scheduled yet".into()),
         Some(age) if age > limit => Some(format!(
             "no poll finished for {}s (limit {}s)",
@@ -127,8 +144,7 @@ async fn not_ready_reason(admin: &Admin) -> Option<String> {
 
 /// How long without a finished poll means the scheduler is stuck: three of the longest feed
 /// intervals plus one fetch timeout.
-fn stale_after(runtime: &Runtime) -> Duration {
-    let config = &runtime.config;
+pub(crate) fn stale_after(config: &Config) -> Duration {
     let longest = config
         .feeds
         .iter()
@@ -138,8 +154,8 @@ fn stale_after(runtime: &Runtime) -> Duration {
     longest * 3 + config.poll.timeout
 }
 
-async fn metrics(State(admin): State<Admin>) -> Response {
-    let telemetry = admin.runtime.borrow().telemetry.clone();
+async fn metrics<S: Status>(State(admin): State<Admin<S>>) -> Response {
+    let telemetry = admin.status.borrow().telemetry().clone();
     let now = Utc::now();
     match tokio::time::timeout(STORE_TIMEOUT, admin.store.outbox_entries(now)).await {
         Ok(Ok(entries)) => telemetry.set_outbox(&entries, now),

@@ -379,10 +379,6 @@ impl Config {
         warnings
     }
 
-    pub fn channel(&self, id: &str) -> Option<&Channel> {
-        self.channels.iter().find(|c| c.id == id)
-    }
-
     /// A one-line summary for `rasad check` and the start-up log.
     pub fn summary(&self) -> String {
         format!(

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::support::{Env, RSS, count, counts};
+use crate::support::{Env, RSS, count, counts, eventually};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -249,10 +249,7 @@ async fn the_daemon_forgets_stories_past_their_retention() {
     env.feeds.set("/news.xml", feed(&[]), RSS);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut daemon = env.spawn(&["run"]);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !env.log().contains("old stories pruned") && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(WAIT, || env.log().contains("old stories pruned")).await;
     daemon.start_kill().expect("rasad stopped");
     let _ = daemon.wait().await;
     assert!(env.log().contains("removed=1"), "{}", env.log());
@@ -266,7 +263,7 @@ async fn the_daemon_forgets_stories_past_their_retention() {
 fn pairwise_scores(set: &str) -> Option<(f64, f64)> {
     let path = format!("../shared/samples/dedup/{set}");
     if !std::path::Path::new(&path).exists() {
-        eprintln!("skipped: {path} is not there");
+        crate::support::missing("shared dedup sets", &format!("{path} is not there"));
         return None;
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rasad"))

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::servers::{SmtpServer, WebhookReceiver};
-use crate::support::{Env, KNOWN, RSS, count, rss};
+use crate::support::{Env, KNOWN, RSS, count, eventually, rss};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -336,18 +336,16 @@ async fn wait_for_distinct_keys(
     n: usize,
     timeout: Duration,
 ) -> Vec<crate::servers::RecordedRequest> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    eventually(timeout, || {
         let accepted = hook.accepted();
         let distinct: HashSet<&str> = accepted
             .iter()
             .filter_map(|r| r.header("idempotency-key"))
             .collect();
-        if distinct.len() >= n || Instant::now() > deadline {
-            return accepted;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        distinct.len() >= n
+    })
+    .await;
+    hook.accepted()
 }
 
 #[tokio::test]

@@ -197,14 +197,7 @@ url = "{hook}"
 
     /// Waits until `done` or the phase limit; false when the limit was reached.
     async fn wait(&self, mut done: impl FnMut(&Farm) -> bool) -> bool {
-        let deadline = Instant::now() + PHASE_LIMIT;
-        while !done(self) {
-            if Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        true
+        crate::support::eventually(PHASE_LIMIT, || done(self)).await
     }
 
     /// Every instance's log, for a failure message.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Env, KNOWN, RSS, SECRET, rss};
+use crate::support::{Env, KNOWN, RSS, SECRET, eventually, eventually_async, rss};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -46,18 +46,6 @@ fn signal(child: &tokio::process::Child, name: &str) {
         .status()
         .expect("kill runs");
     assert!(sent.success(), "kill -{name} {pid}");
-}
-
-/// Waits until `check` holds, polling every 50 ms; false when `limit` passed first.
-async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    check()
 }
 
 /// Stops the child with SIGTERM and returns its exit status and how long it took.
@@ -113,14 +101,10 @@ async fn get(addr: &str, path: &str) -> Option<(u16, String, String)> {
 }
 
 async fn wait_ready(addr: &str) -> bool {
-    let end = Instant::now() + WAIT;
-    while Instant::now() < end {
-        if let Some((200, _, _)) = get(addr, "/readyz").await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+    eventually_async(WAIT, || async {
+        matches!(get(addr, "/readyz").await, Some((200, _, _)))
+    })
+    .await
 }
 
 /// Parses Prometheus/OpenMetrics text into `name{labels}` → value; panics on a line that is not

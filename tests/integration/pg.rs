@@ -1,6 +1,6 @@
 //! A PostgreSQL database of its own for one test: created from `RASAD_TEST_POSTGRES_URL` under
 //! a unique name, dropped when the test ends (also when it fails). Tests skip PostgreSQL, with a
-//! printed note, when the variable is unset.
+//! printed note, when the variable is unset; under CI they fail instead (`support::missing`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -19,10 +19,11 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     /// Creates a fresh database, or returns `None` (after printing why) when
-    /// `RASAD_TEST_POSTGRES_URL` is unset.
+    /// `RASAD_TEST_POSTGRES_URL` is unset; panics when it is unset under CI, or when the server
+    /// does not answer.
     pub async fn create(test: &str) -> Option<TestDatabase> {
         let Some(base) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
-            eprintln!("note: {test}: PostgreSQL part skipped ({URL_VAR} is not set)");
+            crate::support::missing(test, &format!("PostgreSQL part: {URL_VAR} is not set"));
             return None;
         };
         let name = format!(

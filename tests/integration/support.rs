@@ -212,3 +212,50 @@ pub fn expected_signature(timestamp: &str, body: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Whether the tests run under CI (`CI` set, and not to "", "0" or "false"). There, what a test
+/// needs from outside (the PostgreSQL server, the shared sample files) must be present: a test
+/// that skipped would pass without having run.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// Says that `what` (a server, a file) is missing: a printed note and a skip on a developer's
+/// machine, a failure under CI (see [`under_ci`]).
+pub fn missing(test: &str, what: &str) {
+    assert!(
+        !under_ci(),
+        "{test}: {what}; under CI a test does not skip for want of it"
+    );
+    eprintln!("note: {test}: skipped, {what}");
+}
+
+/// How often [`eventually`] looks again.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// Waits until `check` holds, looking every 50 ms; false when `limit` passed first.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < end {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    check()
+}
+
+/// [`eventually`] for a check that has to wait itself (a request, a query).
+pub async fn eventually_async<F>(limit: Duration, mut check: impl FnMut() -> F) -> bool
+where
+    F: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < end {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    check().await
+}
