@@ -217,8 +217,10 @@ async fn every_feed_ends_in_its_own_health_state_and_delays_no_other() {
         "the calm feed waited {calm_after:?} (rasad still running: {still_running})"
     );
     // A 50 MiB body or a 16 MiB gzip bomb held in memory would show here; the cap is 1 MiB.
+    // A debug build of `rasad once` peaks at 39 to 42 MiB in this test (the bodies capped, its
+    // word lists and tables included), so 48 MiB leaves no room for either.
     assert!(
-        peak_kib > 0 && peak_kib < 40 * 1024,
+        peak_kib > 0 && peak_kib < 48 * 1024,
         "peak memory {peak_kib} KiB"
     );
     eprintln!("rasad once: peak memory {peak_kib} KiB, calm feed fetched after {calm_after:?}");
