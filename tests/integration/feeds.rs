@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::servers::FeedServer;
-use crate::support::{Env, PROCESS_LIMIT, RSS, rss};
+use crate::support::{Env, PROCESS_LIMIT, RSS, rss, wait_with_peak_memory};
 
 /// The body cap of these tests.
 const MAX_BODY: usize = 1 << 20;
@@ -57,15 +57,6 @@ async fn health(env: &Env) -> HashMap<String, serde_json::Value> {
             (row["id"].as_str().expect("an id").to_owned(), row)
         })
         .collect()
-}
-
-/// The peak resident memory (VmHWM, KiB) of a running process, if it is still there.
-fn peak_memory_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -190,26 +181,12 @@ async fn every_feed_ends_in_its_own_health_state_and_delays_no_other() {
         .kill_on_drop(true)
         .spawn()
         .expect("rasad started");
-    let pid = child.id().expect("a running child");
     let calm_requests = calm
         .wait_for_requests("/news.xml", 1, Duration::from_secs(2))
         .await;
     let calm_after = started.elapsed();
     let still_running = child.try_wait().expect("child status").is_none();
-    let mut peak_kib = 0;
-    let waited = tokio::time::timeout(PROCESS_LIMIT, async {
-        loop {
-            if let Some(kib) = peak_memory_kib(pid) {
-                peak_kib = peak_kib.max(kib);
-            }
-            if let Some(status) = child.try_wait().expect("child status") {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("rasad once finished within the limit");
+    let (waited, peak_kib) = wait_with_peak_memory(&mut child).await;
     assert!(waited.success(), "rasad once failed");
     assert_eq!(calm_requests, 1);
     assert!(

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, PROCESS_LIMIT, RSS, rss};
+use crate::support::{Env, RSS, rss, wait_with_peak_memory};
 
 /// An RSS feed of one item with a raw (unescaped) `title` and `description`, and `date`.
 fn item_feed(guid: &str, title: &str, description: &str, date: &str) -> String {
@@ -125,15 +125,6 @@ url = "{}"
     text
 }
 
-/// The peak resident memory (VmHWM, KiB) of a running process, if it is still there.
-fn peak_memory_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 #[tokio::test]
 async fn each_hostile_body_costs_only_its_own_poll() {
     let env = Env::start().await;
@@ -152,21 +143,7 @@ async fn each_hostile_body_costs_only_its_own_poll() {
         .kill_on_drop(true)
         .spawn()
         .expect("rasad started");
-    let pid = child.id().expect("a running child");
-    let mut peak_kib = 0;
-    let status = tokio::time::timeout(PROCESS_LIMIT, async {
-        loop {
-            if let Some(kib) = peak_memory_kib(pid) {
-                peak_kib = peak_kib.max(kib);
-            }
-            if let Some(status) = child.try_wait().expect("child status") {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("rasad once finished within the limit");
+    let (status, peak_kib) = wait_with_peak_memory(&mut child).await;
     let took = started.elapsed();
     assert!(status.success(), "rasad once failed");
     eprintln!("hostile bodies: rasad once took {took:?}, peak memory {peak_kib} KiB");

@@ -259,3 +259,35 @@ where
     }
     check().await
 }
+
+/// Waits for `child` (bounded by [`PROCESS_LIMIT`]) while reading its peak resident memory
+/// (`VmHWM`, in KiB) every 20 ms: its exit status and the highest peak seen.
+pub async fn wait_with_peak_memory(
+    child: &mut tokio::process::Child,
+) -> (std::process::ExitStatus, u64) {
+    let pid = child.id().expect("a running child");
+    let mut peak_kib = 0;
+    let status = tokio::time::timeout(PROCESS_LIMIT, async {
+        loop {
+            if let Some(kib) = peak_memory_kib(pid) {
+                peak_kib = peak_kib.max(kib);
+            }
+            if let Some(status) = child.try_wait().expect("child status") {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the process finished within the limit");
+    (status, peak_kib)
+}
+
+/// The peak resident memory (VmHWM, KiB) of a running process, if it is still there.
+fn peak_memory_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
