@@ -171,9 +171,10 @@ impl Schedule {
             return;
         }
         let ids: Vec<String> = polling.iter().cloned().collect();
-        let until = Utc::now()
-            + chrono::Duration::from_std(runtime.config.daemon.lease).unwrap_or_default();
-        match store.renew_feeds(&ids, until).await {
+        match store
+            .renew_feeds(&ids, Utc::now(), runtime.config.daemon.lease)
+            .await
+        {
             Ok(lost) if !lost.is_empty() => tracing::warn!(
                 feeds = %lost.join(","),
                 "feed leases ran out before they were renewed; another instance polls them too"

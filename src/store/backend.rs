@@ -37,6 +37,15 @@ macro_rules! on {
 }
 pub(super) use on;
 
+/// The database's clock in milliseconds, on PostgreSQL: leases shared by several instances are
+/// timed by it, so that an instance whose clock is off cannot take a lease that is still live.
+macro_rules! pg_now {
+    () => {
+        "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+    };
+}
+pub(super) use pg_now;
+
 impl<S, P> Backend<S, P> {
     pub(super) fn dialect(&self) -> Dialect {
         match self {

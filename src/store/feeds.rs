@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::backend::{Tx, json_list, on};
+use super::backend::{Tx, json_list, on, pg_now};
 use super::postgres::{lock_clustering, notify_outbox};
 use super::{
     FeedEntry, FeedHealth, FeedState, NewStory, PollAttempt, PollCounts, PollHints, PollRecord,
@@ -370,14 +370,15 @@ pub(super) async fn register_feeds(store: &Store, feeds: &[FeedEntry]) -> Result
     Ok(())
 }
 
-/// `claim_feeds`'s statement, with the row locking PostgreSQL adds.
+/// `claim_feeds`'s statement: `$now` is the time leases are measured by, `$lock` the row
+/// locking PostgreSQL adds. When a feed is due (`next_poll_at`) stays the instance's business.
 macro_rules! claim_feeds_sql {
-    ($lock:literal) => {
+    ($now:expr, $lock:literal) => {
         concat!(
-            "UPDATE feeds SET lease_owner = $4, lease_until = $3
+            "UPDATE feeds SET lease_owner = $4, lease_until = ", $now, " + $3
              WHERE id IN (SELECT id FROM feeds
                           WHERE id IN (SELECT value FROM json_each($5))
-                            AND COALESCE(next_poll_at, 0) <= $1 AND COALESCE(lease_until, 0) <= $1
+                            AND COALESCE(next_poll_at, 0) <= $1 AND COALESCE(lease_until, 0) <= ", $now, "
                           ORDER BY lease_until IS NULL, COALESCE(next_poll_at, 0), id LIMIT $2",
             $lock,
             ")
@@ -386,9 +387,10 @@ macro_rules! claim_feeds_sql {
     };
 }
 
-/// On PostgreSQL, rows another instance is claiming right now are skipped, not waited for. A
-/// lease that ran out (its holder stopped renewing) makes the feed claimable again, ahead of
-/// the other due feeds: a dead instance's polls were due before anything else.
+/// On PostgreSQL, rows another instance is claiming right now are skipped, not waited for, and
+/// leases are timed by the database's clock (on SQLite, one process, by `now`). A lease that
+/// ran out (its holder stopped renewing) makes the feed claimable again, ahead of the other due
+/// feeds: a dead instance's polls were due before anything else.
 pub(super) async fn claim_feeds(
     store: &Store,
     ids: &[String],
@@ -396,15 +398,14 @@ pub(super) async fn claim_feeds(
     limit: u32,
     lease: Duration,
 ) -> Result<Vec<String>, StoreError> {
-    let now_ms = millis(now);
     Ok(on!(store.leases(), d, c => {
         sqlx::query_scalar(d.sql(d.pick(
-            claim_feeds_sql!(""),
-            claim_feeds_sql!(" FOR UPDATE SKIP LOCKED"),
+            claim_feeds_sql!("$1", ""),
+            claim_feeds_sql!(pg_now!(), " FOR UPDATE SKIP LOCKED"),
         )))
-        .bind(now_ms)
+        .bind(millis(now))
         .bind(i64::from(limit))
-        .bind(now_ms.saturating_add(lease_millis(lease)))
+        .bind(lease_millis(lease))
         .bind(&*store.instance)
         .bind(json_list(ids))
         .fetch_all(c)
@@ -412,21 +413,36 @@ pub(super) async fn claim_feeds(
     }))
 }
 
+/// `renew_feeds`'s statement, with the time leases are measured by.
+macro_rules! renew_feeds_sql {
+    ($now:expr) => {
+        concat!(
+            "UPDATE feeds SET lease_until = ",
+            $now,
+            " + $1
+             WHERE lease_owner = $2 AND id IN (SELECT value FROM json_each($3))"
+        )
+    };
+}
+
+/// On SQLite from `now`, on PostgreSQL from the database's clock.
 pub(super) async fn renew_feeds(
     store: &Store,
     ids: &[String],
-    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+    lease: Duration,
 ) -> Result<Vec<String>, StoreError> {
     let ids = json_list(ids);
     let mut tx = store.leases().begin().await?;
     let lost = on!(tx.conn(), d, c => {
-        sqlx::query(d.sql(
-            "UPDATE feeds SET lease_until = $1
-             WHERE lease_owner = $2 AND id IN (SELECT value FROM json_each($3))",
-        ))
-        .bind(millis(until))
+        sqlx::query(d.sql(d.pick(
+            renew_feeds_sql!("$4"),
+            renew_feeds_sql!(pg_now!()),
+        )))
+        .bind(lease_millis(lease))
         .bind(&*store.instance)
         .bind(&ids)
+        .bind(millis(now))
         .execute(&mut *c)
         .await?;
         sqlx::query_scalar(d.sql(

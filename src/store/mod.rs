@@ -412,13 +412,15 @@ operations! {
     /// Adds the configured feeds the store does not know yet (due now) and brings stored next
     /// polls later than a feed's `due_by` forward to it. Known URLs are left to the next poll.
     fn register_feeds(&self, feeds: &[FeedEntry]) -> () = feeds;
-    /// Leases to this instance, until `now + lease`, up to `limit` of the feeds `ids` that are
-    /// due at `now` and not leased by a live instance, the most overdue first. Returns their ids.
+    /// Leases to this instance, for `lease`, up to `limit` of the feeds `ids` that are due at
+    /// `now` and not leased by a live instance, the most overdue first. Returns their ids. On
+    /// PostgreSQL the lease is timed by the database's clock, not by `now`.
     fn claim_feeds(&self, ids: &[String], now: DateTime<Utc>, limit: u32, lease: Duration) -> Vec<String> = feeds;
-    /// Extends this instance's leases on the feeds `ids` to `until` (one that ran out is renewed
-    /// too while no other instance has claimed it). Returns the feeds among `ids` that another
-    /// instance holds now: lost leases. A feed released by its recorded poll is not lost.
-    fn renew_feeds(&self, ids: &[String], until: DateTime<Utc>) -> Vec<String> = feeds;
+    /// Extends this instance's leases on the feeds `ids` to `lease` from now (one that ran out
+    /// is renewed too while no other instance has claimed it). Returns the feeds among `ids`
+    /// that another instance holds now: lost leases. A feed released by its recorded poll is
+    /// not lost. On PostgreSQL "now" is the database's clock, as for every lease.
+    fn renew_feeds(&self, ids: &[String], now: DateTime<Utc>, lease: Duration) -> Vec<String> = feeds;
     /// Gives up this instance's lease on `id` without recording a poll (the poll could not be
     /// recorded): the feed is due again at `next_poll_at`.
     fn release_feed(&self, id: &str, next_poll_at: DateTime<Utc>) -> () = feeds;

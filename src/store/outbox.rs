@@ -7,19 +7,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::backend::{Tx, json_list, on};
+use super::backend::{Tx, json_list, on, pg_now};
 use super::{
     ChannelQueue, DeliveryUpdate, OutboxCounts, OutboxEntry, Store, StoreError, count, from_millis,
     lease_millis, millis,
 };
 use crate::model::Delivery;
-
-/// The database's clock in milliseconds, on PostgreSQL.
-macro_rules! pg_now {
-    () => {
-        "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
-    };
-}
 
 /// `claim_due`'s statement: `$now` is the time leases are measured by, `$lock` the row locking,
 /// `$outlets` the aggregate that lists the outlets as JSON text.

@@ -414,6 +414,107 @@ async fn the_hourly_limit_holds_the_overflow_for_one_digest_across_restarts() {
 }
 
 #[tokio::test]
+async fn arabic_alert_and_digest_emails_parse_back_with_a_mime_parser() {
+    // One alert alone, then the overflow of the hourly limit as a digest: both kinds of email,
+    // sent with SMTP AUTH whose password must not travel inside them.
+    let env = Env::start().await;
+    env.smtp.require_auth("desk-user", crate::support::SECRET);
+    write_config(
+        &env,
+        FAST_RETRIES,
+        "max_per_hour = 2\nusername = \"desk-user\"\npassword_env = \"RASAD_TEST_WEBHOOK_SECRET\"",
+        "",
+    );
+    env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
+    env.once().await;
+    env.feeds.set("/news.xml", matching_items(3), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "pending"), 0, "{summary}");
+    let mails = env.smtp.messages();
+    assert_eq!(mails.len(), 2, "one alone, then one digest");
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.auth_user.as_deref() == Some("desk-user")),
+        "the emails were sent after SMTP AUTH"
+    );
+    let cases = [
+        ("single", &mails[0], vec!["بيان لداعش رقم 0"]),
+        (
+            "digest",
+            &mails[1],
+            vec!["بيان لداعش رقم 1", "بيان لداعش رقم 2"],
+        ),
+    ];
+    for (name, mail, titles) in cases {
+        let parsed = mail_parser::MessageParser::default()
+            .parse(mail.data.as_bytes())
+            .unwrap_or_else(|| panic!("{name}: not a MIME message: {}", mail.data));
+        let subject = parsed.subject().unwrap_or_default();
+        let text = parsed
+            .body_text(0)
+            .unwrap_or_else(|| panic!("{name}: no text part"));
+        let html = parsed
+            .body_html(0)
+            .unwrap_or_else(|| panic!("{name}: no HTML part"));
+        if name == "single" {
+            assert!(subject.contains(titles[0]), "{name}: subject {subject:?}");
+        } else {
+            assert!(subject.contains('2'), "{name}: subject {subject:?}");
+        }
+        // What a reader sees of the HTML: the keyword marks split a title into elements.
+        let mut seen = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => seen.push(c),
+                _ => {}
+            }
+        }
+        for title in &titles {
+            assert!(
+                text.contains(title),
+                "{name}: {title} not in the text: {text}"
+            );
+            assert!(
+                seen.contains(title),
+                "{name}: {title} not in the HTML: {html}"
+            );
+        }
+        let links = if name == "single" {
+            ["m0"].as_slice()
+        } else {
+            &["m1", "m2"]
+        };
+        // The link as a browser reads the attribute (the template escapes `/` as `&#x2f;`).
+        let hrefs = html.replace("&#x2f;", "/").replace("&amp;", "&");
+        for guid in links {
+            let link = format!("href=\"https://outlet.test/{guid}");
+            assert!(
+                hrefs.contains(&link),
+                "{name}: {link} not in the HTML: {html}"
+            );
+        }
+        assert!(html.contains("dir=\"rtl\""), "{name}: {html}");
+        // The raw message and every decoded part: a body may travel base64-encoded.
+        let secret = crate::support::SECRET;
+        for (part, content) in [
+            ("raw", mail.data.as_str()),
+            ("subject", subject),
+            ("text", &text),
+            ("html", &html),
+        ] {
+            assert!(
+                !content.contains(secret),
+                "{name}: the password in the {part}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn alerts_about_one_story_thread_together() {
     let coalition = "\n[[topic]]\nid = \"coalition\"\nname = \"التحالف\"\nany = [\"التحالف\"]\nnotify = [\"desk\"]\n";
     let env = known_env(FAST_RETRIES, "", coalition).await;

@@ -609,7 +609,8 @@ async fn store_leases_feeds_to_one_instance_at_a_time() {
         a.register_feeds(&entries).await.unwrap();
         b.register_feeds(&entries).await.unwrap();
         assert_eq!(a.feed_health().await.unwrap().len(), 6, "{name}");
-        let lease = Duration::from_secs(10);
+        // On PostgreSQL leases are timed by the database's clock: this one runs out for real.
+        let lease = Duration::from_secs(2);
         let mut got_a = a.claim_feeds(&ids, at, 4, lease).await.unwrap();
         let mut got_b = b.claim_feeds(&ids, at, 4, lease).await.unwrap();
         assert_eq!((got_a.len(), got_b.len()), (4, 2), "{name}");
@@ -632,10 +633,11 @@ async fn store_leases_feeds_to_one_instance_at_a_time() {
             "{name}: `rasad feeds` shows who polls what"
         );
         let b_ids: Vec<String> = held_by_b.iter().map(|s| s.to_string()).collect();
-        assert_eq!(
-            a.next_feed_due(&ids).await.unwrap(),
-            Some(at + chrono::Duration::seconds(10)),
-            "{name}: nothing is due before the leases run out"
+        let next_due = a.next_feed_due(&ids).await.unwrap().unwrap();
+        let until = at + chrono::Duration::seconds(2);
+        assert!(
+            next_due >= until && next_due <= now() + chrono::Duration::seconds(2),
+            "{name}: nothing is due before the leases run out, at {next_due}"
         );
 
         // `a` records its polls (releasing its feeds); `b` dies and stops renewing.
@@ -655,7 +657,7 @@ async fn store_leases_feeds_to_one_instance_at_a_time() {
             .unwrap();
         }
         assert_eq!(
-            a.renew_feeds(&b_ids, at).await.unwrap(),
+            a.renew_feeds(&b_ids, at, lease).await.unwrap(),
             b_ids,
             "{name}: not a's to renew: b holds them"
         );
@@ -665,10 +667,13 @@ async fn store_leases_feeds_to_one_instance_at_a_time() {
             .cloned()
             .collect();
         assert!(
-            a.renew_feeds(&released, at).await.unwrap().is_empty(),
+            a.renew_feeds(&released, at, lease)
+                .await
+                .unwrap()
+                .is_empty(),
             "{name}: a feed released by its recorded poll is not lost"
         );
-        let during = at + chrono::Duration::seconds(5);
+        let during = at + chrono::Duration::seconds(1);
         assert!(
             a.claim_feeds(&ids, during, 10, lease)
                 .await
@@ -676,7 +681,8 @@ async fn store_leases_feeds_to_one_instance_at_a_time() {
                 .is_empty(),
             "{name}"
         );
-        let after = at + chrono::Duration::seconds(11);
+        tokio::time::sleep(lease + Duration::from_millis(100)).await;
+        let after = at + chrono::Duration::seconds(3);
         let mut taken_over = a.claim_feeds(&ids, after, 10, lease).await.unwrap();
         taken_over.sort();
         assert_eq!(
@@ -693,12 +699,12 @@ async fn store_leases_feeds_to_one_instance_at_a_time() {
         // Renewing keeps a feed; the instance that stalled learns it lost it; releasing sets
         // when the feed is due again.
         let lost = a
-            .renew_feeds(&taken_over, after + chrono::Duration::seconds(60))
+            .renew_feeds(&taken_over, after, Duration::from_secs(60))
             .await
             .unwrap();
         assert!(lost.is_empty(), "{name}");
         assert_eq!(
-            b.renew_feeds(&taken_over, after).await.unwrap(),
+            b.renew_feeds(&taken_over, after, lease).await.unwrap(),
             taken_over,
             "{name}: b's leases were lost to a"
         );
@@ -852,10 +858,11 @@ async fn store_hands_a_dead_instances_feeds_out_before_other_due_feeds() {
             })
             .collect();
         a.register_feeds(&entries).await.unwrap();
-        let lease = Duration::from_secs(10);
-        // `a` claims the feed that sorts last, then dies.
+        let lease = Duration::from_millis(300);
+        // `a` claims the feed that sorts last, then dies; its lease runs out for real.
         assert_eq!(a.claim_feeds(&ids[2..], at, 1, lease).await.unwrap(), ["z"]);
-        let later = at + chrono::Duration::seconds(11);
+        tokio::time::sleep(lease + Duration::from_millis(100)).await;
+        let later = at + chrono::Duration::seconds(1);
         assert_eq!(
             b.claim_feeds(&ids, later, 1, lease).await.unwrap(),
             ["z"],
@@ -993,6 +1000,73 @@ async fn instances_with_skewed_clocks_neither_send_twice_nor_lose_a_delivery() {
     );
     let counts = slow.outbox_counts(real).await.unwrap();
     assert_eq!((counts.due, counts.waiting, counts.delivered), (0, 0, 2));
+    slow.close().await;
+    fast.close().await;
+}
+
+#[tokio::test]
+async fn an_instance_whose_clock_runs_ahead_cannot_take_a_feed_leased_by_the_database_clock() {
+    // Only a shared database has several instances; it times feed leases by its own clock.
+    let Some(db) = TestDatabase::create("store_skewed_feed_clocks").await else {
+        return;
+    };
+    let backend = Backend::Postgres(db);
+    let slow = backend.open("clock-behind").await;
+    let fast = backend.open("clock-ahead").await;
+    let real = now();
+    let behind = real - chrono::Duration::minutes(5);
+    let ahead = real + chrono::Duration::minutes(5);
+    let ids: Vec<String> = ["x", "y"].map(String::from).to_vec();
+    let entries: Vec<FeedEntry> = ids
+        .iter()
+        .map(|id| FeedEntry {
+            id: id.clone(),
+            url: feed_url(id),
+            due_by: behind,
+        })
+        .collect();
+    slow.register_feeds(&entries).await.unwrap();
+    let lease = Duration::from_secs(30);
+    let held = slow.claim_feeds(&ids[..1], behind, 1, lease).await.unwrap();
+    assert_eq!(held, ["x"], "the feed is due by the slow clock too");
+    // Five minutes ahead, the 30 s lease looks long gone, but it is not.
+    assert_eq!(
+        fast.claim_feeds(&ids, ahead, 10, lease).await.unwrap(),
+        ["y"],
+        "a live feed lease was taken by an instance whose clock is ahead"
+    );
+    assert!(
+        slow.renew_feeds(&held, behind, lease)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a renewal from a slow clock keeps the lease"
+    );
+    let health = slow.feed_health().await.unwrap();
+    let x = health.iter().find(|h| h.id == "x").unwrap();
+    let until = x.lease_until.expect("x is leased");
+    assert!(
+        until > real + chrono::Duration::seconds(20),
+        "the renewed lease runs from the database's clock, not the slow one: {until}"
+    );
+    assert!(
+        fast.claim_feeds(&ids, ahead, 10, lease)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the renewed lease is live"
+    );
+    // Releasing hands the feed on at the due time its holder names.
+    slow.release_feed("x", behind).await.unwrap();
+    assert_eq!(
+        fast.claim_feeds(&ids, ahead, 10, lease).await.unwrap(),
+        ["x"]
+    );
+    assert_eq!(
+        slow.renew_feeds(&held, behind, lease).await.unwrap(),
+        ["x"],
+        "the slow instance learns the feed is held by another"
+    );
     slow.close().await;
     fast.close().await;
 }
