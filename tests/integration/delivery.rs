@@ -912,3 +912,83 @@ async fn a_discord_digest_over_6000_characters_goes_out_as_several_messages() {
     }
     assert_eq!(embeds, 10, "every alert went out, none cut away");
 }
+
+/// Runs the Adaptive Cards library's parser and validator (`tests/teams/validate.js`, installed
+/// by `npm ci` in `tests/teams`) on one Teams body: `Err` with what it reported.
+fn check_teams_card(body: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/teams/validate.js");
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("node: {e}"))?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(body)
+        .map_err(|e| format!("writing to node: {e}"))?;
+    let output = child.wait_with_output().map_err(|e| format!("node: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+#[tokio::test]
+async fn teams_cards_pass_the_adaptive_cards_validator() {
+    let modules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/teams/node_modules/adaptivecards"
+    );
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !std::path::Path::new(modules).exists() || node.is_err() {
+        crate::support::missing(
+            "teams_cards_pass_the_adaptive_cards_validator",
+            "node or tests/teams/node_modules (run `npm ci` in tests/teams)",
+        );
+        return;
+    }
+    // The validator itself refuses a card that Teams would not render.
+    assert!(
+        check_teams_card(
+            br#"{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","content":{"type":"AdaptiveCard","version":"1.5","body":[{"type":"TextBlock","text":"x","size":"Huge"}]}}]}"#
+        )
+        .is_err()
+    );
+
+    // The sample alert, as a Teams channel sends it to a real receiver.
+    let teams = WebhookReceiver::start().await;
+    let tail = format!(
+        "\n[[channel]]\nid = \"teams\"\nkind = \"webhook\"\nformat = \"teams\"\nurl = \"http://{}/teams\"\n",
+        teams.addr()
+    );
+    let env = Env::start().await;
+    write_config(&env, FAST_RETRIES, "", &tail);
+    let output = env.rasad(&["notify-test", "teams"]).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let sent = teams.accepted();
+    assert_eq!(sent.len(), 1);
+    let mut bodies = vec![("notify_test".to_owned(), sent[0].body.clone())];
+    // And the rendered snapshots (a unit test keeps them equal to the renderer's output).
+    for lang in ["ar", "en"] {
+        let path = format!(
+            "{}/tests/data/snapshots/webhook-teams-{lang}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        bodies.push((path.clone(), std::fs::read(&path).expect("snapshot read")));
+    }
+    for (name, body) in bodies {
+        if let Err(problems) = check_teams_card(&body) {
+            panic!("{name}: {problems}");
+        }
+    }
+}
