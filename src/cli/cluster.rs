@@ -66,7 +66,7 @@ pub(crate) async fn cluster(
                 .clone()
                 .unwrap_or_else(|| item.feed_url.to_string()),
             url: item.feed_url.clone(),
-            interval: std::time::Duration::from_secs(300),
+            interval: rasad::config::defaults::POLL_INTERVAL,
         };
         let story = rasad::model::Story {
             feed: feed.id.clone(),

@@ -27,7 +27,7 @@ pub(crate) async fn parse(
             concat!("rasad/", env!("CARGO_PKG_VERSION")),
             std::time::Duration::from_secs(10),
             std::time::Duration::from_secs(30),
-            10 << 20,
+            rasad::config::defaults::MAX_BODY,
         )
         .map_err(runtime_failure)?;
         match fetcher.fetch(&url, &Validators::default()).await {

@@ -88,21 +88,17 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
     let cluster_window = c.duration(
         "daemon.cluster_window",
         &raw.daemon.cluster_window,
-        Duration::from_secs(36 * 3600),
+        defaults::CLUSTER_WINDOW,
     );
     let poll = Poll {
-        interval: c.duration(
-            "poll.interval",
-            &raw.poll.interval,
-            Duration::from_secs(300),
-        ),
+        interval: c.duration("poll.interval", &raw.poll.interval, defaults::POLL_INTERVAL),
         timeout: c.duration("poll.timeout", &raw.poll.timeout, Duration::from_secs(30)),
         connect_timeout: c.duration(
             "poll.connect_timeout",
             &raw.poll.connect_timeout,
             Duration::from_secs(10),
         ),
-        max_body: c.size("poll.max_body", &raw.poll.max_body, 10 << 20),
+        max_body: c.size("poll.max_body", &raw.poll.max_body, defaults::MAX_BODY),
         concurrency: c.positive("poll.concurrency", &raw.poll.concurrency, 16),
         alert_on_first_poll: raw.poll.alert_on_first_poll.unwrap_or(false),
         user_agent: raw
@@ -121,7 +117,7 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
             &raw.poll.max_interval,
             Duration::from_secs(6 * 3600),
         ),
-        per_host: c.positive("poll.per_host", &raw.poll.per_host, 2),
+        per_host: c.positive("poll.per_host", &raw.poll.per_host, defaults::PER_HOST),
         adaptive: raw.poll.adaptive.unwrap_or(false),
         jitter: c.fraction("poll.jitter", &raw.poll.jitter, 0.1),
         allow_private_redirects: raw.poll.allow_private_redirects.unwrap_or(false),
