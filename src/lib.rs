@@ -9,7 +9,7 @@
 //! Delivery ──outbox → sink.send──► Delivered | Retry{after} | Rejected
 //! ```
 //!
-//! Module map: [`config`] (parse, check, build), [`source`] (schedule, fetch, decode, parse),
+//! Module map: [`config`] (parse, check by table, build; the defaults in `config::defaults`), [`source`] (schedule, fetch, decode, parse),
 //! [`text`] and [`matcher`] (folding and keyword matching, pure), [`dedupe`] (story keys,
 //! canonical URLs, cluster fingerprints and the in-memory index of the window, pure), [`pipeline`] (one poll of one feed), [`store`]
 //! (all SQL: one `Store` whose operations are written once and run on a SQLite file or on a
@@ -18,6 +18,8 @@
 //! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
 //! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog),
 //! [`redact`] (feed URLs with their login and query values masked, wherever they are shown).
+//! The `rasad` binary: `main.rs` (arguments, dispatch, exit codes, logging) and `cli/` (one
+//! module per command).
 //!
 //! Forbidden edges: `source` never uses `sink`; `sink` never uses `source` fetching, `matcher`
 //! or `store`; SQL stays in `store`; `text`, `matcher` and `dedupe` never use tokio; config

@@ -1,24 +1,13 @@
 //! The `rasad` command line: parses arguments, sets up logging, runs one command and maps its
 //! outcome to an exit code (0 ok, 1 nothing found, 2 usage/config/input error, 3 runtime failure).
 
-use std::io::{IsTerminal, Read};
+mod cli;
+
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use tokio_util::sync::CancellationToken;
-
-use rasad::app;
-use rasad::config::Config;
-use rasad::matcher::{KeywordOptions, KeywordSpec, Matcher};
-use rasad::model::{Field, SendOutcome};
-use rasad::runtime::{Runtime, topic_specs};
-use rasad::source::display::terminal_safe;
-use rasad::source::fetch::{FetchOutcome, Fetcher, Validators};
-use rasad::source::parse::{BodyHints, parse_feed_with};
-use rasad::store::Store;
 
 /// rasad watches Arabic news feeds, finds your watch keywords with Arabic-aware matching, and
 /// sends one durable alert per story by email, webhook or stdout.
@@ -222,465 +211,46 @@ fn runtime_failure<E: Into<anyhow::Error>>(e: E) -> Failure {
 
 async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
     match command {
-        Command::Run { config } => run(config.config).await,
+        Command::Run { config } => cli::run::run(config.config).await,
         Command::Once {
             config,
             dry_run: true,
             json,
-        } => dry_run(config.config, json).await,
+        } => cli::once::dry_run(config.config, json).await,
         Command::Once {
             config,
             dry_run: false,
             json,
-        } => once(config.config, json).await,
-        Command::Check { config } => check(config.config),
+        } => cli::once::once(config.config, json).await,
+        Command::Check { config } => cli::check::check(config.config),
         Command::Match {
             config,
             keywords,
             names,
             json,
-        } => match_stdin(config, keywords, names, json),
+        } => cli::match_stdin::match_stdin(config, keywords, names, json),
         Command::Outbox {
             config,
             json,
             action,
-        } => outbox(config, json, action).await,
-        Command::NotifyTest { config, channel } => notify_test(config.config, channel).await,
-        Command::Feeds { config, json } => feeds(config.config, json).await,
+        } => cli::outbox::outbox(config, json, action).await,
+        Command::NotifyTest { config, channel } => {
+            cli::notify_test::notify_test(config.config, channel).await
+        }
+        Command::Feeds { config, json } => cli::feeds::feeds(config.config, json).await,
         Command::Parse {
             source,
             json,
             url,
             content_type,
-        } => parse(source, json, url, content_type).await,
+        } => cli::parse::parse(source, json, url, content_type).await,
         Command::Cluster {
             file,
             window,
             threshold,
-        } => cluster(file, window, threshold).await,
-        Command::Healthcheck { config } => healthcheck(config.config).await,
+        } => cli::cluster::cluster(file, window, threshold).await,
+        Command::Healthcheck { config } => cli::healthcheck::healthcheck(config.config).await,
     }
-}
-
-fn load(path: &std::path::Path) -> Result<(Runtime, Vec<String>), Failure> {
-    let config = Config::load(path).map_err(input)?;
-    let warnings = config.warnings();
-    let runtime = Runtime::build(config)
-        .context("cannot build the config")
-        .map_err(input)?;
-    Ok((runtime, warnings))
-}
-
-async fn open_store(runtime: &Runtime) -> Result<Store, Failure> {
-    open_state(&runtime.config).await
-}
-
-/// The store the config names, holding leases as this config's instance.
-async fn open_state(config: &Config) -> Result<Store, Failure> {
-    Ok(Store::open(&config.daemon.state)
-        .await
-        .map_err(runtime_failure)?
-        .with_instance(&config.daemon.instance))
-}
-
-async fn run(path: PathBuf) -> Result<ExitCode, Failure> {
-    let (runtime, warnings) = load(&path)?;
-    for warning in warnings {
-        tracing::warn!("{warning}");
-    }
-    tracing::info!(config = %path.display(), summary = %runtime.config.summary(), "starting");
-    let store = open_store(&runtime).await?;
-    // A taken port costs the admin server, not the alerts: rasad polls and delivers without it.
-    let admin = match runtime.config.daemon.listen {
-        Some(addr) => match rasad::server::bind(addr).await {
-            Ok(listener) => Some(listener),
-            Err(e) => {
-                tracing::error!(error = %e, "running without the admin HTTP server");
-                None
-            }
-        },
-        None => None,
-    };
-    let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
-    app::run(path, runtime, store, admin, shutdown)
-        .await
-        .map_err(runtime_failure)?;
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Cancels `shutdown` on the first SIGTERM or SIGINT.
-async fn stop_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot listen for SIGTERM/SIGINT");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
-    shutdown.cancel();
-}
-
-async fn once(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
-    let (runtime, _) = load(&path)?;
-    let store = open_store(&runtime).await?;
-    let progress = rasad::progress::Progress::on_terminal(runtime.config.feeds.len());
-    let summary = app::once(Arc::new(runtime), &store, progress.counts()).await;
-    progress.finish().await;
-    let summary = summary.map_err(runtime_failure)?;
-    store.close().await;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(&summary).expect("a summary serialises")
-        );
-    } else {
-        println!("{summary}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn dry_run(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
-    let (runtime, _) = load(&path)?;
-    let matches = app::dry_run(&runtime).await;
-    for m in &matches {
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string(m).expect("a dry-run match serialises")
-            );
-        } else {
-            println!(
-                "{} [{}] {} ({})",
-                m.feed,
-                m.topics.join(", "),
-                terminal_safe(&m.title),
-                terminal_safe(m.url.as_deref().unwrap_or("no link"))
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn check(path: PathBuf) -> Result<ExitCode, Failure> {
-    match Config::load(&path) {
-        Ok(config) => {
-            for warning in config.warnings() {
-                eprintln!("warning: {warning}");
-            }
-            println!("{}: ok: {}", path.display(), config.summary());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Err(input(e)),
-    }
-}
-
-fn match_stdin(
-    config: PathBuf,
-    keywords: Vec<String>,
-    names: Vec<String>,
-    json: bool,
-) -> Result<ExitCode, Failure> {
-    let matcher = if keywords.is_empty() && names.is_empty() {
-        Matcher::new(topic_specs(&Config::load(&config).map_err(input)?))
-    } else {
-        for name in &names {
-            if let Some(strict) = rasad::matcher::strictness(name) {
-                eprintln!("warning: name {name:?} is matched only as written: {strict}");
-            }
-        }
-        let names = names.into_iter().map(|term| KeywordSpec {
-            term,
-            options: KeywordOptions {
-                name: true,
-                ..KeywordOptions::default()
-            },
-        });
-        Matcher::from_keywords(
-            keywords
-                .into_iter()
-                .map(KeywordSpec::plain)
-                .chain(names)
-                .collect(),
-        )
-    }
-    .map_err(input)?;
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .context("cannot read standard input as UTF-8")
-        .map_err(input)?;
-    let hits = matcher.find_relevant(&[(Field::Title, &text)]);
-    for hit in &hits {
-        let matched = &text[hit.token_span.clone()];
-        if json {
-            let mut line = serde_json::json!({
-                "topic": hit.topic,
-                "keyword": hit.keyword,
-                "field": "text",
-                "keyword_span": [hit.keyword_span.start, hit.keyword_span.end],
-                "token_span": [hit.token_span.start, hit.token_span.end],
-                "matched": matched,
-            });
-            if hit.name
-                && let serde_json::Value::Object(map) = &mut line
-            {
-                // Only name hits carry it, so plain keywords print exactly as before.
-                map.insert("name".to_owned(), true.into());
-            }
-            println!("{line}");
-        } else {
-            let topic = hit.topic.as_deref().unwrap_or("-");
-            println!(
-                "{topic}\t{}\t{}\t{}..{}",
-                terminal_safe(&hit.keyword),
-                terminal_safe(matched),
-                hit.token_span.start,
-                hit.token_span.end
-            );
-        }
-    }
-    Ok(if hits.is_empty() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-async fn feeds(path: PathBuf, json: bool) -> Result<ExitCode, Failure> {
-    use rasad::source::health;
-    let config = Config::load(&path).map_err(input)?;
-    let store = open_state(&config).await?;
-    let known = store.feed_health().await.map_err(runtime_failure)?;
-    store.close().await;
-    let configured: Vec<(String, String)> = config
-        .feeds
-        .iter()
-        .map(|f| (f.id.clone(), f.url.to_string()))
-        .collect();
-    let now = chrono::Utc::now();
-    for row in health::rows(&configured, &known, now) {
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string(&row).expect("a feed row serialises")
-            );
-        } else {
-            println!("{}", health::line(&row, now));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn parse(
-    source: String,
-    json: bool,
-    base: Option<String>,
-    content_type: Option<String>,
-) -> Result<ExitCode, Failure> {
-    let mut content_type = content_type.filter(|ct| !ct.is_empty());
-    let mut base = match base.filter(|u| !u.is_empty()) {
-        Some(u) => Some(url::Url::parse(&u).context("bad --url").map_err(input)?),
-        None => None,
-    };
-    let body = if source.starts_with("http://") || source.starts_with("https://") {
-        let url = url::Url::parse(&source).context("bad URL").map_err(input)?;
-        let fetcher = Fetcher::new(
-            concat!("rasad/", env!("CARGO_PKG_VERSION")),
-            std::time::Duration::from_secs(10),
-            std::time::Duration::from_secs(30),
-            10 << 20,
-        )
-        .map_err(runtime_failure)?;
-        match fetcher.fetch(&url, &Validators::default()).await {
-            FetchOutcome::Modified {
-                body,
-                content_type: served_as,
-                ..
-            } => {
-                content_type = content_type.or(served_as);
-                base = base.or(Some(url));
-                body
-            }
-            FetchOutcome::Failed(e) => {
-                return Err(runtime_failure(anyhow::anyhow!("{source}: {e}")));
-            }
-            other => return Err(runtime_failure(anyhow::anyhow!("{source}: {other:?}"))),
-        }
-    } else {
-        std::fs::read(&source)
-            .with_context(|| format!("cannot read {source}"))
-            .map_err(input)?
-    };
-    let hints = BodyHints {
-        content_type: content_type.as_deref(),
-        url: base.as_ref(),
-    };
-    let feed = parse_feed_with(&body, hints)
-        .with_context(|| source.clone())
-        .map_err(input)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(&feed).expect("a parsed feed serialises")
-        );
-    } else {
-        println!(
-            "{} ({} entries)",
-            terminal_safe(feed.feed.title.as_deref().unwrap_or("untitled feed")),
-            feed.entries.len()
-        );
-        for entry in &feed.entries {
-            let when = entry
-                .published
-                .or(entry.updated)
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_else(|| "no date".into());
-            println!(
-                "- {} [{when}] {}",
-                terminal_safe(entry.title.as_deref().unwrap_or("(no title)")),
-                terminal_safe(entry.link.as_deref().unwrap_or(""))
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn outbox(
-    path: PathBuf,
-    json: bool,
-    action: Option<OutboxAction>,
-) -> Result<ExitCode, Failure> {
-    let config = Config::load(&path).map_err(input)?;
-    let store = open_state(&config).await?;
-    let now = chrono::Utc::now();
-    let result = match action {
-        Some(OutboxAction::Retry { dead: true, .. }) => {
-            let n = store.requeue_dead(now).await.map_err(runtime_failure)?;
-            println!("{n} dead deliveries put back in the queue");
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(OutboxAction::Retry { id: Some(id), .. }) => {
-            if store.requeue(id, now).await.map_err(runtime_failure)? {
-                println!("delivery {id} put back in the queue");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                Err(input(anyhow::anyhow!(
-                    "no undelivered delivery with id {id}"
-                )))
-            }
-        }
-        Some(OutboxAction::Retry { id: None, .. }) => {
-            Err(input(anyhow::anyhow!("give a delivery id or --dead")))
-        }
-        None => {
-            let entries = store.outbox_entries(now).await.map_err(runtime_failure)?;
-            print_outbox(&entries, json);
-            Ok(ExitCode::SUCCESS)
-        }
-    };
-    store.close().await;
-    result
-}
-
-fn print_outbox(entries: &[rasad::store::OutboxEntry], json: bool) {
-    if json {
-        for entry in entries {
-            println!(
-                "{}",
-                serde_json::to_string(entry).expect("an outbox entry serialises")
-            );
-        }
-        return;
-    }
-    if entries.is_empty() {
-        println!("nothing waiting: no pending, retrying or dead deliveries");
-        return;
-    }
-    println!("ID\tCHANNEL\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tTOPIC\tTITLE\tLAST ERROR\tHELD BY");
-    for e in entries {
-        let next = e
-            .next_attempt_at
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "{}\t{}\t{}\t{}\t{next}\t{}\t{}\t{}\t{}",
-            e.id,
-            e.channel,
-            e.state,
-            e.attempts,
-            e.topic,
-            terminal_safe(&e.title),
-            terminal_safe(e.last_error.as_deref().unwrap_or("-")),
-            terminal_safe(e.held_by.as_deref().unwrap_or("-"))
-        );
-    }
-}
-
-async fn notify_test(path: PathBuf, channel: String) -> Result<ExitCode, Failure> {
-    let (runtime, _) = load(&path)?;
-    let Some(sink) = runtime.sinks.get(&channel) else {
-        let known: Vec<&str> = runtime
-            .config
-            .channels
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect();
-        return Err(input(anyhow::anyhow!(
-            "no channel {channel:?} in {}; channels: {}",
-            path.display(),
-            known.join(", ")
-        )));
-    };
-    let mut sample = rasad::sink::sample::sample_delivery();
-    sample.channel = channel.clone();
-    sample.idempotency_key = format!("notify-test-{}", uuid::Uuid::now_v7());
-    let timeout = sink.pacing().timeout;
-    let outcome = tokio::time::timeout(timeout, sink.send(&[&sample]))
-        .await
-        .unwrap_or_else(|_| SendOutcome::Retry {
-            after: None,
-            reason: format!("no answer within {timeout:?}"),
-        });
-    match outcome {
-        SendOutcome::Delivered { answer } => {
-            println!("{channel}: delivered; the server answered: {answer}");
-            Ok(ExitCode::SUCCESS)
-        }
-        SendOutcome::Retry { reason, after } => Err(runtime_failure(anyhow::anyhow!(
-            "{channel}: not delivered (would be retried{}): {reason}",
-            after.map(|a| format!(" after {a:?}")).unwrap_or_default()
-        ))),
-        SendOutcome::Rejected { reason } => Err(runtime_failure(anyhow::anyhow!(
-            "{channel}: refused (would not be retried): {reason}"
-        ))),
-    }
-}
-
-/// Asks the daemon's `/readyz` and prints its answer.
-async fn healthcheck(path: PathBuf) -> Result<ExitCode, Failure> {
-    let config = Config::load(&path).map_err(input)?;
-    let Some(addr) = config.daemon.listen else {
-        return Err(input(anyhow::anyhow!(
-            "daemon.listen is \"\" in {}: the admin HTTP server is off",
-            path.display()
-        )));
-    };
-    let (ready, body) = rasad::server::ask_ready(addr)
-        .await
-        .map_err(runtime_failure)?;
-    print!("{body}");
-    Ok(if ready {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }
 
 /// Whether standard error is the journal stream systemd gave us: `JOURNAL_STREAM` names its
@@ -704,98 +274,6 @@ fn stderr_is_the_journal() -> bool {
 
 /// Logs to standard error (text on a terminal or plain, or JSON), or straight to the journal
 /// with its fields when systemd connected standard error to it (`JOURNAL_STREAM`).
-/// One item of `rasad cluster`'s input.
-#[derive(Debug, serde::Deserialize)]
-struct ClusterItem {
-    id: String,
-    #[serde(default)]
-    outlet: Option<String>,
-    feed_url: url::Url,
-    #[serde(default)]
-    guid: Option<String>,
-    #[serde(default)]
-    link: Option<String>,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    summary: String,
-    published: chrono::DateTime<chrono::FixedOffset>,
-}
-
-async fn cluster(
-    file: PathBuf,
-    window: std::time::Duration,
-    threshold: f64,
-) -> Result<ExitCode, Failure> {
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read {}", file.display()))
-        .map_err(input)?;
-    let mut items = Vec::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let item: ClusterItem = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not an item", file.display(), n + 1))
-            .map_err(input)?;
-        items.push(item);
-    }
-    items.sort_by_key(|i| i.published);
-    let dir = std::env::temp_dir().join(format!("rasad-cluster-{}", uuid::Uuid::now_v7()));
-    let store = Store::open(&dir.join("state.db"))
-        .await
-        .map_err(runtime_failure)?;
-    let mut config = Config::parse("", &dir.join("rasad.toml")).map_err(input)?;
-    config.daemon.cluster_window = window;
-    let matcher = Matcher::new(Vec::new()).map_err(input)?;
-    let mut out = Vec::new();
-    for item in &items {
-        let published = item.published.with_timezone(&chrono::Utc);
-        let feed = rasad::config::Feed {
-            id: item.feed_url.to_string(),
-            name: item
-                .outlet
-                .clone()
-                .unwrap_or_else(|| item.feed_url.to_string()),
-            url: item.feed_url.clone(),
-            interval: std::time::Duration::from_secs(300),
-        };
-        let story = rasad::model::Story {
-            feed: feed.id.clone(),
-            key: String::new(),
-            title: item.title.clone(),
-            summary_html: item.summary.clone(),
-            summary: item.summary.clone(),
-            content_html: String::new(),
-            content: String::new(),
-            url: item.link.clone(),
-            guid: item.guid.clone(),
-            published: Some(published),
-            fetched: published,
-        };
-        let policy = rasad::dedupe::ClusterPolicy {
-            threshold,
-            ..config.daemon.cluster_policy()
-        };
-        let cluster =
-            rasad::pipeline::record_read(&config, &feed, &matcher, &store, story, &policy)
-                .await
-                .map_err(runtime_failure)?;
-        out.push((item.id.clone(), cluster));
-    }
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    for (id, cluster) in out {
-        let cluster = cluster.map_or_else(|| "null".to_owned(), |c| c.to_string());
-        println!(
-            "{{\"id\": {}, \"cluster\": {cluster}}}",
-            serde_json::Value::from(id)
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

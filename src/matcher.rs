@@ -190,11 +190,6 @@ impl Matcher {
         }])
     }
 
-    /// How many keywords (with `all` and `none` terms) were compiled.
-    pub fn keyword_count(&self) -> usize {
-        self.keywords.len()
-    }
-
     /// The hits of a story for every topic it is relevant to.
     pub fn match_story(&self, story: &Story) -> Vec<Hit> {
         let fields = Field::ALL.map(|field| (field, story.field_text(field)));

@@ -4,6 +4,7 @@
 //! at once with its key path and line, and only a config without problems is returned.
 
 mod check;
+pub mod defaults;
 mod raw;
 
 use std::fmt;

@@ -27,12 +27,15 @@ pub struct ClusterPolicy {
     pub min_shared: usize,
 }
 
+/// How far back a story may join a cluster unless configured otherwise (`daemon.cluster_window`).
+pub const DEFAULT_WINDOW: std::time::Duration = std::time::Duration::from_secs(36 * 3600);
+
 impl Default for ClusterPolicy {
     /// A 36 h window; Jaccard 0.12 at no distance in time, decaying with a 6 h time constant
     /// (see README, "Stories and duplicates", for how they were chosen).
     fn default() -> Self {
         ClusterPolicy {
-            window: std::time::Duration::from_secs(36 * 3600),
+            window: DEFAULT_WINDOW,
             threshold: 0.12,
             decay: std::time::Duration::from_secs(6 * 3600),
             min_shared: 6,

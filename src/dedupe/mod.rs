@@ -5,7 +5,9 @@ mod entities;
 mod fingerprint;
 pub mod index;
 
-pub use fingerprint::{ClusterPolicy, LEAD_WORDS, MAX_CANDIDATES, fingerprint, shared_terms};
+pub use fingerprint::{
+    ClusterPolicy, DEFAULT_WINDOW, LEAD_WORDS, MAX_CANDIDATES, fingerprint, shared_terms,
+};
 pub use index::ClusterIndex;
 
 use std::collections::HashMap;
