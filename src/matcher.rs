@@ -277,7 +277,8 @@ impl Matcher {
         } else {
             self.search.find(&folded.text, occurrences);
         }
-        if !occurrences.is_empty() || !self.names.is_empty() {
+        let indexed = !occurrences.is_empty();
+        if indexed {
             words.index(&folded.text);
         }
         // Variants of one keyword may validate the same token: keep it once.
@@ -313,7 +314,7 @@ impl Matcher {
         }
         if !self.names.is_empty() {
             let mut names = Vec::new();
-            self.names.find(folded, words, &mut names);
+            self.names.find(folded, words, indexed, &mut names);
             for name in names {
                 if !self.topics[self.keywords[name.keyword].topic]
                     .fields

@@ -487,6 +487,24 @@ impl Skeleton {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Off in the test that compares the shortcuts of [`Names::find`] with the plain search.
+    static FAST_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Whether [`Names::find`] takes its shortcuts: always, but in the test that compares them with
+/// the plain search.
+#[cfg(test)]
+fn fast_path() -> bool {
+    FAST_PATH.with(std::cell::Cell::get)
+}
+
+#[cfg(not(test))]
+const fn fast_path() -> bool {
+    true
+}
+
 /// The name keywords of a matcher: their skeletons in one search.
 #[derive(Debug, Default)]
 pub struct Names {
@@ -533,7 +551,15 @@ impl Names {
 
     /// Appends every name found in `folded` to `out`; `words` are the word runs of
     /// `folded.text`, so that each candidate's word is looked up, not scanned for.
-    pub(super) fn find(&self, folded: &Folded, words: &super::Words, out: &mut Vec<Found>) {
+    /// `words` are indexed here, at the first candidate, unless `indexed` says they already
+    /// are: most fields hold no name and never need them.
+    pub(super) fn find(
+        &self,
+        folded: &Folded,
+        words: &mut super::Words,
+        mut indexed: bool,
+        out: &mut Vec<Found>,
+    ) {
         let Some(search) = &self.search else {
             return;
         };
@@ -547,9 +573,25 @@ impl Names {
             let (skeleton, occurrences) = &mut *buffers;
             skeleton.build(&folded.text);
             search.find(&skeleton.text, occurrences);
+            let text = folded.text.as_str();
             for m in occurrences.iter() {
+                // A name takes no suffix: its token's consonants end with the name's, so an
+                // occurrence followed by a consonant of its word is never accepted. The search
+                // is overlapping, so the occurrence at the word's end is reported as well.
+                if fast_path()
+                    && skeleton
+                        .text
+                        .as_bytes()
+                        .get(m.end)
+                        .is_some_and(|b| *b != b' ')
+                {
+                    continue;
+                }
+                if !indexed {
+                    words.index(text);
+                    indexed = true;
+                }
                 let (keyword, name) = &self.names[self.patterns[m.pattern]];
-                let text = folded.text.as_str();
                 let Range { start, end } = skeleton.folded_range(text, m.start..m.end);
                 let token = words.start_before(start)..words.end_after(end);
                 // A name with its proclitics is a short word: a longer run (one word of
@@ -623,9 +665,8 @@ fn spelled(text: &str, term: &str) -> Vec<String> {
     names.build().expect("builds");
     let folded = crate::text::fold(text);
     let mut words = super::Words::default();
-    words.index(&folded.text);
     let mut out = Vec::new();
-    names.find(&folded, &words, &mut out);
+    names.find(&folded, &mut words, false, &mut out);
     out.iter()
         .map(|f| text[folded.original_range(f.token_span.clone())].to_owned())
         .collect()

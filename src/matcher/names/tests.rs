@@ -221,3 +221,88 @@ fn distances() {
         assert_eq!(ending_distance(a, b), *want, "{case}");
     }
 }
+
+/// Finds `term` in `text` with or without the shortcuts of [`Names::find`].
+fn spelled_with(fast: bool, text: &str, term: &str) -> Vec<String> {
+    FAST_PATH.with(|f| f.set(fast));
+    let found = spelled(text, term);
+    FAST_PATH.with(|f| f.set(true));
+    found
+}
+
+#[test]
+fn the_shortcuts_of_the_search_find_what_the_plain_search_finds() {
+    // (case, watched name, text): the rows of the shared table, then words that continue past
+    // a name's consonants, proclitic chains, split prefixes, endings and repeated names.
+    let mut cases: Vec<(String, String, String)> =
+        include_str!("../../../tests/data/name-variants.tsv")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let mut cols = l.split('\t');
+                let (_, term, text, what) =
+                    (cols.next()?, cols.next()?, cols.next()?, cols.next()?);
+                Some((what.to_owned(), term.to_owned(), text.to_owned()))
+            })
+            .collect();
+    let table: &[(&str, &str, &str)] = &[
+        ("name_then_a_consonant", "ماكاري", "مكاريس ماكاريب مكارين"),
+        ("name_then_its_own_skeleton", "ترامب", "ترامبترامب وترامب"),
+        (
+            "chain_whose_consonants_begin_the_name",
+            "بلينكن",
+            "ببلينكن وبلبلينكن لبلينكن",
+        ),
+        (
+            "article_and_fused_lam",
+            "الفلوجة",
+            "للفلوجة والفلوجة بالفلوجه الفلوجتين",
+        ),
+        (
+            "split_and_joined_prefix",
+            "ماكغورك",
+            "ماك غورك وماكغورك مك غورك ماك غوركي",
+        ),
+        (
+            "name_with_a_space",
+            "دي ميستورا",
+            "دي ميستورا وديميستورا دي ميستوراه",
+        ),
+        ("heh_ending_then_vowel", "هاليفي", "هاليفيه هليفي هاليفيهو"),
+        (
+            "latin_and_digits_glued",
+            "نتنياهو",
+            "نتنياهو2 Xنتنياهو نتنياهوX نتانياهو",
+        ),
+        (
+            "names_repeated_in_one_field",
+            "زيلينسكي",
+            "زيلنسكي، زيلينسكي؛ وزيلينسكي زيلينسكيين",
+        ),
+        ("doubled_letters", "ستارمر", "ستارّمر ستارمرر ستتارمر"),
+        (
+            "long_field",
+            "غوتيريش",
+            "قال الأمين العام للأمم المتحدة أنطونيو غوتيريش إن جوتيريش وغوتيريس والغوتيريشية لا",
+        ),
+    ];
+    cases.extend(
+        table
+            .iter()
+            .map(|(case, term, text)| (case.to_string(), term.to_string(), text.to_string())),
+    );
+    let mut compared = 0;
+    for (case, term, text) in &cases {
+        if strictness(term).is_some() {
+            continue;
+        }
+        let fast = spelled_with(true, text, term);
+        assert_eq!(
+            fast,
+            spelled_with(false, text, term),
+            "{case}: {term} in {text}"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 60, "only {compared} cases compared");
+}
