@@ -941,18 +941,47 @@ async fn a_sender_that_outlived_its_lease_cannot_overwrite_the_new_holders_outco
     }
 }
 
+/// Two instances on one PostgreSQL database whose clocks run five minutes behind and ahead of
+/// the real time. Only a shared database has several instances, and it times their leases by
+/// its own clock: `None` where no PostgreSQL server is configured.
+struct Skewed {
+    /// Holds the test database, which is dropped with it.
+    _backend: Backend,
+    slow: Store,
+    fast: Store,
+    real: DateTime<Utc>,
+    behind: DateTime<Utc>,
+    ahead: DateTime<Utc>,
+}
+
+impl Skewed {
+    async fn open(database: &str) -> Option<Skewed> {
+        let backend = Backend::Postgres(TestDatabase::create(database).await?);
+        let real = now();
+        Some(Skewed {
+            slow: backend.open("clock-behind").await,
+            fast: backend.open("clock-ahead").await,
+            _backend: backend,
+            real,
+            behind: real - chrono::Duration::minutes(5),
+            ahead: real + chrono::Duration::minutes(5),
+        })
+    }
+}
+
 #[tokio::test]
 async fn instances_with_skewed_clocks_neither_send_twice_nor_lose_a_delivery() {
-    // Only a shared database has several instances; it times their leases by its own clock.
-    let Some(db) = TestDatabase::create("store_skewed_clocks").await else {
+    let Some(Skewed {
+        slow,
+        fast,
+        real,
+        behind,
+        ahead,
+        _backend,
+    }) = Skewed::open("store_skewed_clocks").await
+    else {
         return;
     };
-    let backend = Backend::Postgres(db);
-    let slow = backend.open("clock-behind").await;
-    let fast = backend.open("clock-ahead").await;
-    let real = now();
-    let behind = real - chrono::Duration::minutes(5);
-    let ahead = real + chrono::Duration::minutes(5);
     one_alert(&slow, "f", behind).await;
     let lease = Duration::from_secs(30);
     let held = slow.claim_due("ops", behind, 10, lease).await.unwrap();
@@ -1006,16 +1035,17 @@ async fn instances_with_skewed_clocks_neither_send_twice_nor_lose_a_delivery() {
 
 #[tokio::test]
 async fn an_instance_whose_clock_runs_ahead_cannot_take_a_feed_leased_by_the_database_clock() {
-    // Only a shared database has several instances; it times feed leases by its own clock.
-    let Some(db) = TestDatabase::create("store_skewed_feed_clocks").await else {
+    let Some(Skewed {
+        slow,
+        fast,
+        real,
+        behind,
+        ahead,
+        _backend,
+    }) = Skewed::open("store_skewed_feed_clocks").await
+    else {
         return;
     };
-    let backend = Backend::Postgres(db);
-    let slow = backend.open("clock-behind").await;
-    let fast = backend.open("clock-ahead").await;
-    let real = now();
-    let behind = real - chrono::Duration::minutes(5);
-    let ahead = real + chrono::Duration::minutes(5);
     let ids: Vec<String> = ["x", "y"].map(String::from).to_vec();
     let entries: Vec<FeedEntry> = ids
         .iter()
