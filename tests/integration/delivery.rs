@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::servers::{SmtpServer, WebhookReceiver};
-use crate::support::{Env, KNOWN, RSS, count, eventually, rss};
+use crate::support::{Env, FAST_RETRIES, KNOWN, RSS, count, eventually, matching_items, rss};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -22,8 +22,6 @@ fn write_config(env: &Env, delivery: &str, desk_extra: &str, tail: &str) {
     );
 }
 
-const FAST_RETRIES: &str = "retry_initial = \"200ms\"\nretry_max = \"400ms\"\ntimeout = \"2s\"";
-
 /// An environment whose feed is known (its first poll alerts no one), configured as in
 /// [`write_config`].
 async fn known_env(delivery: &str, desk_extra: &str, tail: &str) -> Env {
@@ -33,25 +31,6 @@ async fn known_env(delivery: &str, desk_extra: &str, tail: &str) -> Env {
     let summary = env.once().await;
     assert_eq!(count(&summary, "new_stories"), 1, "{summary}");
     env
-}
-
-/// `n` items that each mention داعش, plus the known one.
-fn matching_items(n: usize) -> String {
-    let items: Vec<(String, String, String)> = (0..n)
-        .map(|i| {
-            (
-                format!("m{i}"),
-                format!("بيان لداعش رقم {i}"),
-                format!("نص الخبر {i}"),
-            )
-        })
-        .collect();
-    let mut refs: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(g, t, d)| (g.as_str(), t.as_str(), d.as_str()))
-        .collect();
-    refs.push(KNOWN);
-    rss(&refs)
 }
 
 /// `rasad outbox --json`, one object per undelivered delivery.

@@ -4,29 +4,9 @@
 use std::time::Duration;
 
 use crate::servers::FeedServer;
-use crate::support::{Env, KNOWN, RSS, rss};
+use crate::support::{Env, FAST_RETRIES, KNOWN, RSS, matching_items, rss};
 
 const WAIT: Duration = Duration::from_secs(15);
-const FAST_RETRIES: &str = "retry_initial = \"200ms\"\nretry_max = \"400ms\"\ntimeout = \"2s\"";
-
-/// `n` items that each mention داعش, plus the known one.
-fn matching_items(n: usize) -> String {
-    let items: Vec<(String, String, String)> = (0..n)
-        .map(|i| {
-            (
-                format!("m{i}"),
-                format!("بيان لداعش رقم {i}"),
-                format!("نص الخبر {i}"),
-            )
-        })
-        .collect();
-    let mut refs: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(g, t, d)| (g.as_str(), t.as_str(), d.as_str()))
-        .collect();
-    refs.push(KNOWN);
-    rss(&refs)
-}
 
 #[tokio::test]
 async fn smtp_auth_leaves_no_password_in_a_trace_level_log() {

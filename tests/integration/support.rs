@@ -14,6 +14,9 @@ pub const RSS: &str = "application/rss+xml; charset=utf-8";
 /// An item that matches no topic.
 pub const KNOWN: (&str, &str, &str) = ("n1", "خبر", "نص");
 /// No `rasad` process in these tests may run longer than this.
+/// Delivery settings that retry within a test's patience.
+pub const FAST_RETRIES: &str = "retry_initial = \"200ms\"\nretry_max = \"400ms\"\ntimeout = \"2s\"";
+
 pub const PROCESS_LIMIT: Duration = Duration::from_secs(60);
 
 pub struct Env {
@@ -290,4 +293,23 @@ fn peak_memory_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// `n` items that each mention داعش, plus the known one.
+pub fn matching_items(n: usize) -> String {
+    let items: Vec<(String, String, String)> = (0..n)
+        .map(|i| {
+            (
+                format!("m{i}"),
+                format!("بيان لداعش رقم {i}"),
+                format!("نص الخبر {i}"),
+            )
+        })
+        .collect();
+    let mut refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, d)| (g.as_str(), t.as_str(), d.as_str()))
+        .collect();
+    refs.push(KNOWN);
+    rss(&refs)
 }
