@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 pub struct Story {
     /// The id of the feed in the config.
     pub feed: String,
-    /// Identity within the feed: stable across polls (see `dedupe::story_key`).
+    /// Identity within the feed, stable across polls: given by `dedupe::assign_keys` (through
+    /// `dedupe::story_key`) once a poll's items are all known, empty until then.
     pub key: String,
     /// The title as plain text (titles are short; the same form is displayed and matched).
     pub title: String,
@@ -97,6 +98,19 @@ pub struct AlertPayload {
     /// other members), in the order they were seen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_reported_by: Vec<String>,
+}
+
+impl AlertPayload {
+    /// Notes `outlets`, the outlets besides its own that carried the alert's story, in the
+    /// order they were seen (`store` reads them from the story's cluster when the alert is
+    /// raised and again when it is sent). A cluster only grows, so the longer list is the
+    /// later one: an alert sent later names every copy seen in between, and a list read from a
+    /// cluster since pruned never shortens what the alert said when it was raised.
+    pub fn note_other_outlets(&mut self, outlets: Vec<String>) {
+        if outlets.len() > self.also_reported_by.len() {
+            self.also_reported_by = outlets;
+        }
+    }
 }
 
 /// One delivery due to be sent: an alert addressed to one channel.

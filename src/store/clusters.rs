@@ -206,17 +206,38 @@ pub(super) async fn assign_cluster(
     Ok(cluster)
 }
 
-/// The outlets of the other stories of `cluster`, in the order they were seen.
+/// The outlets that carried story `$story` of cluster `$cluster` besides the story's own, each
+/// once with the id of its first story there (`first`): a subquery, the one definition of an
+/// alert's "also reported by", whether the alert is being raised or sent.
+macro_rules! other_outlets_sql {
+    ($cluster:expr, $story:expr) => {
+        concat!(
+            "SELECT outlet, MIN(id) AS first FROM stories
+             WHERE cluster_id = ",
+            $cluster,
+            " AND id <> ",
+            $story,
+            " AND outlet IS NOT NULL
+               AND outlet IS DISTINCT FROM (SELECT outlet FROM stories WHERE id = ",
+            $story,
+            ")
+             GROUP BY outlet"
+        )
+    };
+}
+pub(super) use other_outlets_sql;
+
+/// The outlets besides its own that carried story `story_id` of `cluster`, in the order they
+/// were seen.
 pub(super) async fn other_outlets(
     tx: &mut Tx,
     cluster: i64,
     story_id: i64,
 ) -> Result<Vec<String>, StoreError> {
     Ok(on!(tx.conn(), d, c => {
-        sqlx::query_scalar(
-            "SELECT outlet FROM stories WHERE cluster_id = $1 AND id <> $2 AND outlet IS NOT NULL
-             GROUP BY outlet ORDER BY MIN(id)",
-        )
+        sqlx::query_scalar(concat!(
+            "SELECT outlet FROM (", other_outlets_sql!("$1", "$2"), ") AS o ORDER BY first"
+        ))
         .bind(cluster)
         .bind(story_id)
         .fetch_all(c)

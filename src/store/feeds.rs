@@ -173,8 +173,8 @@ async fn record_poll_once(store: &Store, record: &PollRecord) -> Result<PollCoun
         };
         for alert in &new.alerts {
             let mut payload = alert.payload.clone();
-            payload.also_reported_by =
-                clusters::other_outlets(&mut tx, cluster_id, story_id).await?;
+            payload
+                .note_other_outlets(clusters::other_outlets(&mut tx, cluster_id, story_id).await?);
             let payload = serde_json::to_string(&payload).expect("an alert payload serialises");
             let at = millis(record.at);
             on!(tx.conn(), d, c => {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::backend::{Tx, json_list, on, pg_now};
+use super::clusters::other_outlets_sql;
 use super::{
     ChannelQueue, DeliveryUpdate, OutboxCounts, OutboxEntry, Store, StoreError, count, from_millis,
     lease_millis, millis,
@@ -19,21 +20,29 @@ use crate::model::Delivery;
 macro_rules! claim_due_sql {
     ($now:expr, $lock:literal, $outlets:literal) => {
         concat!(
-            "UPDATE deliveries SET lease_until = ", $now, " + $3, lease_owner = $5, lease_token = $6
+            "UPDATE deliveries SET lease_until = ",
+            $now,
+            " + $3, lease_owner = $5, lease_token = $6
              WHERE id IN (SELECT id FROM deliveries
                           WHERE channel_id = $4 AND status = 'pending' AND next_attempt_at <= $1
-                            AND COALESCE(lease_until, 0) <= ", $now, "
-                          ORDER BY next_attempt_at, id LIMIT $2", $lock, ")
+                            AND COALESCE(lease_until, 0) <= ",
+            $now,
+            "
+                          ORDER BY next_attempt_at, id LIMIT $2",
+            $lock,
+            ")
              RETURNING id, alert_id, channel_id, idempotency_key, attempts,
                        COALESCE(requeued_at, created_at),
                        (SELECT payload FROM alerts WHERE alerts.id = deliveries.alert_id),
                        (SELECT cluster_id FROM alerts WHERE alerts.id = deliveries.alert_id),
-                       (SELECT ", $outlets, " FROM (
-                            SELECT s.outlet, MIN(s.id) AS first
-                            FROM alerts a JOIN stories s ON s.cluster_id = a.cluster_id
-                            WHERE a.id = deliveries.alert_id AND s.id <> a.story_id AND s.outlet IS NOT NULL
-                              AND s.outlet IS DISTINCT FROM (SELECT outlet FROM stories WHERE id = a.story_id)
-                            GROUP BY s.outlet) AS o),
+                       (SELECT ",
+            $outlets,
+            " FROM (",
+            other_outlets_sql!(
+                "(SELECT cluster_id FROM alerts WHERE alerts.id = deliveries.alert_id)",
+                "(SELECT story_id FROM alerts WHERE alerts.id = deliveries.alert_id)"
+            ),
+            ") AS o),
                        message_key"
         )
     };
@@ -158,12 +167,11 @@ pub(super) async fn claim_due(
         };
         // The outlets that carried the story by now, not only those known when it alerted:
         // a digest or a retry sent later shows every copy seen in between.
-        let outlets: Vec<String> = outlets
-            .and_then(|o| serde_json::from_str(&o).ok())
-            .unwrap_or_default();
-        if outlets.len() > payload.also_reported_by.len() {
-            payload.also_reported_by = outlets;
-        }
+        payload.note_other_outlets(
+            outlets
+                .and_then(|o| serde_json::from_str(&o).ok())
+                .unwrap_or_default(),
+        );
         claimed.push(Delivery {
             id,
             alert_id,

@@ -254,6 +254,45 @@ async fn store_records_polls_with_one_alert_per_cluster_and_topic() {
     }
 }
 
+/// Two feeds of one outlet carry a story that a third outlet carried too: the alert names the
+/// third outlet only, when it is raised as when it is sent (the list read when raising it once
+/// named the alert's own outlet, and the list read when sending it, shorter, did not replace it).
+#[tokio::test]
+async fn also_reported_by_never_names_the_alerts_own_outlet() {
+    for backend in backends("also_reported_by_own_outlet").await {
+        let name = backend.name();
+        let store = backend.open("a").await;
+        let at = now();
+        let link = "https://outlet.test/a";
+        let by = |feed: &str, outlet: &str, topic: Option<&str>| {
+            let mut new = planned(story(feed, feed, TITLE, LEAD, link), topic, false);
+            new.outlet = outlet.to_owned();
+            for alert in &mut new.alerts {
+                alert.payload.feed_name = outlet.to_owned();
+            }
+            poll(feed, at, vec![new])
+        };
+        for record in [
+            by("x1", "Outlet X", None),
+            by("y1", "Outlet Y", None),
+            by("x2", "Outlet X", Some("t")),
+        ] {
+            store.record_poll(&record).await.unwrap();
+        }
+        let claimed = store
+            .claim_due("ops", at, 10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "{name}: one alert for the story");
+        assert_eq!(
+            claimed[0].payload.also_reported_by,
+            vec!["Outlet Y".to_owned()],
+            "{name}"
+        );
+        store.close().await;
+    }
+}
+
 #[tokio::test]
 async fn store_records_attempts_and_feed_health() {
     for backend in backends("store_records_attempts").await {
