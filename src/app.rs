@@ -14,15 +14,20 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, Feed};
+use crate::matcher::Matcher;
+use crate::model::{Story, Validators};
 use crate::outbox;
-use crate::pipeline::{FeedReport, panic_message, poll_feed, record_abandoned};
+use crate::panic_message;
+use crate::pipeline::{FeedReport, poll_feed, record_abandoned};
 use crate::runtime::Runtime;
+use crate::source::parse::BodyHints;
+use crate::source::read::{Read, read};
 use crate::store::{Store, StoreError};
 use crate::{progress, server, service};
 
-mod schedule;
-use schedule::Schedule;
+mod due_feeds;
+use due_feeds::Schedule;
 
 /// How long shutdown waits for in-flight polls and sends before it abandons them (their leases
 /// and unsaved validators make them safe to redo).
@@ -106,63 +111,69 @@ pub struct DryRunMatch {
     pub matched: Vec<String>,
 }
 
-/// Fetches and matches every feed without validators and without touching the state; failures
+/// Reads and matches every feed without validators and without touching the state; failures
 /// are logged and skipped.
 pub async fn dry_run(runtime: &Runtime) -> Vec<DryRunMatch> {
-    use crate::source::fetch::{FetchOutcome, Validators};
     let mut matches = Vec::new();
     for feed in &runtime.config.feeds {
-        let body = match runtime
-            .fetcher
-            .fetch(&feed.url, &Validators::default())
-            .await
-        {
-            FetchOutcome::Modified {
-                body, content_type, ..
-            } => (body, content_type),
+        // Read exactly as a poll reads it: the HTTP charset and the feed's URL count.
+        let feed_id = feed.id.clone();
+        let reading = read(
+            &runtime.fetcher,
+            &feed.url,
+            &Validators::default(),
+            BodyHints::default(),
+            move |parsed| parsed.stories(&feed_id, Utc::now()),
+        )
+        .await;
+        let stories = match reading.read {
+            Read::Parsed { parsed, .. } => parsed,
+            Read::ParseFailed(e) => {
+                tracing::warn!(feed = %feed.id, error = %e, "dry run: parse failed");
+                continue;
+            }
+            Read::Abandoned(reason) => {
+                tracing::warn!(feed = %feed.id, error = %format!("parse {reason}"), "dry run: parse failed");
+                continue;
+            }
             other => {
                 tracing::warn!(feed = %feed.id, outcome = ?other, "dry run: no body");
                 continue;
             }
         };
-        // Read exactly as a poll reads it: the HTTP charset and the feed's URL count.
-        let hints = crate::source::parse::BodyHints {
-            content_type: body.1.as_deref(),
-            url: Some(&feed.url),
-        };
-        let parsed = match crate::source::parse::parse_feed_with(&body.0, hints) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                tracing::warn!(feed = %feed.id, error = %e, "dry run: parse failed");
-                continue;
-            }
-        };
-        for story in parsed.stories(&feed.id, Utc::now()) {
-            let hits = runtime.matcher.match_story(&story);
-            if hits.is_empty() {
-                continue;
-            }
-            let topics = crate::matcher::Matcher::by_topic(&hits)
-                .keys()
-                .map(|t| t.to_string())
-                .collect();
-            let mut matched: Vec<String> = Vec::new();
-            for hit in &hits {
-                let word = story.field_text(hit.field)[hit.token_span.clone()].to_owned();
-                if !matched.contains(&word) {
-                    matched.push(word);
-                }
-            }
-            matches.push(DryRunMatch {
-                feed: feed.id.clone(),
-                title: story.title,
-                url: story.url,
-                topics,
-                matched,
-            });
-        }
+        matches.extend(
+            stories
+                .into_iter()
+                .filter_map(|story| dry_run_match(runtime, feed, story)),
+        );
     }
     matches
+}
+
+/// What the dry run shows of `story`, when it matches a topic.
+fn dry_run_match(runtime: &Runtime, feed: &Feed, story: Story) -> Option<DryRunMatch> {
+    let hits = runtime.matcher.match_story(&story);
+    if hits.is_empty() {
+        return None;
+    }
+    let topics = Matcher::by_topic(&hits)
+        .keys()
+        .map(|t| t.to_string())
+        .collect();
+    let mut matched: Vec<String> = Vec::new();
+    for hit in &hits {
+        let word = story.field_text(hit.field)[hit.token_span.clone()].to_owned();
+        if !matched.contains(&word) {
+            matched.push(word);
+        }
+    }
+    Some(DryRunMatch {
+        feed: feed.id.clone(),
+        title: story.title,
+        url: story.url,
+        topics,
+        matched,
+    })
 }
 
 /// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time, counting

@@ -61,6 +61,15 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     message
 }
 
+/// The message a panic was raised with.
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use std::fmt;

@@ -1,5 +1,5 @@
-//! One poll of one feed, as a recipe: load its state, fetch, parse, keep the new items, match
-//! them, plan their alerts, and write it all in one store transaction.
+//! One poll of one feed, as a recipe: load its state, read the feed (fetch, then parse), keep
+//! the new items, match them, plan their alerts, and write it all in one store transaction.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,11 +12,14 @@ use crate::dedupe::{assign_keys, canonical_url, content_hash, fingerprint, ident
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
 use crate::runtime::Runtime;
-use crate::source::fetch::{FetchOutcome, ServerHints};
-use crate::source::parse::{BodyHints, parse_feed_with};
-use crate::source::schedule::{Policy, adaptive_interval};
+use crate::source::bounds::Bounded;
+use crate::source::fetch::ServerHints;
+use crate::source::parse::BodyHints;
+use crate::source::poll_policy::{Policy, adaptive_interval};
+use crate::source::read::{Read, Reading, off_the_workers, read};
 use crate::store::{
-    NewAlert, NewStory, PollAttempt, PollCounts, PollHints, PollRecord, Store, StoreError,
+    FeedState, NewAlert, NewStory, PollAttempt, PollCounts, PollHints, PollRecord, Store,
+    StoreError,
 };
 
 /// How one poll of one feed went.
@@ -32,11 +35,17 @@ pub struct FeedReport {
 /// How many recent items an adaptive schedule looks at.
 const ADAPTIVE_WINDOW: u32 = 10;
 
-/// How long the CPU work of one poll (decode, repair, parse, fold, match, fingerprint) may take
-/// before the poll is abandoned and recorded as failed. That work runs on the blocking pool, so
-/// that a long item never holds the timers, the outbox or the admin server; its thread cannot
-/// be stopped and runs on to the end, but every stage is linear in input that `bounds` limits.
-pub const CPU_DEADLINE: Duration = Duration::from_secs(60);
+/// What a poll keeps of a parsed feed: its `<ttl>` in minutes, what it held beyond the bounds,
+/// and its stories.
+type Parsed = (Option<u32>, Bounded, Vec<Story>);
+
+/// One poll under way: the feed, when it started, and how its next poll is timed.
+struct Poll<'a> {
+    feed: &'a Feed,
+    now: DateTime<Utc>,
+    policy: Policy,
+    state: FeedState,
+}
 
 /// Polls feed `index` of the runtime's config once and records the result.
 pub async fn poll_feed(
@@ -45,194 +54,231 @@ pub async fn poll_feed(
     store: &Store,
 ) -> Result<FeedReport, StoreError> {
     let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
-    let (fetcher, telemetry) = (&runtime.fetcher, &runtime.telemetry);
-    let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
-    let now = Utc::now();
-    let policy = Policy {
-        interval: feed.interval,
-        min: config.poll.min_interval,
-        max: config.poll.max_interval,
-        jitter: config.poll.jitter,
+    let poll = Poll {
+        feed,
+        now: Utc::now(),
+        policy: policy(config, feed),
+        state: store.feed_state(&feed.id, feed.url.as_str()).await?,
     };
-    let failures = state.consecutive_failures + 1;
-    let failure = |status: &str, reason: &str, retry_after: Option<Duration>| PollAttempt {
-        feed_id: feed.id.clone(),
-        url: feed.url.to_string(),
-        at: now,
-        next_poll_at: now
-            + chrono_duration(policy.after_failure(failures, retry_after, fastrand::f64())),
-        status: status.to_owned(),
-        error: Some(reason.to_owned()),
-        hints: PollHints {
-            server_wait: retry_after,
-            ..PollHints::default()
-        },
+    let reading = read_stories(runtime, &poll).await;
+    runtime
+        .telemetry
+        .fetched(&feed.id, reading.status_class, reading.fetch_took);
+    let ((ttl_minutes, bounded, stories), validators) = match reading.read {
+        Read::Parsed { parsed, validators } => (parsed, validators),
+        Read::NotModified => return not_modified(store, &poll, &reading.server).await,
+        other => return read_failed(runtime, store, &poll, other).await,
     };
-    let started = std::time::Instant::now();
-    let (outcome, fetch_hints) = fetcher.fetch_with_hints(&feed.url, &state.validators).await;
-    telemetry.fetched(&feed.id, &outcome, started.elapsed());
-    let (body, validators, content_type, server) = match (outcome, fetch_hints) {
-        (
-            FetchOutcome::Modified {
-                body,
-                validators,
-                content_type,
-            },
-            hints,
-        ) => (body, validators, content_type, hints),
-        (FetchOutcome::NotModified, hints) => {
-            log_move(feed, &hints);
-            let wait = policy.after_success(hints.fresh_for, None, fastrand::f64());
-            let record = PollAttempt {
-                feed_id: feed.id.clone(),
-                url: feed.url.to_string(),
-                at: now,
-                next_poll_at: now + chrono_duration(wait),
-                status: "304".to_owned(),
-                error: None,
-                hints: poll_hints(hints.fresh_for, &hints),
-            };
-            store.record_attempt(&record).await?;
-            return Ok(report(
-                feed,
-                None,
-                PollCounts::default(),
-                record.next_poll_at,
-            ));
-        }
-        (
-            FetchOutcome::RateLimited {
-                status,
-                retry_after,
-            },
-            _,
-        ) => {
-            let reason = format!("rate limited (HTTP {status})");
-            let record = failure(&status.to_string(), &reason, retry_after);
-            return failed(store, feed, record, reason).await;
-        }
-        (FetchOutcome::Failed(e), _) => {
-            let reason = format!("fetch failed: {e}");
-            let record = failure("error", &reason, None);
-            return failed(store, feed, record, reason).await;
-        }
-    };
-    log_move(feed, &server);
-    let deadline = tokio::time::Instant::now() + CPU_DEADLINE;
-    let read = {
-        let (url, feed_id) = (feed.url.clone(), feed.id.clone());
-        off_the_workers(deadline, move || {
-            let hints = BodyHints {
-                content_type: content_type.as_deref(),
-                url: Some(&url),
-            };
-            parse_feed_with(&body, hints).map(|parsed| {
-                let stories = parsed.stories(&feed_id, now);
-                (parsed.feed.ttl_minutes, parsed.bounded, stories)
-            })
-        })
-        .await
-    };
-    let (ttl_minutes, bounded, stories) = match read {
-        Ok(Ok(read)) => read,
-        Ok(Err(e)) => {
-            let reason = format!("parse failed: {e}");
-            let record = failure("parse", &reason, None);
-            return failed(store, feed, record, reason).await;
-        }
-        Err(abandoned) => {
-            let reason = format!("parse {abandoned}");
-            let record = failure("error", &reason, None);
-            telemetry.poll_abandoned(&feed.id);
-            return failed(store, feed, record, reason).await;
-        }
-    };
-    telemetry.parsed(&feed.id, stories.len());
+    log_move(feed, &reading.server);
+    runtime.telemetry.parsed(&feed.id, stories.len());
     let note = bounded.notes();
     if let Some(note) = &note {
         tracing::warn!(feed = %feed.id, %note, "feed over a bound; read up to it");
     }
-    let first_poll = state.first_success_at.is_none();
+    let first_poll = poll.state.first_success_at.is_none();
     let alerting = !first_poll || config.poll.alert_on_first_poll;
-    let adaptive = if config.poll.adaptive {
-        adaptive_interval(&store.recent_item_times(&feed.id, ADAPTIVE_WINDOW).await?)
-    } else {
-        None
-    };
     // The longer of the HTTP freshness and the feed's own <ttl> (minutes).
     let ttl = ttl_minutes.map(|m| Duration::from_secs(u64::from(m) * 60));
-    let server_wait = server.fresh_for.max(ttl);
-    let wait = policy.after_success(server_wait, adaptive, fastrand::f64());
+    let server_wait = reading.server.fresh_for.max(ttl);
+    let wait = next_wait(config, store, &poll, server_wait).await?;
     let items = stories.len();
-    let planned = {
-        let (mut stories, runtime) = (stories, runtime.clone());
-        assign_keys(&mut stories, feed.url.as_str());
-        let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
-        let known = store.known_keys(&feed.id, &keys).await?;
-        off_the_workers(deadline, move || {
-            let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
-            let new = new_stories(stories, &known);
-            plan(config, feed, &runtime.matcher, new, alerting)
-        })
-        .await
-    };
-    let planned = match planned {
+    let planned = match plan_off_the_workers(
+        runtime,
+        index,
+        store,
+        stories,
+        alerting,
+        reading.cpu_deadline,
+    )
+    .await?
+    {
         Ok(planned) => planned,
         Err(abandoned) => {
             let reason = format!("matching {abandoned}");
-            let record = failure("error", &reason, None);
-            telemetry.poll_abandoned(&feed.id);
-            return failed(store, feed, record, reason).await;
+            runtime.telemetry.poll_abandoned(&feed.id);
+            return failed(store, feed, poll.failure("error", &reason, None), reason).await;
         }
     };
     let record = PollRecord {
         feed_id: feed.id.clone(),
         url: feed.url.to_string(),
         validators,
-        at: now,
-        next_poll_at: now + chrono_duration(wait),
+        at: poll.now,
+        next_poll_at: poll.now + chrono_duration(wait),
         items,
         hints: PollHints {
             note,
-            ..poll_hints(server_wait, &server)
+            ..poll_hints(server_wait, &reading.server)
         },
         stories: planned,
         cluster_policy: config.daemon.cluster_policy(),
     };
     let counts = store.record_poll(&record).await?;
-    telemetry.recorded(&feed.id, &record.stories, &counts);
+    runtime
+        .telemetry
+        .recorded(&feed.id, &record.stories, &counts);
     tracing::info!(feed = %feed.id, new = counts.new_stories, joined = counts.joined, edited = counts.edited,
         alerts = counts.alerts, first_poll, "feed polled");
     Ok(report(feed, None, counts, record.next_poll_at))
 }
 
-/// Runs `work` on the blocking pool, giving up on it at `deadline`: its error says whether it
-/// panicked or ran out of time.
-async fn off_the_workers<T: Send + 'static>(
+/// Reads the poll's feed with its validators, and its stories in the parse's job.
+async fn read_stories(runtime: &Runtime, poll: &Poll<'_>) -> Reading<Parsed> {
+    let (feed_id, now) = (poll.feed.id.clone(), poll.now);
+    read(
+        &runtime.fetcher,
+        &poll.feed.url,
+        &poll.state.validators,
+        BodyHints::default(),
+        move |parsed| {
+            let stories = parsed.stories(&feed_id, now);
+            (parsed.feed.ttl_minutes, parsed.bounded, stories)
+        },
+    )
+    .await
+}
+
+/// Records a 304: the feed's validators hold, and its next poll follows the server's freshness.
+async fn not_modified(
+    store: &Store,
+    poll: &Poll<'_>,
+    server: &ServerHints,
+) -> Result<FeedReport, StoreError> {
+    log_move(poll.feed, server);
+    let wait = poll
+        .policy
+        .after_success(server.fresh_for, None, fastrand::f64());
+    let record = PollAttempt {
+        feed_id: poll.feed.id.clone(),
+        url: poll.feed.url.to_string(),
+        at: poll.now,
+        next_poll_at: poll.now + chrono_duration(wait),
+        status: "304".to_owned(),
+        error: None,
+        hints: poll_hints(server.fresh_for, server),
+    };
+    store.record_attempt(&record).await?;
+    Ok(report(
+        poll.feed,
+        None,
+        PollCounts::default(),
+        record.next_poll_at,
+    ))
+}
+
+/// Records a read that brought no stories (rate limited, failed fetch, unreadable or abandoned
+/// body) as a failure of the feed, with its backoff.
+async fn read_failed(
+    runtime: &Runtime,
+    store: &Store,
+    poll: &Poll<'_>,
+    read: Read<Parsed>,
+) -> Result<FeedReport, StoreError> {
+    let (status, reason, retry_after) = match read {
+        Read::RateLimited {
+            status,
+            retry_after,
+        } => (
+            status.to_string(),
+            format!("rate limited (HTTP {status})"),
+            retry_after,
+        ),
+        Read::FetchFailed(e) => ("error".to_owned(), format!("fetch failed: {e}"), None),
+        Read::ParseFailed(e) => ("parse".to_owned(), format!("parse failed: {e}"), None),
+        Read::Abandoned(abandoned) => {
+            runtime.telemetry.poll_abandoned(&poll.feed.id);
+            ("error".to_owned(), format!("parse {abandoned}"), None)
+        }
+        Read::Parsed { .. } | Read::NotModified => {
+            unreachable!("poll_feed records a parsed body and a 304 itself")
+        }
+    };
+    let record = poll.failure(&status, &reason, retry_after);
+    failed(store, poll.feed, record, reason).await
+}
+
+/// How long until the next poll after a successful one: the server's wait, else the feed's
+/// adaptive interval when `poll.adaptive` is on, else its own interval.
+async fn next_wait(
+    config: &Config,
+    store: &Store,
+    poll: &Poll<'_>,
+    server_wait: Option<Duration>,
+) -> Result<Duration, StoreError> {
+    let adaptive = if config.poll.adaptive {
+        adaptive_interval(
+            &store
+                .recent_item_times(&poll.feed.id, ADAPTIVE_WINDOW)
+                .await?,
+        )
+    } else {
+        None
+    };
+    Ok(poll
+        .policy
+        .after_success(server_wait, adaptive, fastrand::f64()))
+}
+
+/// Keys the stories, asks the store which it knows, then matches and plans the new ones on the
+/// blocking pool, by the deadline the parse began. The inner error says why the matching was
+/// abandoned.
+async fn plan_off_the_workers(
+    runtime: &Arc<Runtime>,
+    index: usize,
+    store: &Store,
+    mut stories: Vec<Story>,
+    alerting: bool,
     deadline: tokio::time::Instant,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, String> {
-    match tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(work)).await {
-        Ok(Ok(done)) => Ok(done),
-        Ok(Err(e)) if e.is_panic() => Err(format!(
-            "crashed on this body: {}",
-            panic_message(&e.into_panic())
-        )),
-        Ok(Err(e)) => Err(format!("was cancelled: {e}")),
-        Err(_) => Err(format!(
-            "took longer than {}s and was abandoned",
-            CPU_DEADLINE.as_secs()
-        )),
+) -> Result<Result<Vec<NewStory>, String>, StoreError> {
+    let feed = &runtime.config.feeds[index];
+    assign_keys(&mut stories, feed.url.as_str());
+    let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
+    let known = store.known_keys(&feed.id, &keys).await?;
+    let runtime = runtime.clone();
+    Ok(off_the_workers(deadline, move || {
+        let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
+        plan(
+            config,
+            feed,
+            &runtime.matcher,
+            new_stories(stories, &known),
+            alerting,
+        )
+    })
+    .await)
+}
+
+impl Poll<'_> {
+    /// The record of this poll failing for `reason`, backed off by the feed's failures so far
+    /// and the server's `retry_after`.
+    fn failure(&self, status: &str, reason: &str, retry_after: Option<Duration>) -> PollAttempt {
+        let failures = self.state.consecutive_failures + 1;
+        let wait = self
+            .policy
+            .after_failure(failures, retry_after, fastrand::f64());
+        PollAttempt {
+            feed_id: self.feed.id.clone(),
+            url: self.feed.url.to_string(),
+            at: self.now,
+            next_poll_at: self.now + chrono_duration(wait),
+            status: status.to_owned(),
+            error: Some(reason.to_owned()),
+            hints: PollHints {
+                server_wait: retry_after,
+                ..PollHints::default()
+            },
+        }
     }
 }
 
-/// The message a panic was raised with.
-pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
+/// How `feed` is scheduled under `config`.
+fn policy(config: &Config, feed: &Feed) -> Policy {
+    Policy {
+        interval: feed.interval,
+        min: config.poll.min_interval,
+        max: config.poll.max_interval,
+        jitter: config.poll.jitter,
+    }
 }
 
 /// Records a poll that ended without its own record (it panicked, or outran its deadline) as a
@@ -245,24 +291,13 @@ pub async fn record_abandoned(
     reason: &str,
 ) -> Result<FeedReport, StoreError> {
     let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
-    let state = store.feed_state(&feed.id, feed.url.as_str()).await?;
-    let policy = Policy {
-        interval: feed.interval,
-        min: config.poll.min_interval,
-        max: config.poll.max_interval,
-        jitter: config.poll.jitter,
+    let poll = Poll {
+        feed,
+        now: Utc::now(),
+        policy: policy(config, feed),
+        state: store.feed_state(&feed.id, feed.url.as_str()).await?,
     };
-    let now = Utc::now();
-    let wait = policy.after_failure(state.consecutive_failures + 1, None, fastrand::f64());
-    let record = PollAttempt {
-        feed_id: feed.id.clone(),
-        url: feed.url.to_string(),
-        at: now,
-        next_poll_at: now + chrono_duration(wait),
-        status: "error".to_owned(),
-        error: Some(reason.to_owned()),
-        hints: PollHints::default(),
-    };
+    let record = poll.failure("error", reason, None);
     runtime.telemetry.poll_abandoned(&feed.id);
     failed(store, feed, record, reason.to_owned()).await
 }
@@ -459,33 +494,4 @@ fn log_move(feed: &Feed, hints: &ServerHints) {
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The CPU stage's three endings: its result, its panic, its deadline.
-    #[tokio::test]
-    async fn work_off_the_workers_ends_in_its_result_a_panic_or_the_deadline() {
-        let after = |ms| tokio::time::Instant::now() + Duration::from_millis(ms);
-        assert_eq!(off_the_workers(after(10_000), || 42).await, Ok(42));
-        let crashed = off_the_workers(after(10_000), || -> u32 { panic!("a hostile item") }).await;
-        assert!(
-            crashed
-                .as_ref()
-                .is_err_and(|e| e.contains("crashed on this body: a hostile item")),
-            "{crashed:?}"
-        );
-        let started = std::time::Instant::now();
-        let slow = off_the_workers(after(300), || std::thread::sleep(Duration::from_secs(2))).await;
-        assert!(
-            slow.as_ref().is_err_and(|e| e.contains("was abandoned")),
-            "{slow:?}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "the poll waited"
-        );
-    }
 }

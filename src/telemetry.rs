@@ -14,7 +14,6 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::model::DrainCounts;
-use crate::source::fetch::{FetchError, FetchOutcome};
 use crate::store::{NewStory, OutboxEntry, PollCounts};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -186,13 +185,12 @@ impl Telemetry {
     }
 
     /// Counts one fetch of `feed` and its duration.
-    pub fn fetched(&self, feed: &str, outcome: &FetchOutcome, took: Duration) {
+    pub fn fetched(&self, feed: &str, status: &'static str, took: Duration) {
         let feed = feed.to_owned();
         self.inner
             .fetch_seconds
             .get_or_create(&FeedLabel { feed: feed.clone() })
             .observe(took.as_secs_f64());
-        let status = status_class(outcome);
         self.inner
             .fetches
             .get_or_create(&FetchLabel { feed, status })
@@ -352,80 +350,14 @@ fn since(millis: i64) -> Option<Duration> {
     })
 }
 
-/// The status class of a fetch, for the `status` label.
-fn status_class(outcome: &FetchOutcome) -> &'static str {
-    let class = |status: u16| match status {
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    match outcome {
-        FetchOutcome::Modified { .. } => "2xx",
-        FetchOutcome::NotModified => "304",
-        FetchOutcome::RateLimited { status, .. }
-        | FetchOutcome::Failed(FetchError::Status(status)) => class(*status),
-        FetchOutcome::Failed(_) => "error",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn classifies_fetch_outcomes_by_status() {
-        let cases: &[(&str, FetchOutcome, &str)] = &[
-            (
-                "a new body is 2xx",
-                FetchOutcome::Modified {
-                    body: Vec::new(),
-                    content_type: None,
-                    validators: Default::default(),
-                },
-                "2xx",
-            ),
-            ("not modified is 304", FetchOutcome::NotModified, "304"),
-            (
-                "rate limited 429 is 4xx",
-                FetchOutcome::RateLimited {
-                    status: 429,
-                    retry_after: None,
-                },
-                "4xx",
-            ),
-            (
-                "a 503 is 5xx",
-                FetchOutcome::RateLimited {
-                    status: 503,
-                    retry_after: None,
-                },
-                "5xx",
-            ),
-            (
-                "a 404 is 4xx",
-                FetchOutcome::Failed(FetchError::Status(404)),
-                "4xx",
-            ),
-            (
-                "a timeout has no status",
-                FetchOutcome::Failed(FetchError::Timeout(Duration::from_secs(1))),
-                "error",
-            ),
-        ];
-        for (name, outcome, want) in cases {
-            assert_eq!(status_class(outcome), *want, "{name}");
-        }
-    }
-
-    #[test]
     fn counters_show_in_the_text_with_config_ids_as_labels() {
         let telemetry = Telemetry::new();
-        telemetry.fetched(
-            "bbc",
-            &FetchOutcome::NotModified,
-            Duration::from_millis(120),
-        );
+        telemetry.fetched("bbc", "304", Duration::from_millis(120));
         telemetry.parsed("bbc", 7);
         telemetry.reloaded(false);
         let text = telemetry.encode();

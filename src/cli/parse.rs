@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use rasad::source::display::terminal_safe;
-use rasad::source::fetch::{FetchOutcome, Fetcher, Validators};
-use rasad::source::parse::{BodyHints, parse_feed_with};
+use rasad::source::fetch::{Fetcher, Validators};
+use rasad::source::parse::{BodyHints, ParsedFeed};
+use rasad::source::read::{Body, CPU_DEADLINE, Read, read};
 
 use crate::{Failure, input, runtime_failure};
 
@@ -16,47 +17,32 @@ pub(crate) async fn parse(
     base: Option<String>,
     content_type: Option<String>,
 ) -> Result<ExitCode, Failure> {
-    let mut content_type = content_type.filter(|ct| !ct.is_empty());
-    let mut base = match base.filter(|u| !u.is_empty()) {
+    let content_type = content_type.filter(|ct| !ct.is_empty());
+    let base = match base.filter(|u| !u.is_empty()) {
         Some(u) => Some(url::Url::parse(&u).context("bad --url").map_err(input)?),
         None => None,
     };
-    let body = if source.starts_with("http://") || source.starts_with("https://") {
+    let feed = if source.starts_with("http://") || source.starts_with("https://") {
         let url = url::Url::parse(&source).context("bad URL").map_err(input)?;
-        let fetcher = Fetcher::new(
-            concat!("rasad/", env!("CARGO_PKG_VERSION")),
-            std::time::Duration::from_secs(10),
-            std::time::Duration::from_secs(30),
-            rasad::config::defaults::MAX_BODY,
-        )
-        .map_err(runtime_failure)?;
-        match fetcher.fetch(&url, &Validators::default()).await {
-            FetchOutcome::Modified {
-                body,
-                content_type: served_as,
-                ..
-            } => {
-                content_type = content_type.or(served_as);
-                base = base.or(Some(url));
-                body
-            }
-            FetchOutcome::Failed(e) => {
-                return Err(runtime_failure(anyhow::anyhow!("{source}: {e}")));
-            }
-            other => return Err(runtime_failure(anyhow::anyhow!("{source}: {other:?}"))),
-        }
+        let given = BodyHints {
+            content_type: content_type.as_deref(),
+            url: base.as_ref(),
+        };
+        read_url(&source, &url, given).await?
     } else {
-        std::fs::read(&source)
-            .with_context(|| format!("cannot read {source}"))
-            .map_err(input)?
+        let body = Body {
+            bytes: std::fs::read(&source)
+                .with_context(|| format!("cannot read {source}"))
+                .map_err(input)?,
+            content_type,
+            url: base,
+        };
+        let deadline = tokio::time::Instant::now() + CPU_DEADLINE;
+        match body.parse(deadline, |parsed| parsed).await {
+            Ok(parsed) => parsed.with_context(|| source.clone()).map_err(input)?,
+            Err(abandoned) => return Err(input(anyhow::anyhow!("{source}: parse {abandoned}"))),
+        }
     };
-    let hints = BodyHints {
-        content_type: content_type.as_deref(),
-        url: base.as_ref(),
-    };
-    let feed = parse_feed_with(&body, hints)
-        .with_context(|| source.clone())
-        .map_err(input)?;
     if json {
         println!(
             "{}",
@@ -82,4 +68,31 @@ pub(crate) async fn parse(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the feed at `url` as a poll reads it, with the hints given on the command line winning
+/// over the server's.
+async fn read_url(
+    source: &str,
+    url: &url::Url,
+    given: BodyHints<'_>,
+) -> Result<ParsedFeed, Failure> {
+    let fetcher = Fetcher::new(
+        concat!("rasad/", env!("CARGO_PKG_VERSION")),
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(30),
+        rasad::config::defaults::MAX_BODY,
+    )
+    .map_err(runtime_failure)?;
+    let reading = read(&fetcher, url, &Validators::default(), given, |parsed| {
+        parsed
+    })
+    .await;
+    match reading.read {
+        Read::Parsed { parsed, .. } => Ok(parsed),
+        Read::ParseFailed(e) => Err(input(anyhow::Error::new(e).context(source.to_owned()))),
+        Read::Abandoned(abandoned) => Err(input(anyhow::anyhow!("{source}: parse {abandoned}"))),
+        Read::FetchFailed(e) => Err(runtime_failure(anyhow::anyhow!("{source}: {e}"))),
+        other => Err(runtime_failure(anyhow::anyhow!("{source}: {other:?}"))),
+    }
 }

@@ -12,7 +12,6 @@ pub use index::ClusterIndex;
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -36,13 +35,14 @@ pub fn assign_keys(stories: &mut [Story], feed_url: &str) {
                 && guid_count.get(*g).copied().unwrap_or(0) <= 1
                 && (feed_canonical.is_none() || canonical_url(g) != feed_canonical)
         });
-        story.key = item_key(guid, story.url.as_deref(), &story.title, &story.summary);
+        story.key = story_key(guid, story.url.as_deref(), &story.title, &story.summary);
     }
 }
 
-/// The key of one item: `guid:…`, else `link:…` (canonical), else `hash:…` of the folded title
-/// and summary.
-pub fn item_key(guid: Option<&str>, link: Option<&str>, title: &str, summary: &str) -> String {
+/// The key of one item within its feed, stable across polls: `guid:…`, else `link:…`
+/// (canonical), else `hash:…` of the folded title and summary. The only key function: a story
+/// is keyed by [`assign_keys`], which decides first whether its guid can be trusted.
+pub fn story_key(guid: Option<&str>, link: Option<&str>, title: &str, summary: &str) -> String {
     if let Some(guid) = guid.map(str::trim).filter(|g| !g.is_empty()) {
         return format!("guid:{guid}");
     }
@@ -87,32 +87,6 @@ pub fn identities(story: &Story, feed_url: &str) -> Vec<String> {
     ids.sort();
     ids.dedup();
     ids
-}
-
-/// The key of an item within its feed, stable across polls: its guid, else its link, else a
-/// hash of its title and date.
-pub fn story_key(
-    guid: Option<&str>,
-    link: Option<&str>,
-    title: &str,
-    published: Option<DateTime<Utc>>,
-) -> String {
-    if let Some(guid) = guid.map(str::trim).filter(|g| !g.is_empty()) {
-        return format!("guid:{guid}");
-    }
-    if let Some(link) = link.map(str::trim).filter(|l| !l.is_empty()) {
-        return format!(
-            "link:{}",
-            canonical_url(link).unwrap_or_else(|| link.to_owned())
-        );
-    }
-    let mut hash = Sha256::new();
-    hash.update(crate::text::fold_str(title).as_bytes());
-    hash.update([0]);
-    if let Some(published) = published {
-        hash.update(published.timestamp().to_be_bytes());
-    }
-    format!("hash:{}", hex(&hash.finalize()[..16]))
 }
 
 /// Query parameters that only track the reader and never change the page.
@@ -294,23 +268,22 @@ mod tests {
 
     #[test]
     fn keys_prefer_guid_then_link_then_hash() {
-        let when = DateTime::from_timestamp(1_700_000_000, 0);
         assert_eq!(
-            story_key(Some("g1"), Some("https://x.example/"), "t", when),
+            story_key(Some("g1"), Some("https://x.example/"), "t", "s"),
             "guid:g1"
         );
         assert_eq!(
-            story_key(None, Some("https://x.example/a?utm_source=z"), "t", when),
+            story_key(None, Some("https://x.example/a?utm_source=z"), "t", "s"),
             "link:https://x.example/a"
         );
-        let hashed = story_key(None, None, "عنوان", when);
+        let hashed = story_key(None, None, "عنوان", "نص");
         assert!(hashed.starts_with("hash:"));
         assert_eq!(
             hashed,
-            story_key(Some("  "), None, "عُنوان", when),
+            story_key(Some("  "), None, "عُنوان", "نص"),
             "folded titles give the same key"
         );
-        assert_ne!(hashed, story_key(None, None, "عنوان", None));
+        assert_ne!(hashed, story_key(None, None, "عنوان", "نص آخر"));
     }
 
     fn item(guid: Option<&str>, link: Option<&str>, title: &str) -> Story {
@@ -325,7 +298,7 @@ mod tests {
             url: link.map(str::to_owned),
             guid: guid.map(str::to_owned),
             published: None,
-            fetched: DateTime::default(),
+            fetched: chrono::DateTime::default(),
         }
     }
 

@@ -50,6 +50,26 @@ pub enum FetchOutcome {
     Failed(FetchError),
 }
 
+impl FetchOutcome {
+    /// The outcome as a metric label: `2xx`, `304`, `4xx`, `5xx`, or `error` when no HTTP
+    /// answer came (timeout, refused, too large).
+    pub fn status_class(&self) -> &'static str {
+        let class = |status: u16| match status {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        match self {
+            FetchOutcome::Modified { .. } => "2xx",
+            FetchOutcome::NotModified => "304",
+            FetchOutcome::RateLimited { status, .. }
+            | FetchOutcome::Failed(FetchError::Status(status)) => class(*status),
+            FetchOutcome::Failed(_) => "error",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("HTTP status {0}")]
@@ -385,6 +405,51 @@ fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classifies_fetch_outcomes_by_status() {
+        let cases: &[(&str, FetchOutcome, &str)] = &[
+            (
+                "a new body is 2xx",
+                FetchOutcome::Modified {
+                    body: Vec::new(),
+                    content_type: None,
+                    validators: Default::default(),
+                },
+                "2xx",
+            ),
+            ("not modified is 304", FetchOutcome::NotModified, "304"),
+            (
+                "rate limited 429 is 4xx",
+                FetchOutcome::RateLimited {
+                    status: 429,
+                    retry_after: None,
+                },
+                "4xx",
+            ),
+            (
+                "a 503 is 5xx",
+                FetchOutcome::RateLimited {
+                    status: 503,
+                    retry_after: None,
+                },
+                "5xx",
+            ),
+            (
+                "a 404 is 4xx",
+                FetchOutcome::Failed(FetchError::Status(404)),
+                "4xx",
+            ),
+            (
+                "a timeout has no status",
+                FetchOutcome::Failed(FetchError::Timeout(Duration::from_secs(1))),
+                "error",
+            ),
+        ];
+        for (name, outcome, want) in cases {
+            assert_eq!(outcome.status_class(), *want, "{name}");
+        }
+    }
 
     #[test]
     fn follows_redirects_named_cases() {

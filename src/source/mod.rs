@@ -13,4 +13,5 @@ pub mod health;
 pub mod lenient;
 pub mod parse;
 pub mod plain;
-pub mod schedule;
+pub mod poll_policy;
+pub mod read;

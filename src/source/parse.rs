@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use url::Url;
 
-use crate::dedupe::story_key;
 use crate::model::Story;
 use crate::source::bounds::{Bounded, MAX_TEXT, MAX_TITLE, bound_feed, bounded_text};
 use crate::source::dates::parse_timestamp;
@@ -97,7 +96,7 @@ pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, ParseError> {
 /// Parses a feed body. A panic inside the parser becomes an error for this body alone.
 pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
     catch_unwind(AssertUnwindSafe(|| read_feed(body, hints)))
-        .map_err(|panic| ParseError::Panic(panic_message(&panic)))?
+        .map_err(|panic| ParseError::Panic(crate::panic_message(&panic)))?
 }
 
 /// Decode, repair, parse, fill in: the steps of [`parse_feed_with`].
@@ -299,7 +298,8 @@ impl ParsedFeed {
                 let published = e.published.or(e.updated);
                 Story {
                     feed: feed_id.to_owned(),
-                    key: story_key(e.id.as_deref(), e.link.as_deref(), &title, published),
+                    // Keyed by `dedupe::assign_keys` once the poll's items are all known.
+                    key: String::new(),
                     summary: bounded_text(html_to_text(&summary_html), MAX_TEXT),
                     content: bounded_text(html_to_text(&content_html), MAX_TEXT),
                     title,
@@ -332,14 +332,6 @@ impl Entry {
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,13 +360,16 @@ mod tests {
 
     #[test]
     fn an_item_without_guid_or_link_keeps_its_key_across_parses() {
-        let first = parse_feed(RSS.as_bytes())
-            .expect("parses")
-            .stories("f", Utc::now());
-        let second = parse_feed(RSS.as_bytes())
-            .expect("parses")
-            .stories("f", Utc::now());
+        let keyed = || {
+            let mut stories = parse_feed(RSS.as_bytes())
+                .expect("parses")
+                .stories("f", Utc::now());
+            crate::dedupe::assign_keys(&mut stories, "https://news.example/rss");
+            stories
+        };
+        let (first, second) = (keyed(), keyed());
         assert_eq!(first[1].guid, None);
+        assert!(first[1].key.starts_with("hash:"), "{}", first[1].key);
         assert_eq!(first[1].key, second[1].key);
     }
 
