@@ -20,10 +20,10 @@ use crate::model::{Story, Validators};
 use crate::outbox;
 use crate::panic_message;
 use crate::pipeline::{FeedReport, poll_feed, record_abandoned};
-use crate::runtime::Runtime;
 use crate::source::parse::BodyHints;
 use crate::source::read::{Read, read};
 use crate::store::{Store, StoreError};
+use crate::wiring::Wiring;
 use crate::{progress, server, service};
 
 mod due_feeds;
@@ -73,7 +73,7 @@ impl std::fmt::Display for OnceSummary {
 /// Polls every feed once, then sends every delivery that is due until each is delivered, dead
 /// or waiting for a later retry. Each finished poll is counted in `progress`.
 pub async fn once(
-    runtime: Arc<Runtime>,
+    runtime: Arc<Wiring>,
     store: &Store,
     progress: &Arc<progress::Counts>,
 ) -> Result<OnceSummary, AppError> {
@@ -113,7 +113,7 @@ pub struct DryRunMatch {
 
 /// Reads and matches every feed without validators and without touching the state; failures
 /// are logged and skipped.
-pub async fn dry_run(runtime: &Runtime) -> Vec<DryRunMatch> {
+pub async fn dry_run(runtime: &Wiring) -> Vec<DryRunMatch> {
     let mut matches = Vec::new();
     for feed in &runtime.config.feeds {
         // Read exactly as a poll reads it: the HTTP charset and the feed's URL count.
@@ -151,7 +151,7 @@ pub async fn dry_run(runtime: &Runtime) -> Vec<DryRunMatch> {
 }
 
 /// What the dry run shows of `story`, when it matches a topic.
-fn dry_run_match(runtime: &Runtime, feed: &Feed, story: Story) -> Option<DryRunMatch> {
+fn dry_run_match(runtime: &Wiring, feed: &Feed, story: Story) -> Option<DryRunMatch> {
     let hits = runtime.matcher.match_story(&story);
     if hits.is_empty() {
         return None;
@@ -179,7 +179,7 @@ fn dry_run_match(runtime: &Runtime, feed: &Feed, story: Story) -> Option<DryRunM
 /// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time, counting
 /// each in `progress` as it ends.
 async fn poll_many(
-    runtime: &Arc<Runtime>,
+    runtime: &Arc<Wiring>,
     store: &Store,
     indexes: Vec<usize>,
     progress: &Arc<progress::Counts>,
@@ -215,7 +215,7 @@ async fn poll_many(
 /// only: it is recorded as the feed's failure, with its backoff, and the feed's slot and lease
 /// are released like after any failure.
 async fn poll_one(
-    runtime: &Arc<Runtime>,
+    runtime: &Arc<Wiring>,
     store: &Store,
     index: usize,
 ) -> Result<FeedReport, StoreError> {
@@ -240,7 +240,7 @@ async fn poll_one(
 /// the service manager hears READY, RELOADING and STOPPING, and watchdog pings while the loops turn.
 pub async fn run(
     config_path: PathBuf,
-    runtime: Runtime,
+    runtime: Wiring,
     store: Store,
     admin: Option<tokio::net::TcpListener>,
     shutdown: CancellationToken,
@@ -418,7 +418,7 @@ async fn recv_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option
 
 /// Reads, checks and builds the config at `path`; on any failure logs every error and returns
 /// `None`, so that the running runtime stays. The new runtime keeps the running telemetry.
-fn reload(path: &Path, running: &Runtime) -> Option<Runtime> {
+fn reload(path: &Path, running: &Wiring) -> Option<Wiring> {
     let config = match Config::load(path) {
         Ok(config) => config,
         Err(e) => {
@@ -429,7 +429,7 @@ fn reload(path: &Path, running: &Runtime) -> Option<Runtime> {
     if config.daemon.listen != running.config.daemon.listen {
         tracing::warn!("daemon.listen changed; the admin HTTP server moves on the next restart");
     }
-    match Runtime::build(config) {
+    match Wiring::build(config) {
         Ok(mut runtime) => {
             runtime.telemetry = running.telemetry.clone();
             tracing::info!(summary = %runtime.config.summary(), "config reloaded");
@@ -453,7 +453,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// and then every [`PRUNE_EVERY`], until `shutdown`.
 async fn run_retention(
     store: Store,
-    runtime: watch::Receiver<Arc<Runtime>>,
+    runtime: watch::Receiver<Arc<Wiring>>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -475,7 +475,7 @@ async fn run_retention(
 
 async fn run_outbox(
     store: Store,
-    mut runtime: watch::Receiver<Arc<Runtime>>,
+    mut runtime: watch::Receiver<Arc<Wiring>>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {

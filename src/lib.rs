@@ -35,7 +35,6 @@ pub mod pipeline;
 pub mod progress;
 pub mod redact;
 pub mod retry_after;
-pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod sink;
@@ -43,6 +42,7 @@ pub mod source;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod wiring;
 
 /// An error with its chain of sources, as one line: HTTP and SMTP clients put the useful part
 /// ("connection refused", "certificate expired") in the innermost source.

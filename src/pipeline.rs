@@ -11,7 +11,6 @@ use crate::config::{Config, Feed};
 use crate::dedupe::{assign_keys, canonical_url, content_hash, fingerprint, identities};
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
-use crate::runtime::Runtime;
 use crate::source::bounds::Bounded;
 use crate::source::fetch::ServerHints;
 use crate::source::parse::BodyHints;
@@ -21,6 +20,7 @@ use crate::store::{
     FeedState, NewAlert, NewStory, PollAttempt, PollCounts, PollHints, PollRecord, Store,
     StoreError,
 };
+use crate::wiring::Wiring;
 
 /// How one poll of one feed went.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +49,7 @@ struct Poll<'a> {
 
 /// Polls feed `index` of the runtime's config once and records the result.
 pub async fn poll_feed(
-    runtime: &Arc<Runtime>,
+    runtime: &Arc<Wiring>,
     index: usize,
     store: &Store,
 ) -> Result<FeedReport, StoreError> {
@@ -123,7 +123,7 @@ pub async fn poll_feed(
 }
 
 /// Reads the poll's feed with its validators, and its stories in the parse's job.
-async fn read_stories(runtime: &Runtime, poll: &Poll<'_>) -> Reading<Parsed> {
+async fn read_stories(runtime: &Wiring, poll: &Poll<'_>) -> Reading<Parsed> {
     let (feed_id, now) = (poll.feed.id.clone(), poll.now);
     read(
         &runtime.fetcher,
@@ -169,7 +169,7 @@ async fn not_modified(
 /// Records a read that brought no stories (rate limited, failed fetch, unreadable or abandoned
 /// body) as a failure of the feed, with its backoff.
 async fn read_failed(
-    runtime: &Runtime,
+    runtime: &Wiring,
     store: &Store,
     poll: &Poll<'_>,
     read: Read<Parsed>,
@@ -223,7 +223,7 @@ async fn next_wait(
 /// blocking pool, by the deadline the parse began. The inner error says why the matching was
 /// abandoned.
 async fn plan_off_the_workers(
-    runtime: &Arc<Runtime>,
+    runtime: &Arc<Wiring>,
     index: usize,
     store: &Store,
     mut stories: Vec<Story>,
@@ -285,7 +285,7 @@ fn policy(config: &Config, feed: &Feed) -> Policy {
 /// failure of its feed, with the usual backoff: the feed keeps its place in the schedule, and
 /// its lease is released.
 pub async fn record_abandoned(
-    runtime: &Runtime,
+    runtime: &Wiring,
     index: usize,
     store: &Store,
     reason: &str,

@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use crate::runtime::Runtime;
 use crate::store::{FeedEntry, Store, StoreError};
+use crate::wiring::Wiring;
 
 /// The longest the leased scheduler sleeps without asking the store: feeds another instance
 /// released, or one that died left, are found at least this often.
@@ -28,7 +28,7 @@ pub(super) enum Schedule {
     /// Due times and leases live in the store; `registered` is the runtime whose feeds were
     /// last registered there.
     Leased {
-        registered: Option<Arc<Runtime>>,
+        registered: Option<Arc<Wiring>>,
         next_look: Instant,
     },
 }
@@ -51,7 +51,7 @@ impl Schedule {
     /// store once per config.
     pub(super) async fn sync(
         &mut self,
-        runtime: &Arc<Runtime>,
+        runtime: &Arc<Wiring>,
         store: &Store,
     ) -> Result<(), StoreError> {
         match self {
@@ -71,7 +71,7 @@ impl Schedule {
     /// among `polling`; with leases they are claimed for this instance.
     pub(super) async fn take_due(
         &mut self,
-        runtime: &Runtime,
+        runtime: &Wiring,
         store: &Store,
         polling: &HashSet<String>,
         free: usize,
@@ -156,7 +156,7 @@ impl Schedule {
     }
 
     /// How often leases are renewed (`None`: no leases).
-    pub(super) fn renew_every(&self, runtime: &Runtime) -> Option<Duration> {
+    pub(super) fn renew_every(&self, runtime: &Wiring) -> Option<Duration> {
         match self {
             Schedule::Local(_) => None,
             Schedule::Leased { .. } => Some(runtime.config.daemon.lease / 3),
@@ -166,7 +166,7 @@ impl Schedule {
     /// Extends this instance's leases on the feeds it is polling. A feed another instance
     /// holds now was lost (this instance stalled past its lease): both may poll it once, which
     /// the store's unique constraints make harmless, but it is worth a warning.
-    pub(super) async fn renew(&self, runtime: &Runtime, store: &Store, polling: &HashSet<String>) {
+    pub(super) async fn renew(&self, runtime: &Wiring, store: &Store, polling: &HashSet<String>) {
         if !matches!(self, Schedule::Leased { .. }) || polling.is_empty() {
             return;
         }
@@ -186,7 +186,7 @@ impl Schedule {
 }
 
 /// The configured feeds as the store registers them, each due by its cap from now.
-fn feed_entries(runtime: &Runtime) -> Vec<FeedEntry> {
+fn feed_entries(runtime: &Wiring) -> Vec<FeedEntry> {
     let now = Utc::now();
     runtime
         .config
@@ -222,13 +222,13 @@ pub(super) struct Local {
     queue: BTreeSet<(Instant, String)>,
     /// Each feed's index in the config the schedule was last synced with.
     index_of: HashMap<String, usize>,
-    synced: Option<Arc<Runtime>>,
+    synced: Option<Arc<Wiring>>,
 }
 
 impl Local {
     /// Adds feeds new to the schedule (due when the store says, or now) and drops removed ones;
     /// nothing to do while the config is the one last synced.
-    async fn sync(&mut self, runtime: &Arc<Runtime>, store: &Store) -> Result<(), StoreError> {
+    async fn sync(&mut self, runtime: &Arc<Wiring>, store: &Store) -> Result<(), StoreError> {
         if self
             .synced
             .as_ref()

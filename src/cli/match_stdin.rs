@@ -9,8 +9,8 @@ use anyhow::Context;
 use rasad::config::Config;
 use rasad::matcher::{KeywordOptions, KeywordSpec, Matcher};
 use rasad::model::Field;
-use rasad::runtime::topic_specs;
 use rasad::source::display::terminal_safe;
+use rasad::wiring::topic_specs;
 
 use crate::{Failure, input};
 

@@ -3,8 +3,8 @@
 use anyhow::Context;
 
 use rasad::config::Config;
-use rasad::runtime::Runtime;
 use rasad::store::Store;
+use rasad::wiring::Wiring;
 
 use crate::{Failure, input, runtime_failure};
 
@@ -19,16 +19,16 @@ pub(crate) mod outbox;
 pub(crate) mod parse;
 pub(crate) mod run;
 
-pub(crate) fn load(path: &std::path::Path) -> Result<(Runtime, Vec<String>), Failure> {
+pub(crate) fn load(path: &std::path::Path) -> Result<(Wiring, Vec<String>), Failure> {
     let config = Config::load(path).map_err(input)?;
     let warnings = config.warnings();
-    let runtime = Runtime::build(config)
+    let runtime = Wiring::build(config)
         .context("cannot build the config")
         .map_err(input)?;
     Ok((runtime, warnings))
 }
 
-pub(crate) async fn open_store(runtime: &Runtime) -> Result<Store, Failure> {
+pub(crate) async fn open_store(runtime: &Wiring) -> Result<Store, Failure> {
     open_state(&runtime.config).await
 }
 

@@ -5,19 +5,19 @@ use std::ops::Range;
 
 use icu_normalizer::DecomposingNormalizerBorrowed;
 
-use super::folded::Sink;
+use super::folded::MapWriter;
 use super::tables::*;
 
-/// The folding loop: appends the folding of `input` to `text` and reports the map to `sink`.
+/// The folding loop: appends the folding of `input` to `text` and writes where it comes from to `map`.
 ///
 /// Characters that fold to themselves are copied in runs, and characters that fold to another of
 /// the same length are swapped in place of one; both keep the map byte for byte, so while the
 /// map's last segment is known to reach the current position (`aligned`), they do not consult
 /// it. Everything else goes through [`Out::apply`], as [`classify`] says.
-pub(super) fn fold_with<S: Sink>(input: &str, text: &mut String, sink: &mut S) {
+pub(super) fn fold_with<S: MapWriter>(input: &str, text: &mut String, map: &mut S) {
     let mut out = Out {
         text,
-        sink,
+        map,
         in_gap: false,
     };
     let bytes = input.as_bytes();
@@ -76,7 +76,7 @@ pub(super) fn fold_with<S: Sink>(input: &str, text: &mut String, sink: &mut S) {
         let swap = match (kind, fold) {
             (SWAP, Fold::Keep(c)) => Some(c),
             (TEH, _) => {
-                out.sink.teh_marbuta(out.text.len() as u32);
+                out.map.teh_marbuta(out.text.len() as u32);
                 Some('ه')
             }
             (GAP, _) if !out.in_gap => Some(' '),
@@ -128,11 +128,11 @@ pub(super) fn fold_with<S: Sink>(input: &str, text: &mut String, sink: &mut S) {
 
 pub(super) struct Out<'a, S> {
     pub(super) text: &'a mut String,
-    pub(super) sink: &'a mut S,
+    pub(super) map: &'a mut S,
     pub(super) in_gap: bool,
 }
 
-impl<S: Sink> Out<'_, S> {
+impl<S: MapWriter> Out<'_, S> {
     /// Copies a run of characters that fold to themselves (ASCII or two-byte Arabic only);
     /// `aligned` as in [`fold_with`].
     #[inline]
@@ -153,7 +153,7 @@ impl<S: Sink> Out<'_, S> {
         match fold {
             Fold::Keep(c) => self.push(c, start, same_length(c)),
             Fold::TehMarbuta => {
-                self.sink.teh_marbuta(self.text.len() as u32);
+                self.map.teh_marbuta(self.text.len() as u32);
                 self.push('ه', start, same_length('ه'));
             }
             Fold::Delete => {}
@@ -182,7 +182,7 @@ impl<S: Sink> Out<'_, S> {
         match fold {
             Fold::Keep(c) => self.push(c, start, false),
             Fold::TehMarbuta => {
-                self.sink.teh_marbuta(self.text.len() as u32);
+                self.map.teh_marbuta(self.text.len() as u32);
                 self.push('ه', start, false);
             }
             Fold::Gap if !self.in_gap => self.push(' ', start, false),
@@ -206,6 +206,6 @@ impl<S: Sink> Out<'_, S> {
 
     #[inline]
     pub(super) fn note(&mut self, original: u32, linear: bool) {
-        self.sink.note(self.text.len() as u32, original, linear);
+        self.map.note(self.text.len() as u32, original, linear);
     }
 }

@@ -129,7 +129,7 @@ impl Default for Folded {
 
 /// Where the folding loop reports where folded text comes from: the map of [`Folded`], or
 /// nowhere when only the text is wanted.
-pub(super) trait Sink {
+pub(super) trait MapWriter {
     /// The folded text about to be appended at `folded` comes from `original`, byte for byte
     /// (`linear`) or all from the one character there.
     fn note(&mut self, folded: u32, original: u32, linear: bool);
@@ -139,7 +139,7 @@ pub(super) trait Sink {
 
 pub(super) struct NoMap;
 
-impl Sink for NoMap {
+impl MapWriter for NoMap {
     #[inline(always)]
     fn note(&mut self, _: u32, _: u32, _: bool) {}
     #[inline(always)]
@@ -151,7 +151,7 @@ pub(super) struct Map<'a> {
     pub(super) teh_marbuta: &'a mut Vec<u32>,
 }
 
-impl Sink for Map<'_> {
+impl MapWriter for Map<'_> {
     /// Starts a new segment unless the text about to be appended continues the last one.
     #[inline]
     fn note(&mut self, folded: u32, original: u32, linear: bool) {

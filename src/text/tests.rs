@@ -137,7 +137,7 @@ fn fold_one_by_one(input: &str) -> Folded {
     };
     let mut out = Out {
         text: &mut folded.text,
-        sink: &mut map,
+        map: &mut map,
         in_gap: false,
     };
     for (at, ch) in input.char_indices() {

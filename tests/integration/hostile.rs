@@ -200,7 +200,7 @@ async fn a_crashed_poll_is_recorded_as_a_failure_and_polled_again_on_backoff() {
     let env = Env::start().await;
     let text = config(&env, &["crashy"]);
     let config = rasad::config::Config::parse(&text, &env.config_path()).expect("config checks");
-    let runtime = std::sync::Arc::new(rasad::runtime::Runtime::build(config).expect("builds"));
+    let runtime = std::sync::Arc::new(rasad::wiring::Wiring::build(config).expect("builds"));
     std::fs::create_dir_all(env.dir.path().join("state")).expect("state folder");
     let store = rasad::store::Store::open(&env.dir.path().join("state/rasad.db"))
         .await

@@ -6,7 +6,7 @@ use std::path::Path;
 use rasad::config::Config;
 use rasad::matcher::Matcher;
 use rasad::model::Field;
-use rasad::runtime::topic_specs;
+use rasad::wiring::topic_specs;
 
 const CASES: &str = "../shared/samples/arabic-match/dev.jsonl";
 

@@ -1,5 +1,5 @@
 //! Everything one config version builds: the keyword automaton, the HTTP fetcher and the sinks.
-//! A reload builds a new `Runtime` and swaps it in only when building succeeded. The outbox and
+//! A reload builds a new `Wiring` and swaps it in only when building succeeded. The outbox and
 //! the admin server see of it only what they use ([`Senders`], [`Status`]).
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use crate::source::fetch::Fetcher;
 use crate::telemetry::Telemetry;
 
 #[derive(Debug)]
-pub struct Runtime {
+pub struct Wiring {
     pub config: Arc<Config>,
     pub matcher: Matcher,
     pub fetcher: Fetcher,
@@ -34,8 +34,8 @@ pub enum BuildError {
     Sink(#[from] SinkError),
 }
 
-impl Runtime {
-    pub fn build(config: Config) -> Result<Runtime, BuildError> {
+impl Wiring {
+    pub fn build(config: Config) -> Result<Wiring, BuildError> {
         let matcher = Matcher::new(topic_specs(&config))?;
         let poll = &config.poll;
         let fetcher = Fetcher::new(
@@ -51,7 +51,7 @@ impl Runtime {
             .iter()
             .map(|c| Ok((c.id.clone(), Sink::build(c)?)))
             .collect::<Result<HashMap<_, _>, SinkError>>()?;
-        Ok(Runtime {
+        Ok(Wiring {
             config: Arc::new(config),
             matcher,
             fetcher,
@@ -61,7 +61,7 @@ impl Runtime {
     }
 }
 
-impl Senders for Runtime {
+impl Senders for Wiring {
     fn sinks(&self) -> &HashMap<String, Sink> {
         &self.sinks
     }
@@ -75,7 +75,7 @@ impl Senders for Runtime {
     }
 }
 
-impl Status for Runtime {
+impl Status for Wiring {
     fn telemetry(&self) -> &Telemetry {
         &self.telemetry
     }
