@@ -248,47 +248,20 @@ pub async fn run(
     let telemetry = runtime.telemetry.clone();
     let (runtime_tx, runtime_rx) = watch::channel(Arc::new(runtime));
     let services = CancellationToken::new();
-    if let Some(listener) = admin {
-        let serve = server::serve(
-            listener,
-            store.clone(),
-            runtime_rx.clone(),
-            services.clone(),
-        );
-        tokio::spawn(serve);
-    }
-    if let Some(interval) = service::watchdog() {
-        tokio::spawn(service::run_watchdog(
-            interval,
-            telemetry.clone(),
-            services.clone(),
-        ));
-    }
+    let wake_outbox = Arc::new(Notify::new());
+    let outbox_task = spawn_beside_polls(
+        &store,
+        admin,
+        (&runtime_tx, runtime_rx),
+        &wake_outbox,
+        &services,
+        &shutdown,
+    );
     let beat = service::beat_period();
     let mut notified_ready = false;
-    let wake_outbox = Arc::new(Notify::new());
-    let outbox_task = tokio::spawn(run_outbox(
-        store.clone(),
-        runtime_rx,
-        wake_outbox.clone(),
-        shutdown.clone(),
-    ));
-    tokio::spawn(run_retention(
-        store.clone(),
-        runtime_tx.subscribe(),
-        shutdown.clone(),
-    ));
-    {
-        let (store, wake, stop) = (store.clone(), wake_outbox.clone(), shutdown.clone());
-        tokio::spawn(async move { store.listen_for_deliveries(wake, stop).await });
-    }
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut schedule = Schedule::for_store(&store);
-    let mut in_flight: JoinSet<Result<FeedReport, StoreError>> = JoinSet::new();
-    let mut polling: std::collections::HashSet<String> = Default::default();
-    // The feed of each poll task, so that a task that ends without a report (it panicked, past
-    // the guard in `poll_one`) still gives its feed back to the schedule.
-    let mut task_feeds: std::collections::HashMap<tokio::task::Id, String> = Default::default();
+    let mut polls = Polls::default();
     let renew_every = schedule.renew_every(&runtime_tx.borrow());
     let mut renew = tokio::time::interval(renew_every.unwrap_or(Duration::from_secs(3600)));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -300,76 +273,36 @@ pub async fn run(
     );
     loop {
         let runtime = runtime_tx.borrow().clone();
-        let free = runtime
-            .config
-            .poll
-            .concurrency
-            .saturating_sub(polling.len());
-        // A store that does not answer (a shared database restarting) costs polls, not the
-        // daemon: the schedule is read again shortly.
-        let due = match schedule.sync(&runtime, &store).await {
-            Ok(()) => schedule.take_due(&runtime, &store, &polling, free).await,
-            Err(e) => Err(e),
-        };
-        let due = due.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot read the feed schedule from the store; trying again shortly");
-            schedule.back_off();
-            Vec::new()
-        });
+        let due = take_due(&mut schedule, &runtime, &store, &polls.polling).await;
         // An instance sharing the feeds with others may find none due for a while: having
         // looked is its sign of life.
-        telemetry.scheduler_beat(store.is_shared() && due.is_empty() && polling.is_empty());
+        telemetry.scheduler_beat(store.is_shared() && due.is_empty() && polls.polling.is_empty());
         if !notified_ready {
             service::ready(&runtime.config.summary());
             notified_ready = true;
         }
         for index in due {
-            let feed = &runtime.config.feeds[index];
-            if polling.insert(feed.id.clone()) {
-                let (runtime, store) = (runtime.clone(), store.clone());
-                let task = in_flight.spawn(async move { poll_one(&runtime, &store, index).await });
-                task_feeds.insert(task.id(), feed.id.clone());
-            }
+            polls.start(&runtime, &store, index);
         }
         let now = Instant::now();
         // With every slot taken, the next thing to wait for is a poll ending.
-        let next_due = if polling.len() >= runtime.config.poll.concurrency {
+        let next_due = if polls.polling.len() >= runtime.config.poll.concurrency {
             now + beat
         } else {
-            schedule.next_due(&polling, now).min(now + beat)
+            schedule.next_due(&polls.polling, now).min(now + beat)
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            Some(joined) = in_flight.join_next_with_id() => {
-                let (task, result) = match joined {
-                    Ok((task, result)) => (task, Some(result)),
-                    Err(e) => (e.id(), None),
+            Some(joined) = polls.in_flight.join_next_with_id() => {
+                let Some((id, wait, recorded)) = polls.ended(joined, &runtime, &wake_outbox) else {
+                    continue;
                 };
-                let Some(id) = task_feeds.remove(&task) else { continue };
-                polling.remove(&id);
                 telemetry.scheduler_beat(true);
-                let interval = || runtime.config.feeds.iter().find(|f| f.id == id).map_or(Duration::from_secs(60), |f| f.interval);
-                let (wait, recorded) = match result {
-                    Some(Ok(report)) => {
-                        if report.counts.deliveries > 0 {
-                            wake_outbox.notify_one();
-                        }
-                        ((report.next_poll_at - Utc::now()).to_std().unwrap_or_default(), true)
-                    }
-                    Some(Err(e)) => {
-                        tracing::error!(feed = %id, error = %e, "cannot record the poll; retrying after the feed's interval");
-                        (interval(), false)
-                    }
-                    None => {
-                        tracing::error!(feed = %id, "the poll task ended without a report; retrying after the feed's interval");
-                        (interval(), false)
-                    }
-                };
                 schedule.polled(&store, id, wait, recorded).await;
             }
             () = tokio::time::sleep_until(next_due) => {}
             _ = renew.tick(), if renew_every.is_some() => {
-                schedule.renew(&runtime, &store, &polling).await;
+                schedule.renew(&runtime, &store, &polls.polling).await;
             }
             Some(()) = recv_hangup(&mut hangup) => {
                 service::reloading();
@@ -383,10 +316,152 @@ pub async fn run(
             }
         }
     }
-    tracing::info!(in_flight = polling.len(), "shutting down");
+    tracing::info!(in_flight = polls.polling.len(), "shutting down");
     service::stopping();
     services.cancel();
-    // One deadline for polls and sends together: the whole stop takes at most the grace.
+    stop_within_grace(polls.in_flight, outbox_task).await;
+    store.close().await;
+    Ok(())
+}
+
+/// Starts what runs beside the polls: the admin server and the watchdog (until `services` is
+/// cancelled), the outbox, retention and the listener for new deliveries (until `shutdown`).
+/// Returns the outbox's task, which shutdown waits for.
+fn spawn_beside_polls(
+    store: &Store,
+    admin: Option<tokio::net::TcpListener>,
+    (runtime_tx, runtime_rx): (&watch::Sender<Arc<Wiring>>, watch::Receiver<Arc<Wiring>>),
+    wake_outbox: &Arc<Notify>,
+    services: &CancellationToken,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let telemetry = runtime_rx.borrow().telemetry.clone();
+    if let Some(listener) = admin {
+        let serve = server::serve(
+            listener,
+            store.clone(),
+            runtime_rx.clone(),
+            services.clone(),
+        );
+        tokio::spawn(serve);
+    }
+    if let Some(interval) = service::watchdog() {
+        tokio::spawn(service::run_watchdog(interval, telemetry, services.clone()));
+    }
+    let outbox_task = tokio::spawn(run_outbox(
+        store.clone(),
+        runtime_rx,
+        wake_outbox.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(run_retention(
+        store.clone(),
+        runtime_tx.subscribe(),
+        shutdown.clone(),
+    ));
+    let (store, wake, stop) = (store.clone(), wake_outbox.clone(), shutdown.clone());
+    tokio::spawn(async move { store.listen_for_deliveries(wake, stop).await });
+    outbox_task
+}
+
+/// The feeds due now, at most as many as free poll slots. A store that does not answer (a
+/// shared database restarting) costs polls, not the daemon: the schedule is read again shortly.
+async fn take_due(
+    schedule: &mut Schedule,
+    runtime: &Arc<Wiring>,
+    store: &Store,
+    polling: &std::collections::HashSet<String>,
+) -> Vec<usize> {
+    let free = runtime
+        .config
+        .poll
+        .concurrency
+        .saturating_sub(polling.len());
+    let due = match schedule.sync(runtime, store).await {
+        Ok(()) => schedule.take_due(runtime, store, polling, free).await,
+        Err(e) => Err(e),
+    };
+    due.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the feed schedule from the store; trying again shortly");
+        schedule.back_off();
+        Vec::new()
+    })
+}
+
+/// The polls under way in the daemon.
+#[derive(Default)]
+struct Polls {
+    in_flight: JoinSet<Result<FeedReport, StoreError>>,
+    /// The ids of the feeds being polled.
+    polling: std::collections::HashSet<String>,
+    /// The feed of each poll task, so that a task that ends without a report (it panicked, past
+    /// the guard in `poll_one`) still gives its feed back to the schedule.
+    task_feeds: HashMap<tokio::task::Id, String>,
+}
+
+impl Polls {
+    /// Starts a poll of feed `index`, unless one is under way.
+    fn start(&mut self, runtime: &Arc<Wiring>, store: &Store, index: usize) {
+        let feed = &runtime.config.feeds[index];
+        if self.polling.insert(feed.id.clone()) {
+            let (runtime, store) = (runtime.clone(), store.clone());
+            let task = self
+                .in_flight
+                .spawn(async move { poll_one(&runtime, &store, index).await });
+            self.task_feeds.insert(task.id(), feed.id.clone());
+        }
+    }
+
+    /// Forgets a poll that ended and says what the schedule should do with its feed: the
+    /// feed's id, the wait before its next poll, and whether its poll was recorded. Wakes the
+    /// outbox when the poll queued deliveries. `None` for a task this set does not know.
+    fn ended(
+        &mut self,
+        joined: Result<(tokio::task::Id, Result<FeedReport, StoreError>), tokio::task::JoinError>,
+        runtime: &Wiring,
+        wake_outbox: &Notify,
+    ) -> Option<(String, Duration, bool)> {
+        let (task, result) = match joined {
+            Ok((task, result)) => (task, Some(result)),
+            Err(e) => (e.id(), None),
+        };
+        let id = self.task_feeds.remove(&task)?;
+        self.polling.remove(&id);
+        let interval = || {
+            runtime
+                .config
+                .feeds
+                .iter()
+                .find(|f| f.id == id)
+                .map_or(Duration::from_secs(60), |f| f.interval)
+        };
+        let (wait, recorded) = match result {
+            Some(Ok(report)) => {
+                if report.counts.deliveries > 0 {
+                    wake_outbox.notify_one();
+                }
+                let wait = (report.next_poll_at - Utc::now()).to_std();
+                (wait.unwrap_or_default(), true)
+            }
+            Some(Err(e)) => {
+                tracing::error!(feed = %id, error = %e, "cannot record the poll; retrying after the feed's interval");
+                (interval(), false)
+            }
+            None => {
+                tracing::error!(feed = %id, "the poll task ended without a report; retrying after the feed's interval");
+                (interval(), false)
+            }
+        };
+        Some((id, wait, recorded))
+    }
+}
+
+/// Waits for the polls under way and the outbox to end, for at most [`SHUTDOWN_GRACE`] in all;
+/// what still runs then is abandoned (leases and unsaved validators make it safe to redo).
+async fn stop_within_grace(
+    mut in_flight: JoinSet<Result<FeedReport, StoreError>>,
+    outbox_task: tokio::task::JoinHandle<()>,
+) {
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     if tokio::time::timeout_at(deadline, async {
         while in_flight.join_next().await.is_some() {}
@@ -405,8 +480,6 @@ pub async fn run(
             "deliveries still running after {SHUTDOWN_GRACE:?}; their leases will expire"
         );
     }
-    store.close().await;
-    Ok(())
 }
 
 async fn recv_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {

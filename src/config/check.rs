@@ -16,6 +16,7 @@ mod channel;
 mod daemon;
 mod delivery;
 mod feed;
+mod timings;
 mod topic;
 
 /// Checks `raw` (parsed from `text`, read from `path`) and builds the `Config`, or returns every
@@ -25,152 +26,16 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         text,
         problems: Vec::new(),
     };
-    let base = path.parent().unwrap_or(Path::new("."));
-    let state = match &raw.daemon.state {
-        Some(s) if s.get_ref().trim().is_empty() => {
-            c.problem(
-                "daemon.state",
-                s.span(),
-                "must not be empty; leave it out for the default",
-            );
-            StateLocation::File(PathBuf::new())
-        }
-        Some(s) if is_postgres_url(s.get_ref()) => c.postgres_state(s, &raw.daemon),
-        Some(s) => StateLocation::parse(s.get_ref(), base),
-        None => StateLocation::File(default_state_path()),
-    };
-    if let (StateLocation::File(_), Some(key)) = (
-        &state,
-        raw.daemon
-            .state_password_env
-            .as_ref()
-            .or(raw.daemon.state_password_file.as_ref()),
-    ) {
-        c.problem(
-            "daemon.state_password",
-            key.span(),
-            "is only used with a postgres:// state",
-        );
-    }
-    let instance = match &raw.daemon.instance {
-        Some(s) if s.get_ref().trim().is_empty() || s.get_ref().len() > 128 => {
-            c.problem(
-                "daemon.instance",
-                s.span(),
-                "must be 1 to 128 characters; leave it out for host name and process id",
-            );
-            String::new()
-        }
-        Some(s) => s.get_ref().trim().to_owned(),
-        None => default_instance(),
-    };
-    let lease = c.duration("daemon.lease", &raw.daemon.lease, DEFAULT_LEASE);
-    if lease < MIN_LEASE
-        && let Some(value) = &raw.daemon.lease
-    {
-        c.problem(
-            "daemon.lease",
-            value.span(),
-            format!(
-                "{} is too short: an instance must be able to renew its leases; at least {}",
-                humantime::format_duration(lease),
-                humantime::format_duration(MIN_LEASE)
-            ),
-        );
-    }
-    let listen = c.listen(&raw.daemon.listen);
-    let retention = c.duration_within(
-        "daemon.retention",
-        &raw.daemon.retention,
-        Duration::from_secs(30 * 24 * 3600),
-        MAX_RETENTION,
-    );
-    let cluster_window = c.duration(
-        "daemon.cluster_window",
-        &raw.daemon.cluster_window,
-        defaults::CLUSTER_WINDOW,
-    );
-    let poll = Poll {
-        interval: c.duration("poll.interval", &raw.poll.interval, defaults::POLL_INTERVAL),
-        timeout: c.duration("poll.timeout", &raw.poll.timeout, Duration::from_secs(30)),
-        connect_timeout: c.duration(
-            "poll.connect_timeout",
-            &raw.poll.connect_timeout,
-            Duration::from_secs(10),
-        ),
-        max_body: c.size("poll.max_body", &raw.poll.max_body, defaults::MAX_BODY),
-        concurrency: c.positive("poll.concurrency", &raw.poll.concurrency, 16),
-        alert_on_first_poll: raw.poll.alert_on_first_poll.unwrap_or(false),
-        user_agent: raw
-            .poll
-            .user_agent
-            .as_ref()
-            .map(|s| s.get_ref().clone())
-            .unwrap_or_else(|| format!("rasad/{} (feed monitor)", env!("CARGO_PKG_VERSION"))),
-        min_interval: c.duration(
-            "poll.min_interval",
-            &raw.poll.min_interval,
-            Duration::from_secs(60),
-        ),
-        max_interval: c.duration(
-            "poll.max_interval",
-            &raw.poll.max_interval,
-            Duration::from_secs(6 * 3600),
-        ),
-        per_host: c.positive("poll.per_host", &raw.poll.per_host, defaults::PER_HOST),
-        adaptive: raw.poll.adaptive.unwrap_or(false),
-        jitter: c.fraction("poll.jitter", &raw.poll.jitter, 0.1),
-        allow_private_redirects: raw.poll.allow_private_redirects.unwrap_or(false),
-    };
-    if poll.min_interval > poll.max_interval
-        && let Some(min) = &raw.poll.min_interval
-    {
-        c.problem(
-            "poll.min_interval",
-            min.span(),
-            format!(
-                "{} is longer than poll.max_interval ({})",
-                humantime::format_duration(poll.min_interval),
-                humantime::format_duration(poll.max_interval)
-            ),
-        );
-    }
-    let delivery = Delivery {
-        retry_initial: c.duration(
-            "delivery.retry_initial",
-            &raw.delivery.retry_initial,
-            Duration::from_secs(30),
-        ),
-        retry_max: c.duration(
-            "delivery.retry_max",
-            &raw.delivery.retry_max,
-            Duration::from_secs(3600),
-        ),
-        timeout: c.duration(
-            "delivery.timeout",
-            &raw.delivery.timeout,
-            Duration::from_secs(30),
-        ),
-        max_age: c.duration(
-            "delivery.max_age",
-            &raw.delivery.max_age,
-            Duration::from_secs(48 * 3600),
-        ),
-    };
+    let daemon = c.daemon(&raw.daemon, path.parent().unwrap_or(Path::new(".")));
+    let poll = c.poll(&raw.poll);
+    let delivery = c.delivery(&raw.delivery);
     let feeds = c.feeds(&raw, poll.interval);
     let channels = c.channels(&raw, delivery.timeout);
     let topics = c.topics(&raw, &channels);
     if c.problems.is_empty() {
         Ok(Config {
             path: path.to_owned(),
-            daemon: Daemon {
-                state,
-                instance,
-                lease,
-                listen,
-                retention,
-                cluster_window,
-            },
+            daemon,
             poll,
             delivery,
             feeds,
