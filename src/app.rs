@@ -238,6 +238,9 @@ async fn poll_one(
 /// Runs the daemon until `shutdown` is cancelled: every feed on its schedule, the outbox
 /// whenever deliveries are due, the admin HTTP server on `admin`. SIGHUP reloads `config_path`;
 /// the service manager hears READY, RELOADING and STOPPING, and watchdog pings while the loops turn.
+///
+/// A little over a screen on purpose: the loop's `select!` is the daemon's one place where
+/// shutdown, ended polls, due feeds, lease renewal and reloads meet, and it reads top to bottom.
 pub async fn run(
     config_path: PathBuf,
     runtime: Wiring,

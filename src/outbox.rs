@@ -242,9 +242,24 @@ impl ChannelWorker {
             }
         }
         self.hold_until = hold;
-        match &outcome {
+        self.after_message(store, &outcome, now, claimed.len())
+            .await?;
+        Ok(counts)
+    }
+
+    /// What a message's outcome means for its whole channel: a delivered message counts
+    /// against the hourly limit, and a receiver's request to wait pauses every pending delivery.
+    async fn after_message(
+        &mut self,
+        store: &Store,
+        outcome: &SendOutcome,
+        now: DateTime<Utc>,
+        sent: usize,
+    ) -> Result<(), StoreError> {
+        let channel = &self.channel;
+        match outcome {
             SendOutcome::Delivered { .. } => {
-                store.record_message(channel, now, claimed.len()).await?;
+                store.record_message(channel, now, sent).await?;
             }
             // The receiver asked the whole channel to wait: hold every pending delivery.
             SendOutcome::Retry {
@@ -261,7 +276,7 @@ impl ChannelWorker {
             }
             _ => {}
         }
-        Ok(counts)
+        Ok(())
     }
 }
 

@@ -175,6 +175,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// A table of named cases, one row per case: it is as long as its table, and reads top to bottom.
     #[test]
     fn canonicalises_links() {
         let cases = [

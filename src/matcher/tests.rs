@@ -207,6 +207,7 @@ fn latin_keywords() {
     ]);
 }
 
+/// A table of named cases, one row per case: it is as long as its table, and reads top to bottom.
 #[test]
 fn keyword_options() {
     let with = |term: &str, options: KeywordOptions| KeywordSpec {

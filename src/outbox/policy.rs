@@ -178,6 +178,7 @@ mod tests {
         }
     }
 
+    /// A table of named cases, one row per case: it is as long as its table, and reads top to bottom.
     #[test]
     fn decides_what_an_outcome_does() {
         let settings = Settings {
@@ -364,6 +365,7 @@ mod tests {
         }
     }
 
+    /// A table of named cases, one row per case: it is as long as its table, and reads top to bottom.
     #[test]
     fn plans_when_and_how_much_a_channel_sends() {
         let pacing = |digest: Option<u64>, max_per_hour: Option<u32>| Pacing {

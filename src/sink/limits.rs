@@ -176,6 +176,7 @@ mod tests {
         })).collect::<Vec<_>>()})
     }
 
+    /// A table of named cases, one row per case: it is as long as its table, and reads top to bottom.
     #[test]
     fn each_platform_takes_its_limit_and_refuses_one_more() {
         let slack_section = |n: usize| {

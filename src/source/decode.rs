@@ -248,6 +248,7 @@ mod tests {
             .collect()
     }
 
+    /// A table of named cases, one row per case: it is as long as its table, and reads top to bottom.
     #[test]
     fn decodes_named_cases() {
         let arabic_1256 = WINDOWS_1256

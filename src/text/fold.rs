@@ -14,6 +14,10 @@ use super::tables::*;
 /// the same length are swapped in place of one; both keep the map byte for byte, so while the
 /// map's last segment is known to reach the current position (`aligned`), they do not consult
 /// it. Everything else goes through [`Out::apply`], as [`classify`] says.
+///
+/// Kept as one loop on purpose: it is the hot path of every fold, its state (`run`, `at`,
+/// `aligned`) changes hands on every character, and it reads top to bottom: skip what stays,
+/// classify the next character, swap it in place, or fold it and consult the map again.
 pub(super) fn fold_with<S: MapWriter>(input: &str, text: &mut String, map: &mut S) {
     let mut out = Out {
         text,
@@ -28,31 +32,8 @@ pub(super) fn fold_with<S: MapWriter>(input: &str, text: &mut String, map: &mut 
     // folded text): then text copied or swapped there continues it.
     let mut aligned = false;
     loop {
-        // The tight loop: skip what folds to itself, one byte at a time (see `KEEPS`). `previous`
-        // stands for the byte before: a space there when the folded text ends with one.
         let from = at;
-        let mut previous = if out.in_gap { b' ' } else { 0 };
-        // Four bytes a step while all four stay, then byte by byte to where the run ends.
-        while let Some(&[a, b, c, d]) = bytes.get(at..at + 4) {
-            let keep = |previous: u8, byte: u8| KEEPS[((previous as usize) << 8) | byte as usize];
-            if !(keep(previous, a) & keep(a, b) & keep(b, c) & keep(c, d)) {
-                break;
-            }
-            previous = d;
-            at += 4;
-        }
-        while at < bytes.len() {
-            let byte = bytes[at];
-            if !KEEPS[((previous as usize) << 8) | byte as usize] {
-                break;
-            }
-            previous = byte;
-            at += 1;
-        }
-        // Stopped on the second byte of a two-byte character: the character starts before.
-        if at < bytes.len() && bytes[at] & 0xC0 == 0x80 && at > from {
-            at -= 1;
-        }
+        at = skip_kept(bytes, at, out.in_gap);
         let in_gap = if at > from {
             bytes[at - 1] == b' '
         } else {
@@ -124,6 +105,37 @@ pub(super) fn fold_with<S: MapWriter>(input: &str, text: &mut String, map: &mut 
         }
     }
     out.copy_run(input, run..bytes.len(), &mut aligned);
+}
+
+/// Where the run of bytes from `at` that fold to themselves ends (see `KEEPS`), on a character
+/// boundary; `in_gap` says whether the folded text ends with a space. The tight loop of
+/// folding: four bytes a step while all four stay, then byte by byte.
+#[inline(always)]
+fn skip_kept(bytes: &[u8], mut at: usize, in_gap: bool) -> usize {
+    let from = at;
+    // `previous` stands for the byte before: a space there when the folded text ends with one.
+    let mut previous = if in_gap { b' ' } else { 0 };
+    while let Some(&[a, b, c, d]) = bytes.get(at..at + 4) {
+        let keep = |previous: u8, byte: u8| KEEPS[((previous as usize) << 8) | byte as usize];
+        if !(keep(previous, a) & keep(a, b) & keep(b, c) & keep(c, d)) {
+            break;
+        }
+        previous = d;
+        at += 4;
+    }
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if !KEEPS[((previous as usize) << 8) | byte as usize] {
+            break;
+        }
+        previous = byte;
+        at += 1;
+    }
+    // Stopped on the second byte of a two-byte character: the character starts before.
+    if at < bytes.len() && bytes[at] & 0xC0 == 0x80 && at > from {
+        at -= 1;
+    }
+    at
 }
 
 pub(super) struct Out<'a, S> {

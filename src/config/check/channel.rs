@@ -14,7 +14,25 @@ impl Checker<'_> {
         timeout: Duration,
     ) -> Option<WebhookChannel> {
         self.unused(at, ch, "webhook");
-        let format = match &ch.format {
+        let format = self.webhook_format(at, ch);
+        let secret = self.secret(at, "secret", &ch.secret, &ch.secret_env, &ch.secret_file);
+        let telegram = self.telegram(at, ch, format);
+        let url = self.webhook_url(at, ch, format);
+        if format == WebhookFormat::Telegram && telegram.is_none() {
+            return None;
+        }
+        Some(WebhookChannel {
+            url: url?,
+            format,
+            secret,
+            telegram,
+            timeout,
+        })
+    }
+
+    /// The webhook's `format`, JSON when none is given.
+    fn webhook_format(&mut self, at: &str, ch: &RawChannel) -> WebhookFormat {
+        match &ch.format {
             None => WebhookFormat::Json,
             Some(value) => match WebhookFormat::ALL
                 .into_iter()
@@ -31,8 +49,16 @@ impl Checker<'_> {
                     WebhookFormat::Json
                 }
             },
-        };
-        let secret = self.secret(at, "secret", &ch.secret, &ch.secret_env, &ch.secret_file);
+        }
+    }
+
+    /// A telegram channel's bot token and chat id; the keys are refused for any other format.
+    fn telegram(
+        &mut self,
+        at: &str,
+        ch: &RawChannel,
+        format: WebhookFormat,
+    ) -> Option<(Secret, String)> {
         let token = self.secret(
             at,
             "bot_token",
@@ -40,7 +66,7 @@ impl Checker<'_> {
             &ch.bot_token_env,
             &ch.bot_token_file,
         );
-        let telegram = if format == WebhookFormat::Telegram {
+        if format == WebhookFormat::Telegram {
             let named =
                 ch.bot_token.is_some() || ch.bot_token_env.is_some() || ch.bot_token_file.is_some();
             if !named {
@@ -67,9 +93,13 @@ impl Checker<'_> {
                 }
             }
             None
-        };
+        }
+    }
+
+    /// The webhook's URL, from `url`, `url_env` or `url_file` (one of them), or the Telegram API.
+    fn webhook_url(&mut self, at: &str, ch: &RawChannel, format: WebhookFormat) -> Option<Url> {
         let hidden = ch.url_env.is_some() || ch.url_file.is_some();
-        let url = match &ch.url {
+        match &ch.url {
             Some(url) if hidden => {
                 self.problem(
                     format!("{at}.url"),
@@ -91,17 +121,7 @@ impl Checker<'_> {
                 );
                 None
             }
-        };
-        if format == WebhookFormat::Telegram && telegram.is_none() {
-            return None;
         }
-        Some(WebhookChannel {
-            url: url?,
-            format,
-            secret,
-            telegram,
-            timeout,
-        })
     }
 
     /// The webhook URL named by `url_env` or `url_file`. Its problems never quote it: the URL
@@ -173,52 +193,68 @@ impl Checker<'_> {
                 chrono_tz::Tz::UTC
             }),
         };
-        let kind = ch.kind.get_ref().as_str();
-        let mut template = |key: &str, value: &Option<Str>, kinds: &[&str]| {
-            let value = value.as_ref()?;
-            if !kinds.contains(&kind) {
-                self.problem(
-                    format!("{at}.{key}"),
-                    value.span(),
-                    format!("is not used by a {kind} channel"),
-                );
-                return None;
-            }
-            let path = expand_credentials(value.get_ref());
-            let source = match std::fs::read_to_string(&path) {
-                Ok(source) => source,
-                Err(e) => {
-                    self.problem(
-                        format!("{at}.{key}"),
-                        value.span(),
-                        format!("cannot read {}: {e}", path.display()),
-                    );
-                    return None;
-                }
-            };
-            match minijinja::Environment::new().template_from_str(&source) {
-                Ok(_) => Some(source),
-                Err(e) => {
-                    self.problem(
-                        format!("{at}.{key}"),
-                        value.span(),
-                        format!("{}: {e}", path.display()),
-                    );
-                    None
-                }
-            }
-        };
         let templates = TemplateOverrides {
-            subject: template("subject_template", &ch.subject_template, &["email"]),
-            text: template("text_template", &ch.text_template, &["email", "stdout"]),
-            html: template("html_template", &ch.html_template, &["email"]),
-            body: template("body_template", &ch.body_template, &["webhook"]),
+            subject: self.template(at, ch, "subject_template", &ch.subject_template, &["email"]),
+            text: self.template(
+                at,
+                ch,
+                "text_template",
+                &ch.text_template,
+                &["email", "stdout"],
+            ),
+            html: self.template(at, ch, "html_template", &ch.html_template, &["email"]),
+            body: self.template(at, ch, "body_template", &ch.body_template, &["webhook"]),
         };
         ChannelOptions {
             digest,
             max_per_hour,
             timezone,
             templates,
+        }
+    }
+
+    /// A template file named by `key`: used by one of `kinds`, readable, and a template that
+    /// minijinja accepts. Its text, or `None` with the problem reported.
+    fn template(
+        &mut self,
+        at: &str,
+        ch: &RawChannel,
+        key: &str,
+        value: &Option<Str>,
+        kinds: &[&str],
+    ) -> Option<String> {
+        let kind = ch.kind.get_ref().as_str();
+        let value = value.as_ref()?;
+        if !kinds.contains(&kind) {
+            self.problem(
+                format!("{at}.{key}"),
+                value.span(),
+                format!("is not used by a {kind} channel"),
+            );
+            return None;
+        }
+        let path = expand_credentials(value.get_ref());
+        let source = match std::fs::read_to_string(&path) {
+            Ok(source) => source,
+            Err(e) => {
+                self.problem(
+                    format!("{at}.{key}"),
+                    value.span(),
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                return None;
+            }
+        };
+        match minijinja::Environment::new().template_from_str(&source) {
+            Ok(_) => Some(source),
+            Err(e) => {
+                self.problem(
+                    format!("{at}.{key}"),
+                    value.span(),
+                    format!("{}: {e}", path.display()),
+                );
+                None
+            }
         }
     }
 }

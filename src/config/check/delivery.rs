@@ -57,6 +57,23 @@ impl Checker<'_> {
         self.unused(at, ch, "email");
         let host = self.required(at, "smtp_host", &ch.smtp_host, ch);
         let from = self.required(at, "from", &ch.from, ch);
+        let (tls, port) = self.smtp_connection(at, ch);
+        let to = self.recipients(at, ch);
+        self.sender_mailbox(at, ch);
+        let credentials = self.smtp_credentials(at, ch);
+        Some(EmailChannel {
+            smtp_host: host?,
+            smtp_port: port,
+            tls,
+            credentials,
+            from: from?,
+            to,
+            timeout,
+        })
+    }
+
+    /// The SMTP TLS mode and port: the port defaults to the mode's usual one.
+    fn smtp_connection(&mut self, at: &str, ch: &RawChannel) -> (TlsMode, u16) {
         let tls = match ch.tls.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
             None | Some(("starttls", _)) => TlsMode::Starttls,
             Some(("implicit", _)) => TlsMode::Implicit,
@@ -88,6 +105,11 @@ impl Checker<'_> {
                 TlsMode::None => 25,
             },
         };
+        (tls, port)
+    }
+
+    /// The `to` addresses: at least one, each an email address.
+    fn recipients(&mut self, at: &str, ch: &RawChannel) -> Vec<String> {
         let to: Vec<String> = ch
             .to
             .as_ref()
@@ -110,6 +132,11 @@ impl Checker<'_> {
                 );
             }
         }
+        to
+    }
+
+    /// The `from` mailbox, which lettre must be able to read.
+    fn sender_mailbox(&mut self, at: &str, ch: &RawChannel) {
         if let Some(from_value) = &ch.from
             && from_value
                 .get_ref()
@@ -125,6 +152,11 @@ impl Checker<'_> {
                 ),
             );
         }
+    }
+
+    /// The SMTP login: a username and a password (from `password_env` or `_file`), both or
+    /// neither.
+    fn smtp_credentials(&mut self, at: &str, ch: &RawChannel) -> Option<(String, Secret)> {
         let password = self.secret(
             at,
             "password",
@@ -132,7 +164,7 @@ impl Checker<'_> {
             &ch.password_env,
             &ch.password_file,
         );
-        let credentials = match (&ch.username, password) {
+        match (&ch.username, password) {
             (Some(user), Some(password)) => Some((user.get_ref().clone(), password)),
             (Some(user), None) => {
                 self.problem(
@@ -151,16 +183,7 @@ impl Checker<'_> {
                 None
             }
             (None, None) => None,
-        };
-        Some(EmailChannel {
-            smtp_host: host?,
-            smtp_port: port,
-            tls,
-            credentials,
-            from: from?,
-            to,
-            timeout,
-        })
+        }
     }
 
     pub(super) fn required(

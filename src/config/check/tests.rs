@@ -55,6 +55,7 @@ fn accepts_a_good_config_and_applies_defaults() {
     );
 }
 
+/// A table of named cases, one row per case: it is as long as its table, and reads top to bottom.
 #[test]
 fn reports_each_mistake_with_its_path_and_line() {
     let cases: &[(&str, &str, &str)] = &[

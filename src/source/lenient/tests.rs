@@ -2,6 +2,7 @@
 
 use super::*;
 
+/// A table of named cases, one row per case: it is as long as its table, and reads top to bottom.
 #[test]
 fn repairs_named_cases() {
     let cases = [
