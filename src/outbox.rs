@@ -27,7 +27,7 @@ use crate::telemetry::Telemetry;
 mod policy;
 
 use policy::to_chrono;
-pub use policy::{Backoff, Plan, Settings, decide, plan, retry_wait};
+pub use policy::{Plan, Settings, decide, plan, retry_wait};
 
 /// A claimed delivery stays leased this much longer than its send may take: only a crashed
 /// sender's rows come back, and they come back soon.

@@ -26,7 +26,7 @@ pub struct EmailSink {
 }
 
 impl EmailSink {
-    pub fn new(
+    pub(super) fn new(
         config: &EmailChannel,
         options: &ChannelOptions,
         templates: Templates,

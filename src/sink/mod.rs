@@ -2,12 +2,12 @@
 //! digest of several) through the channel's templates and sends it, classifying the result as
 //! `Delivered`, `Retry` or `Rejected`. Sinks never see the store.
 
-pub mod bidi;
+pub(crate) mod bidi;
 mod email;
-pub mod limits;
+pub(crate) mod limits;
 pub mod render;
 pub mod sample;
-pub mod templates;
+pub(crate) mod templates;
 mod webhook;
 
 use std::time::Duration;
@@ -17,7 +17,7 @@ use crate::model::{Delivery, SendOutcome};
 
 pub use email::EmailSink;
 pub use templates::Templates;
-pub use webhook::{WebhookSink, sign};
+pub use webhook::WebhookSink;
 
 /// A built channel, ready to send.
 #[derive(Debug)]

@@ -64,7 +64,7 @@ pub fn platform_limits(format: WebhookFormat) -> (Duration, usize) {
 }
 
 impl WebhookSink {
-    pub fn new(
+    pub(super) fn new(
         config: &WebhookChannel,
         options: &ChannelOptions,
         templates: Templates,

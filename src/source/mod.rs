@@ -4,14 +4,14 @@
 pub mod address;
 pub mod bounds;
 pub mod dates;
-pub mod decode;
+pub(crate) mod decode;
 mod dialects;
 pub mod display;
-pub mod fallback;
+pub(crate) mod fallback;
 pub mod fetch;
 pub mod health;
 pub mod lenient;
 pub mod parse;
-pub mod plain;
-pub mod poll_policy;
+pub(crate) mod plain;
+pub(crate) mod poll_policy;
 pub mod read;
