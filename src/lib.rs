@@ -9,15 +9,30 @@
 //! Delivery ──outbox → sink.send──► Delivered | Retry{after} | Rejected
 //! ```
 //!
-//! Module map: [`config`] (parse, check by table, build; the defaults in `config::defaults`), [`source`] (schedule, fetch, decode, parse),
-//! [`text`] and [`matcher`] (folding and keyword matching, pure), [`dedupe`] (story keys,
-//! canonical URLs, cluster fingerprints and the in-memory index of the window, pure), [`pipeline`] (one poll of one feed), [`store`]
-//! (all SQL: one `Store` whose operations are written once and run on a SQLite file or on a
-//! PostgreSQL database that several instances share through leases), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits),
-//! [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
-//! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
-//! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog),
-//! [`redact`] (feed URLs with their login and query values masked, wherever they are shown).
+//! Module map (one line each):
+//!
+//! ```text
+//! model        plain data that crosses stages: Story, Hit, AlertPayload, Delivery, Validators…
+//! config       raw serde tables → checks by table (check/) → Config; every default in defaults
+//! source       where stories come from: read (fetch, then parse: the one way a feed is read),
+//!              fetch, decode, lenient (repairs), parse, dates, bounds, address, poll_policy
+//! text         Arabic/Latin folding with a map back to the original offsets; pure
+//! matcher      topics → one automaton, each hit's edges validated; pure
+//! dedupe       story keys (story_key via assign_keys), canonical URLs, fingerprints; pure
+//! pipeline     one poll of one feed as a recipe: read, keep the new, match, plan, record
+//! store        all SQL: one Store over SQLite or PostgreSQL, each operation written once
+//! sink         rendering and sending: enum Sink { Email, Webhook, Stdout } → SendOutcome
+//! outbox       claim due deliveries, send, record; retries, digests, hourly limits
+//! wiring       what one config version builds (matcher, fetcher, sinks); reload swaps it
+//! app          the daemon's loops, `rasad once` and its dry run; app::due_feeds picks due feeds
+//! server       admin HTTP: /healthz, /readyz, /metrics
+//! service      systemd notifications and watchdog
+//! telemetry    every metric and its labels
+//! progress     the live line of `rasad once`
+//! redact       feed URLs with their login and query values masked, wherever they are shown
+//! retry_after  the Retry-After header, for the fetcher and the webhook sink alike
+//! ```
+//!
 //! The `rasad` binary: `main.rs` (arguments, dispatch, exit codes, logging) and `cli/` (one
 //! module per command).
 //!

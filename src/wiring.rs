@@ -1,6 +1,6 @@
 //! Everything one config version builds: the keyword automaton, the HTTP fetcher and the sinks.
 //! A reload builds a new `Wiring` and swaps it in only when building succeeded. The outbox and
-//! the admin server see of it only what they use ([`Senders`], [`Status`]).
+//! the admin server see of it only what they use (`outbox::Senders`, `server::Status`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
