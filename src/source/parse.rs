@@ -2,6 +2,7 @@
 //! values, with plain text for matching next to the display forms. The body is decoded
 //! (`decode`) and repaired (`lenient`) before feed-rs reads it; dates go through `dates`.
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use chrono::{DateTime, Utc};
@@ -94,15 +95,50 @@ pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, ParseError> {
 }
 
 /// Parses a feed body. A panic inside the parser becomes an error for this body alone.
+///
+/// A body whose first reading panicked is read once more with every `@` hidden behind
+/// [`AT_STAND_IN`]: feed-rs 3.0 splits an author such as `Name <me@outlet.com>` at byte offsets
+/// next to the address its pattern found, and panics when a non-ASCII character touches the
+/// address. No repair of the source can rule that out (the character may be written as an
+/// entity, `&Lt;`, or a JSON escape), but the pattern needs a literal `@`; without one, the
+/// author is read as a plain name and the feed's items are kept. Found by fuzzing (`parse`).
 pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
-    catch_unwind(AssertUnwindSafe(|| read_feed(body, hints)))
-        .map_err(|panic| ParseError::Panic(crate::panic_message(&panic)))?
+    match catch_unwind(AssertUnwindSafe(|| {
+        read_feed(body, hints, Reading::AsWritten)
+    })) {
+        Ok(parsed) => parsed,
+        Err(first) => catch_unwind(AssertUnwindSafe(|| {
+            read_feed(body, hints, Reading::AtSignsHidden)
+        }))
+        .map_err(|_| ParseError::Panic(crate::panic_message(&first)))?,
+    }
 }
 
+/// How [`read_feed`] reads a body: as written, or (after a panic) with its `@`s hidden.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reading {
+    AsWritten,
+    AtSignsHidden,
+}
+
+/// Stands for `@` while feed-rs reads a body the second time (a private-use character, which
+/// no feed has reason to carry; one that does gets an `@` there).
+const AT_STAND_IN: char = '\u{E040}';
+
 /// Decode, repair, parse, fill in: the steps of [`parse_feed_with`].
-fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
+fn read_feed(
+    body: &[u8],
+    hints: BodyHints<'_>,
+    reading: Reading,
+) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, hints.content_type);
     let (text, entities_capped) = repair_bounded(&decoded.text);
+    let text = match reading {
+        Reading::AsWritten => text,
+        Reading::AtSignsHidden => {
+            Cow::Owned(text.replace('@', AT_STAND_IN.encode_utf8(&mut [0; 4])))
+        }
+    };
     let parser = feed_rs::parser::Builder::new()
         .base_uri(hints.url.map(Url::as_str))
         // An item without a guid gets an empty id here, not a random one: identity is ours to
@@ -146,12 +182,48 @@ fn read_feed(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError
     if is_rss {
         fallback::fill_rss(&mut parsed, &text);
     }
+    if reading == Reading::AtSignsHidden {
+        restore_at_signs(&mut parsed);
+    }
     if let Some(base) = hints.url {
         resolve_relative_ids(&mut parsed, base);
     }
     parsed.bounded = bound_feed(&mut parsed);
     parsed.bounded.entities_capped = entities_capped;
     Ok(parsed)
+}
+
+/// Puts back the `@`s that [`Reading::AtSignsHidden`] hid, in every text the reading kept.
+fn restore_at_signs(parsed: &mut ParsedFeed) {
+    let FeedInfo {
+        title,
+        link,
+        language,
+        id,
+        subtitle,
+        author,
+        ..
+    } = &mut parsed.feed;
+    let feed_fields = [title, link, language, id, subtitle, author];
+    let entry_fields = parsed.entries.iter_mut().flat_map(|e| {
+        let Entry {
+            id,
+            title,
+            link,
+            summary,
+            content,
+            author,
+            ..
+        } = e;
+        [id, title, link, summary, content, author]
+    });
+    // A link resolved as a URL carries the stand-in percent-encoded.
+    const ENCODED: &str = "%EE%81%80";
+    for field in feed_fields.into_iter().chain(entry_fields).flatten() {
+        if field.contains(AT_STAND_IN) || field.contains(ENCODED) {
+            *field = field.replace(AT_STAND_IN, "@").replace(ENCODED, "@");
+        }
+    }
 }
 
 /// Ids written as relative references (`/news/1`) resolved against the document's URL, as
@@ -552,6 +624,40 @@ mod tests {
             );
             let feed = parse_feed(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(feed.entries[0].title.as_deref(), Some("t"), "{name}");
+        }
+    }
+
+    /// Found by fuzzing (`parse`): an author whose address touches a character written as an
+    /// entity (`&Lt;`, «≪») or a JSON escape, which no repair of the source sees, still panicked
+    /// feed-rs. The second reading keeps the feed, and every `@` in what it read.
+    #[test]
+    fn an_author_whose_email_touches_a_character_written_as_an_escape() {
+        let rss = "<rss version=\"2.0\"><channel><managingEditor>Editor &Lt;me@example.com&gt;\
+                   </managingEditor><item><title>t@x</title><link>https://o.example/@desk/1</link>\
+                   <author>Editor &Lt;me@example.com&gt;</author><description>write to a@b.com\
+                   </description></item></channel></rss>";
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "f",
+            "items": [{"id": "1", "title": "t@x", "content_text": "write to a@b.com",
+            "url": "https://o.example/@desk/1", "authors": [{"name": "Editor \u226ame@example.com>"}]}]}"#;
+        for (name, body) in [("rss_entity", rss), ("json_escape", json)] {
+            let feed = parse_feed(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let entry = &feed.entries[0];
+            assert_eq!(entry.title.as_deref(), Some("t@x"), "{name}");
+            assert_eq!(
+                entry.link.as_deref(),
+                Some("https://o.example/@desk/1"),
+                "{name}"
+            );
+            let text = entry.summary.as_deref().or(entry.content.as_deref());
+            assert!(
+                text.is_some_and(|t| t.contains("a@b.com")),
+                "{name}: {entry:?}"
+            );
+            let read = format!("{feed:?}");
+            assert!(
+                !read.contains(AT_STAND_IN) && !read.contains("%EE%81%80"),
+                "{name}"
+            );
         }
     }
 
