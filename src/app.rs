@@ -22,7 +22,9 @@ use crate::store::{Store, StoreError};
 use crate::{progress, server, service};
 
 mod schedule;
+mod slots;
 use schedule::Schedule;
+use slots::{Pass, Slots};
 
 /// How long shutdown waits for in-flight polls and sends before it abandons them (their leases
 /// and unsaved validators make them safe to redo).
@@ -165,15 +167,15 @@ pub async fn dry_run(runtime: &Runtime) -> Vec<DryRunMatch> {
     matches
 }
 
-/// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time, counting
-/// each in `progress` as it ends.
+/// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time (polls
+/// waiting for their host's turn not counted), counting each in `progress` as it ends.
 async fn poll_many(
     runtime: &Arc<Runtime>,
     store: &Store,
     indexes: Vec<usize>,
     progress: &Arc<progress::Counts>,
 ) -> Result<Vec<FeedReport>, StoreError> {
-    let concurrency = runtime.config.poll.concurrency.max(1);
+    let slots = Slots::new(runtime.config.poll.concurrency);
     let mut tasks = JoinSet::new();
     let mut reports = Vec::with_capacity(indexes.len());
     let mut reap = |joined: Result<Result<FeedReport, StoreError>, tokio::task::JoinError>| {
@@ -183,16 +185,20 @@ async fn poll_many(
         Ok::<(), StoreError>(())
     };
     for index in indexes {
-        // A poll starts only when one ends, and an ended one is reaped at once: a poll's task
-        // is large (it holds every stage's state), and ten thousand of them spawned at once,
-        // or kept until the end, would each hold their size.
-        if tasks.len() >= concurrency
+        // A poll starts only when a slot is free (polls waiting for their host hold none),
+        // and an ended one is reaped at once: a poll's task is large once it runs (it holds
+        // every stage's state), and ten thousand of them spawned at once, or kept until the
+        // end, would each hold their size.
+        while slots.free(tasks.len()) == 0
             && let Some(joined) = tasks.join_next().await
         {
             reap(joined)?;
         }
-        let (runtime, store) = (runtime.clone(), store.clone());
-        tasks.spawn(async move { poll_one(&runtime, &store, index).await });
+        let turn = runtime
+            .fetcher
+            .try_host_turn(&runtime.config.feeds[index].url);
+        let (runtime, store, pass) = (runtime.clone(), store.clone(), slots.pass(turn));
+        tasks.spawn(async move { poll_one(&runtime, &store, index, pass).await });
     }
     while let Some(joined) = tasks.join_next().await {
         reap(joined)?;
@@ -200,17 +206,22 @@ async fn poll_many(
     Ok(reports)
 }
 
-/// Polls one feed in a task of its own, so that a panic anywhere in the poll costs that poll
-/// only: it is recorded as the feed's failure, with its backoff, and the feed's slot and lease
-/// are released like after any failure.
+/// Polls one feed once `pass` gave it its host's turn and then a slot, in a task of its own,
+/// so that a panic anywhere in the poll costs that poll only: it is recorded as the feed's
+/// failure, with its backoff, and the feed's slot and lease are released like after any
+/// failure. Until the poll starts, this task is small.
 async fn poll_one(
     runtime: &Arc<Runtime>,
     store: &Store,
     index: usize,
+    pass: Pass,
 ) -> Result<FeedReport, StoreError> {
+    let (turn, _slot) = pass
+        .enter(&runtime.fetcher, &runtime.config.feeds[index].url)
+        .await;
     let poll = {
         let (runtime, store) = (runtime.clone(), store.clone());
-        tokio::spawn(async move { poll_feed(&runtime, index, &store).await })
+        tokio::spawn(async move { poll_feed(&runtime, index, &store, turn).await })
     };
     match poll.await {
         Ok(result) => result,
@@ -219,7 +230,8 @@ async fn poll_one(
                 Ok(panic) => format!("the poll crashed: {}", panic_message(&panic)),
                 Err(e) => format!("the poll was cancelled: {e}"),
             };
-            record_abandoned(runtime, index, store, &reason).await
+            // Boxed: inline, this rare step would make every poll waiting for its host 5 KiB.
+            Box::pin(record_abandoned(runtime, index, store, &reason)).await
         }
     }
 }
@@ -273,6 +285,7 @@ pub async fn run(
     }
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut schedule = Schedule::for_store(&store);
+    let mut slots = Slots::new(runtime_tx.borrow().config.poll.concurrency);
     let mut in_flight: JoinSet<Result<FeedReport, StoreError>> = JoinSet::new();
     let mut polling: std::collections::HashSet<String> = Default::default();
     // The feed of each poll task, so that a task that ends without a report (it panicked, past
@@ -289,11 +302,8 @@ pub async fn run(
     );
     loop {
         let runtime = runtime_tx.borrow().clone();
-        let free = runtime
-            .config
-            .poll
-            .concurrency
-            .saturating_sub(polling.len());
+        slots.resize(runtime.config.poll.concurrency);
+        let free = slots.free(polling.len());
         // A store that does not answer (a shared database restarting) costs polls, not the
         // daemon: the schedule is read again shortly.
         let due = match schedule.sync(&runtime, &store).await {
@@ -315,14 +325,16 @@ pub async fn run(
         for index in due {
             let feed = &runtime.config.feeds[index];
             if polling.insert(feed.id.clone()) {
-                let (runtime, store) = (runtime.clone(), store.clone());
-                let task = in_flight.spawn(async move { poll_one(&runtime, &store, index).await });
+                let turn = runtime.fetcher.try_host_turn(&feed.url);
+                let (runtime, store, pass) = (runtime.clone(), store.clone(), slots.pass(turn));
+                let task =
+                    in_flight.spawn(async move { poll_one(&runtime, &store, index, pass).await });
                 task_feeds.insert(task.id(), feed.id.clone());
             }
         }
         let now = Instant::now();
         // With every slot taken, the next thing to wait for is a poll ending.
-        let next_due = if polling.len() >= runtime.config.poll.concurrency {
+        let next_due = if slots.free(polling.len()) == 0 {
             now + beat
         } else {
             schedule.next_due(&polling, now).min(now + beat)
@@ -496,5 +508,24 @@ async fn run_outbox(
     }
     for (_, task) in workers {
         let _ = task.await;
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the futures `poll` makes, without making one.
+    fn future_size<'a, F: std::future::Future>(
+        _poll: impl Fn(&'a Arc<Runtime>, &'a Store, usize, Pass) -> F,
+    ) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every feed of a slow host may wait in a task of its own for the host's turn: that
+    /// task is kept small (the recording of a crash, inline, made it 5 KiB).
+    #[test]
+    fn a_poll_waiting_for_its_host_is_a_small_task() {
+        let size = future_size(poll_one);
+        assert!(size < 1024, "a waiting poll takes {size} bytes");
     }
 }

@@ -12,7 +12,7 @@ use crate::dedupe::{assign_keys, canonical_url, content_hash, fingerprint, ident
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
 use crate::runtime::Runtime;
-use crate::source::fetch::{FetchOutcome, ServerHints};
+use crate::source::fetch::{FetchOutcome, HostTurn, ServerHints};
 use crate::source::parse::{BodyHints, parse_feed_with};
 use crate::source::schedule::{Policy, adaptive_interval};
 use crate::store::{
@@ -38,11 +38,13 @@ const ADAPTIVE_WINDOW: u32 = 10;
 /// be stopped and runs on to the end, but every stage is linear in input that `bounds` limits.
 pub const CPU_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Polls feed `index` of the runtime's config once and records the result.
+/// Polls feed `index` of the runtime's config once, fetching in `turn` (a turn at the feed's
+/// host, which ends with the fetch), and records the result.
 pub async fn poll_feed(
     runtime: &Arc<Runtime>,
     index: usize,
     store: &Store,
+    turn: HostTurn,
 ) -> Result<FeedReport, StoreError> {
     let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
     let (fetcher, telemetry) = (&runtime.fetcher, &runtime.telemetry);
@@ -69,7 +71,9 @@ pub async fn poll_feed(
         },
     };
     let started = std::time::Instant::now();
-    let (outcome, fetch_hints) = fetcher.fetch_with_hints(&feed.url, &state.validators).await;
+    let (outcome, fetch_hints) = fetcher
+        .fetch_with_hints(&feed.url, &state.validators, turn)
+        .await;
     telemetry.fetched(&feed.id, &outcome, started.elapsed());
     let (body, validators, content_type, server) = match (outcome, fetch_hints) {
         (
