@@ -32,12 +32,6 @@ pub struct FeedReport {
 /// How many recent items an adaptive schedule looks at.
 const ADAPTIVE_WINDOW: u32 = 10;
 
-/// How long the CPU work of one poll (decode, repair, parse, fold, match, fingerprint) may take
-/// before the poll is abandoned and recorded as failed. That work runs on the blocking pool, so
-/// that a long item never holds the timers, the outbox or the admin server; its thread cannot
-/// be stopped and runs on to the end, but every stage is linear in input that `bounds` limits.
-pub const CPU_DEADLINE: Duration = Duration::from_secs(60);
-
 /// Polls feed `index` of the runtime's config once, fetching in `turn` (a turn at the feed's
 /// host, which ends with the fetch), and records the result.
 pub async fn poll_feed(
@@ -122,10 +116,14 @@ pub async fn poll_feed(
         }
     };
     log_move(feed, &server);
-    let deadline = tokio::time::Instant::now() + CPU_DEADLINE;
+    // The CPU work (decode, repair, parse, fold, match, fingerprint) runs on the blocking pool,
+    // so that a long item never holds the timers, the outbox or the admin server; past
+    // `poll.cpu_deadline` the poll is abandoned and recorded as failed.
+    let cpu = config.poll.cpu_deadline;
+    let deadline = tokio::time::Instant::now() + cpu;
     let read = {
         let (url, feed_id) = (feed.url.clone(), feed.id.clone());
-        off_the_workers(deadline, move || {
+        off_the_workers(deadline, cpu, move || {
             let hints = BodyHints {
                 content_type: content_type.as_deref(),
                 url: Some(&url),
@@ -173,7 +171,7 @@ pub async fn poll_feed(
         assign_keys(&mut stories, feed.url.as_str());
         let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
         let known = store.known_keys(&feed.id, &keys).await?;
-        off_the_workers(deadline, move || {
+        off_the_workers(deadline, cpu, move || {
             let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
             let new = new_stories(stories, &known);
             plan(config, feed, &runtime.matcher, new, alerting)
@@ -214,6 +212,7 @@ pub async fn poll_feed(
 /// panicked or ran out of time.
 async fn off_the_workers<T: Send + 'static>(
     deadline: tokio::time::Instant,
+    length: Duration,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
     match tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(work)).await {
@@ -224,8 +223,8 @@ async fn off_the_workers<T: Send + 'static>(
         )),
         Ok(Err(e)) => Err(format!("was cancelled: {e}")),
         Err(_) => Err(format!(
-            "took longer than {}s and was abandoned",
-            CPU_DEADLINE.as_secs()
+            "took longer than poll.cpu_deadline ({}) and was abandoned",
+            humantime::format_duration(length)
         )),
     }
 }
@@ -473,8 +472,10 @@ mod tests {
     #[tokio::test]
     async fn work_off_the_workers_ends_in_its_result_a_panic_or_the_deadline() {
         let after = |ms| tokio::time::Instant::now() + Duration::from_millis(ms);
-        assert_eq!(off_the_workers(after(10_000), || 42).await, Ok(42));
-        let crashed = off_the_workers(after(10_000), || -> u32 { panic!("a hostile item") }).await;
+        let long = Duration::from_secs(10);
+        assert_eq!(off_the_workers(after(10_000), long, || 42).await, Ok(42));
+        let crashed =
+            off_the_workers(after(10_000), long, || -> u32 { panic!("a hostile item") }).await;
         assert!(
             crashed
                 .as_ref()
@@ -482,9 +483,14 @@ mod tests {
             "{crashed:?}"
         );
         let started = std::time::Instant::now();
-        let slow = off_the_workers(after(300), || std::thread::sleep(Duration::from_secs(2))).await;
+        let slow = off_the_workers(after(300), Duration::from_millis(300), || {
+            std::thread::sleep(Duration::from_secs(2))
+        })
+        .await;
         assert!(
-            slow.as_ref().is_err_and(|e| e.contains("was abandoned")),
+            slow.as_ref().is_err_and(
+                |e| e.contains("took longer than poll.cpu_deadline (300ms) and was abandoned")
+            ),
             "{slow:?}"
         );
         assert!(

@@ -121,6 +121,11 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
         adaptive: raw.poll.adaptive.unwrap_or(false),
         jitter: c.fraction("poll.jitter", &raw.poll.jitter, 0.1),
         allow_private_redirects: raw.poll.allow_private_redirects.unwrap_or(false),
+        cpu_deadline: c.duration(
+            "poll.cpu_deadline",
+            &raw.poll.cpu_deadline,
+            defaults::CPU_DEADLINE,
+        ),
     };
     if poll.min_interval > poll.max_interval
         && let Some(min) = &raw.poll.min_interval
