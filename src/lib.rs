@@ -15,7 +15,7 @@
 //! (all SQL: one `Store` whose operations are written once and run on a SQLite file or on a
 //! PostgreSQL database that several instances share through leases), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits),
 //! [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
-//! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
+//! lease on a shared store; `app::slots` gives a poll its slot after its host's turn), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
 //! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog),
 //! [`redact`] (feed URLs with their login and query values masked, wherever they are shown).
 //! The `rasad` binary: `main.rs` (arguments, dispatch, exit codes, logging) and `cli/` (one
