@@ -27,7 +27,9 @@ use crate::wiring::Wiring;
 use crate::{progress, server, service};
 
 mod due_feeds;
+mod slots;
 use due_feeds::Schedule;
+use slots::{Pass, Slots};
 
 /// How long shutdown waits for in-flight polls and sends before it abandons them (their leases
 /// and unsaved validators make them safe to redo).
@@ -123,6 +125,7 @@ pub async fn dry_run(runtime: &Wiring) -> Vec<DryRunMatch> {
             &feed.url,
             &Validators::default(),
             BodyHints::default(),
+            (None, runtime.config.poll.cpu_deadline),
             move |parsed| parsed.stories(&feed_id, Utc::now()),
         )
         .await;
@@ -176,15 +179,15 @@ fn dry_run_match(runtime: &Wiring, feed: &Feed, story: Story) -> Option<DryRunMa
     })
 }
 
-/// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time, counting
-/// each in `progress` as it ends.
+/// Polls the feeds at `indexes` concurrently, at most `poll.concurrency` at a time (polls
+/// waiting for their host's turn not counted), counting each in `progress` as it ends.
 async fn poll_many(
     runtime: &Arc<Wiring>,
     store: &Store,
     indexes: Vec<usize>,
     progress: &Arc<progress::Counts>,
 ) -> Result<Vec<FeedReport>, StoreError> {
-    let concurrency = runtime.config.poll.concurrency.max(1);
+    let slots = Slots::new(runtime.config.poll.concurrency);
     let mut tasks = JoinSet::new();
     let mut reports = Vec::with_capacity(indexes.len());
     let mut reap = |joined: Result<Result<FeedReport, StoreError>, tokio::task::JoinError>| {
@@ -194,16 +197,20 @@ async fn poll_many(
         Ok::<(), StoreError>(())
     };
     for index in indexes {
-        // A poll starts only when one ends, and an ended one is reaped at once: a poll's task
-        // is large (it holds every stage's state), and ten thousand of them spawned at once,
-        // or kept until the end, would each hold their size.
-        if tasks.len() >= concurrency
+        // A poll starts only when a slot is free (polls waiting for their host hold none),
+        // and an ended one is reaped at once: a poll's task is large once it runs (it holds
+        // every stage's state), and ten thousand of them spawned at once, or kept until the
+        // end, would each hold their size.
+        while slots.free(tasks.len()) == 0
             && let Some(joined) = tasks.join_next().await
         {
             reap(joined)?;
         }
-        let (runtime, store) = (runtime.clone(), store.clone());
-        tasks.spawn(async move { poll_one(&runtime, &store, index).await });
+        let turn = runtime
+            .fetcher
+            .try_host_turn(&runtime.config.feeds[index].url);
+        let (runtime, store, pass) = (runtime.clone(), store.clone(), slots.pass(turn));
+        tasks.spawn(async move { poll_one(&runtime, &store, index, pass).await });
     }
     while let Some(joined) = tasks.join_next().await {
         reap(joined)?;
@@ -211,17 +218,22 @@ async fn poll_many(
     Ok(reports)
 }
 
-/// Polls one feed in a task of its own, so that a panic anywhere in the poll costs that poll
-/// only: it is recorded as the feed's failure, with its backoff, and the feed's slot and lease
-/// are released like after any failure.
+/// Polls one feed once `pass` gave it its host's turn and then a slot, in a task of its own,
+/// so that a panic anywhere in the poll costs that poll only: it is recorded as the feed's
+/// failure, with its backoff, and the feed's slot and lease are released like after any
+/// failure. Until the poll starts, this task is small.
 async fn poll_one(
     runtime: &Arc<Wiring>,
     store: &Store,
     index: usize,
+    pass: Pass,
 ) -> Result<FeedReport, StoreError> {
+    let (turn, _slot) = pass
+        .enter(&runtime.fetcher, &runtime.config.feeds[index].url)
+        .await;
     let poll = {
         let (runtime, store) = (runtime.clone(), store.clone());
-        tokio::spawn(async move { poll_feed(&runtime, index, &store).await })
+        tokio::spawn(async move { poll_feed(&runtime, index, &store, turn).await })
     };
     match poll.await {
         Ok(result) => result,
@@ -265,6 +277,7 @@ pub async fn run(
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut schedule = Schedule::for_store(&store);
     let mut polls = Polls::default();
+    let mut slots = Slots::new(runtime_tx.borrow().config.poll.concurrency);
     let renew_every = schedule.renew_every(&runtime_tx.borrow());
     let mut renew = tokio::time::interval(renew_every.unwrap_or(Duration::from_secs(3600)));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -276,7 +289,9 @@ pub async fn run(
     );
     loop {
         let runtime = runtime_tx.borrow().clone();
-        let due = take_due(&mut schedule, &runtime, &store, &polls.polling).await;
+        slots.resize(runtime.config.poll.concurrency);
+        let free = slots.free(polls.polling.len());
+        let due = take_due(&mut schedule, &runtime, &store, &polls.polling, free).await;
         // An instance sharing the feeds with others may find none due for a while: having
         // looked is its sign of life.
         telemetry.scheduler_beat(store.is_shared() && due.is_empty() && polls.polling.is_empty());
@@ -285,11 +300,11 @@ pub async fn run(
             notified_ready = true;
         }
         for index in due {
-            polls.start(&runtime, &store, index);
+            polls.start(&runtime, &store, index, &slots);
         }
         let now = Instant::now();
         // With every slot taken, the next thing to wait for is a poll ending.
-        let next_due = if polls.polling.len() >= runtime.config.poll.concurrency {
+        let next_due = if slots.free(polls.polling.len()) == 0 {
             now + beat
         } else {
             schedule.next_due(&polls.polling, now).min(now + beat)
@@ -374,12 +389,8 @@ async fn take_due(
     runtime: &Arc<Wiring>,
     store: &Store,
     polling: &std::collections::HashSet<String>,
+    free: usize,
 ) -> Vec<usize> {
-    let free = runtime
-        .config
-        .poll
-        .concurrency
-        .saturating_sub(polling.len());
     let due = match schedule.sync(runtime, store).await {
         Ok(()) => schedule.take_due(runtime, store, polling, free).await,
         Err(e) => Err(e),
@@ -403,14 +414,16 @@ struct Polls {
 }
 
 impl Polls {
-    /// Starts a poll of feed `index`, unless one is under way.
-    fn start(&mut self, runtime: &Arc<Wiring>, store: &Store, index: usize) {
+    /// Starts a poll of feed `index`, unless one is under way: it takes its host's turn now if
+    /// one is free, else waits for one holding no slot (`slots`).
+    fn start(&mut self, runtime: &Arc<Wiring>, store: &Store, index: usize, slots: &Slots) {
         let feed = &runtime.config.feeds[index];
         if self.polling.insert(feed.id.clone()) {
-            let (runtime, store) = (runtime.clone(), store.clone());
+            let turn = runtime.fetcher.try_host_turn(&feed.url);
+            let (runtime, store, pass) = (runtime.clone(), store.clone(), slots.pass(turn));
             let task = self
                 .in_flight
-                .spawn(async move { poll_one(&runtime, &store, index).await });
+                .spawn(async move { poll_one(&runtime, &store, index, pass).await });
             self.task_feeds.insert(task.id(), feed.id.clone());
         }
     }

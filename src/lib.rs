@@ -24,7 +24,8 @@
 //! sink         rendering and sending: enum Sink { Email, Webhook, Stdout } → SendOutcome
 //! outbox       claim due deliveries, send, record; retries, digests, hourly limits
 //! wiring       what one config version builds (matcher, fetcher, sinks); reload swaps it
-//! app          the daemon's loops, `rasad once` and its dry run; app::due_feeds picks due feeds
+//! app          the daemon's loops, `rasad once` and its dry run; app::due_feeds picks due feeds,
+//!              app::slots gives a poll its slot after its host's turn
 //! server       admin HTTP: /healthz, /readyz, /metrics
 //! service      systemd notifications and watchdog
 //! telemetry    every metric and its labels

@@ -15,7 +15,8 @@ use crate::source::bounds::Bounded;
 use crate::source::fetch::ServerHints;
 use crate::source::parse::BodyHints;
 use crate::source::poll_policy::{Policy, adaptive_interval};
-use crate::source::read::{Read, Reading, off_the_workers, read};
+use crate::source::fetch::HostTurn;
+use crate::source::read::{CpuBudget, Read, Reading, off_the_workers, read};
 use crate::store::{
     FeedState, NewAlert, NewStory, PollAttempt, PollCounts, PollHints, PollRecord, Store,
     StoreError,
@@ -47,11 +48,13 @@ struct Poll<'a> {
     state: FeedState,
 }
 
-/// Polls feed `index` of the runtime's config once and records the result.
+/// Polls feed `index` of the runtime's config once, fetching in `turn` (a turn at the feed's
+/// host, which ends with the fetch), and records the result.
 pub async fn poll_feed(
     runtime: &Arc<Wiring>,
     index: usize,
     store: &Store,
+    turn: HostTurn,
 ) -> Result<FeedReport, StoreError> {
     let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
     let poll = Poll {
@@ -60,7 +63,7 @@ pub async fn poll_feed(
         policy: policy(config, feed),
         state: store.feed_state(&feed.id, feed.url.as_str()).await?,
     };
-    let reading = read_stories(runtime, &poll).await;
+    let reading = read_stories(runtime, &poll, turn).await;
     runtime
         .telemetry
         .fetched(&feed.id, reading.status_class, reading.fetch_took);
@@ -88,7 +91,7 @@ pub async fn poll_feed(
         store,
         stories,
         alerting,
-        reading.cpu_deadline,
+        reading.cpu_budget,
     )
     .await?
     {
@@ -123,13 +126,14 @@ pub async fn poll_feed(
 }
 
 /// Reads the poll's feed with its validators, and its stories in the parse's job.
-async fn read_stories(runtime: &Wiring, poll: &Poll<'_>) -> Reading<Parsed> {
+async fn read_stories(runtime: &Wiring, poll: &Poll<'_>, turn: HostTurn) -> Reading<Parsed> {
     let (feed_id, now) = (poll.feed.id.clone(), poll.now);
     read(
         &runtime.fetcher,
         &poll.feed.url,
         &poll.state.validators,
         BodyHints::default(),
+        (Some(turn), runtime.config.poll.cpu_deadline),
         move |parsed| {
             let stories = parsed.stories(&feed_id, now);
             (parsed.feed.ttl_minutes, parsed.bounded, stories)
@@ -228,14 +232,14 @@ async fn plan_off_the_workers(
     store: &Store,
     mut stories: Vec<Story>,
     alerting: bool,
-    deadline: tokio::time::Instant,
+    budget: CpuBudget,
 ) -> Result<Result<Vec<NewStory>, String>, StoreError> {
     let feed = &runtime.config.feeds[index];
     assign_keys(&mut stories, feed.url.as_str());
     let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
     let known = store.known_keys(&feed.id, &keys).await?;
     let runtime = runtime.clone();
-    Ok(off_the_workers(deadline, move || {
+    Ok(off_the_workers(budget, move || {
         let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
         plan(
             config,

@@ -86,7 +86,18 @@ impl Schedule {
                 if Instant::now() < *next_look {
                     return Ok(Vec::new());
                 }
-                let ids: Vec<String> = feeds.iter().map(|f| f.id.clone()).collect();
+                // Only feeds whose host has a turn free: a claimed feed waiting for its host
+                // would hold its lease from instances that could poll it now.
+                let ids: Vec<String> = feeds
+                    .iter()
+                    .filter(|f| runtime.fetcher.has_free_turn(&f.url))
+                    .map(|f| f.id.clone())
+                    .collect();
+                if ids.is_empty() {
+                    // Every host busy: a poll ending frees a turn and looks again at once.
+                    *next_look = Instant::now() + LEASED_LOOK;
+                    return Ok(Vec::new());
+                }
                 let claimed = store
                     .claim_feeds(
                         &ids,

@@ -7,7 +7,8 @@ use anyhow::Context;
 use rasad::source::display::terminal_safe;
 use rasad::source::fetch::{Fetcher, Validators};
 use rasad::source::parse::{BodyHints, ParsedFeed};
-use rasad::source::read::{Body, CPU_DEADLINE, Read, read};
+use rasad::config::defaults::CPU_DEADLINE;
+use rasad::source::read::{Body, CpuBudget, Read, read};
 
 use crate::{Failure, input, runtime_failure};
 
@@ -37,8 +38,7 @@ pub(crate) async fn parse(
             content_type,
             url: base,
         };
-        let deadline = tokio::time::Instant::now() + CPU_DEADLINE;
-        match body.parse(deadline, |parsed| parsed).await {
+        match body.parse(CpuBudget::from_now(CPU_DEADLINE), |parsed| parsed).await {
             Ok(parsed) => parsed.with_context(|| source.clone()).map_err(input)?,
             Err(abandoned) => return Err(input(anyhow::anyhow!("{source}: parse {abandoned}"))),
         }
@@ -84,7 +84,8 @@ async fn read_url(
         rasad::config::defaults::MAX_BODY,
     )
     .map_err(runtime_failure)?;
-    let reading = read(&fetcher, url, &Validators::default(), given, |parsed| {
+    let limits = (None, CPU_DEADLINE);
+    let reading = read(&fetcher, url, &Validators::default(), given, limits, |parsed| {
         parsed
     })
     .await;

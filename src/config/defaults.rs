@@ -15,3 +15,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(300);
 pub const PER_HOST: usize = crate::source::fetch::DEFAULT_PER_HOST;
 /// `poll.max_body`: the largest feed body accepted, counted after decompression (10 MiB).
 pub const MAX_BODY: u64 = 10 << 20;
+/// `poll.cpu_deadline`: how long the CPU work of one poll (decode, repair, parse, fold, match,
+/// fingerprint) may take before the poll is abandoned and recorded as failed (60 s). Every
+/// stage is linear in input that `source::bounds` limits, so a body at the bounds takes well
+/// under a second in a release build; the margin is for a slow or busy machine. The abandoned
+/// work's thread cannot be stopped and runs on to its (bounded) end.
+pub const CPU_DEADLINE: Duration = Duration::from_secs(60);

@@ -85,6 +85,8 @@ pub struct Poll {
     /// Follow a redirect from a public address to a loopback, link-local, private or multicast
     /// one (refused by default: a feed could point rasad at the host's own services).
     pub allow_private_redirects: bool,
+    /// How long one poll's CPU work may take before the poll is abandoned as failed.
+    pub cpu_deadline: Duration,
 }
 
 #[derive(Debug, Clone)]

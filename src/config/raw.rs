@@ -54,6 +54,7 @@ pub struct RawPoll {
     pub adaptive: Option<bool>,
     pub jitter: Option<Spanned<f64>>,
     pub allow_private_redirects: Option<bool>,
+    pub cpu_deadline: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,8 +3,11 @@
 //! Limits, and why: a connect timeout and a total timeout so that one dead server cannot hold a
 //! poll slot; a body cap counted on decompressed bytes so that a gzip bomb or an endless stream
 //! cannot exhaust memory; at most 5 redirects, never from https to http; at most `per_host`
-//! requests at a time to one host, so that many feeds of one outlet do not hammer it; no
-//! redirect from a public address to a private one (`address`), unless allowed.
+//! requests at a time to one host (host and port), so that many feeds of one outlet do not
+//! hammer it; no redirect from a public address to a private one (`address`), unless allowed.
+//!
+//! A fetch runs in a [`HostTurn`]: [`Fetcher::fetch`] waits for one itself, while a poll takes
+//! its turn before its poll slot (`app::slots`) and hands it to [`Fetcher::fetch_with_hints`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::source::address::{addresses, refused_hop};
@@ -112,6 +115,13 @@ pub struct Fetcher {
 /// Requests to one host at a time, unless configured otherwise (`poll.per_host`).
 pub const DEFAULT_PER_HOST: usize = 2;
 
+/// A turn at one host: while it is held, fewer than `per_host` other fetches run against that
+/// host (see [`Fetcher::host_turn`]). A `file:` URL has no host, and its turn holds nothing.
+#[derive(Debug)]
+pub struct HostTurn {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
 impl Fetcher {
     pub fn new(
         user_agent: &str,
@@ -145,12 +155,15 @@ impl Fetcher {
 
     /// The same fetcher with at most `per_host` requests at a time to one host.
     pub fn with_per_host(mut self, per_host: usize) -> Fetcher {
-        self.per_host = per_host.max(1);
+        self.per_host = per_host.clamp(1, Semaphore::MAX_PERMITS);
         self
     }
 
-    /// The semaphore that limits requests to `url`'s host.
-    fn host_slots(&self, url: &Url) -> Arc<Semaphore> {
+    /// The semaphore that limits requests to `url`'s host (`None` for a `file:` URL).
+    fn host_slots(&self, url: &Url) -> Option<Arc<Semaphore>> {
+        if url.scheme() == "file" {
+            return None;
+        }
         let host = format!(
             "{}:{}",
             url.host_str().unwrap_or(""),
@@ -160,32 +173,61 @@ impl Fetcher {
             .hosts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        hosts
+        let slots = hosts
             .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
-            .clone()
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)));
+        Some(slots.clone())
     }
 
-    /// Fetches `url`, conditionally when `validators` are known.
+    /// Waits for a turn at `url`'s host; turns are given first come, first served.
+    pub async fn host_turn(&self, url: &Url) -> HostTurn {
+        let Some(slots) = self.host_slots(url) else {
+            return HostTurn { _permit: None };
+        };
+        let permit = slots
+            .acquire_owned()
+            .await
+            .expect("a host semaphore is never closed");
+        HostTurn {
+            _permit: Some(permit),
+        }
+    }
+
+    /// A turn at `url`'s host if one is free now; `None` while the host is busy or others
+    /// wait for it (they keep their place).
+    pub fn try_host_turn(&self, url: &Url) -> Option<HostTurn> {
+        match self.host_slots(url) {
+            None => Some(HostTurn { _permit: None }),
+            Some(slots) => slots.try_acquire_owned().ok().map(|permit| HostTurn {
+                _permit: Some(permit),
+            }),
+        }
+    }
+
+    /// Whether a turn at `url`'s host is free now (nobody waits for one).
+    pub fn has_free_turn(&self, url: &Url) -> bool {
+        self.host_slots(url)
+            .is_none_or(|slots| slots.available_permits() > 0)
+    }
+
+    /// Fetches `url`, conditionally when `validators` are known, in a turn at its host.
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> FetchOutcome {
-        self.fetch_with_hints(url, validators).await.0
+        let turn = self.host_turn(url).await;
+        self.fetch_with_hints(url, validators, turn).await.0
     }
 
-    /// Fetches `url` like [`Fetcher::fetch`], with what the server said about freshness and
-    /// permanent moves.
+    /// Fetches `url` like [`Fetcher::fetch`] in `turn`, a turn at its host that ends with the
+    /// fetch, with what the server said about freshness and permanent moves.
     pub async fn fetch_with_hints(
         &self,
         url: &Url,
         validators: &Validators,
+        turn: HostTurn,
     ) -> (FetchOutcome, ServerHints) {
+        let _turn = turn;
         if url.scheme() == "file" {
             return (self.fetch_file(url).await, ServerHints::default());
         }
-        let slots = self.host_slots(url);
-        let _slot = slots
-            .acquire_owned()
-            .await
-            .expect("a host semaphore is never closed");
         // The client's own timeout covers each request; this one bounds redirects and the body.
         match tokio::time::timeout(self.timeout, self.fetch_http(url, validators)).await {
             Ok(outcome) => outcome,

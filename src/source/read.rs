@@ -10,13 +10,30 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use crate::source::fetch::{FetchError, FetchOutcome, Fetcher, ServerHints, Validators};
+use crate::source::fetch::{FetchError, FetchOutcome, Fetcher, HostTurn, ServerHints, Validators};
 use crate::source::parse::{BodyHints, ParseError, ParsedFeed, parse_feed_with};
 
 /// How long the CPU work of one read and what its caller does with it (decode, repair, parse,
-/// and for a poll fold, match, fingerprint) may take before it is abandoned. Every stage is
-/// linear in input that `bounds` limits: only a pathological body comes near.
-pub const CPU_DEADLINE: Duration = Duration::from_secs(60);
+/// and for a poll fold, match, fingerprint) may take before it is abandoned: `poll.cpu_deadline`
+/// (`config::defaults::CPU_DEADLINE`) from the end of the fetch. Every stage is linear in input
+/// that `bounds` limits: only a pathological body comes near.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuBudget {
+    /// When it runs out.
+    pub until: tokio::time::Instant,
+    /// How long it was, for the message of a read abandoned.
+    pub length: Duration,
+}
+
+impl CpuBudget {
+    /// A budget of `length` from now.
+    pub fn from_now(length: Duration) -> CpuBudget {
+        CpuBudget {
+            until: tokio::time::Instant::now() + length,
+            length,
+        }
+    }
+}
 
 /// A feed body and what is known about it besides its bytes.
 #[derive(Debug, Clone)]
@@ -58,13 +75,14 @@ pub struct Reading<T> {
     pub status_class: &'static str,
     /// How long the fetch took (the parse not included).
     pub fetch_took: Duration,
-    /// When the CPU budget that the parse began, [`CPU_DEADLINE`] after the fetch, runs out:
-    /// the caller's later CPU work on the same body shares it.
-    pub cpu_deadline: tokio::time::Instant,
+    /// The CPU budget that the parse began after the fetch: the caller's later CPU work on the
+    /// same body shares it.
+    pub cpu_budget: CpuBudget,
 }
 
-/// Fetches `url` (conditionally when `validators` are known), then parses a new body with the
-/// HTTP hints, on the blocking pool, giving up after [`CPU_DEADLINE`]; `then` derives what the caller
+/// Fetches `url` (conditionally when `validators` are known) in `turn` at its host (or in one
+/// waited for here), then parses a new body with the HTTP hints, on the blocking pool, giving up
+/// after `cpu` (see [`CpuBudget`]); `then` derives what the caller
 /// keeps from the parsed feed in the same job (the stories, say), so that CPU work stays off the
 /// async workers. `given` hints win over the server's (`rasad parse --content-type --url`).
 pub async fn read<T: Send + 'static>(
@@ -72,12 +90,17 @@ pub async fn read<T: Send + 'static>(
     url: &Url,
     validators: &Validators,
     given: BodyHints<'_>,
+    (turn, cpu): (Option<HostTurn>, Duration),
     then: impl FnOnce(ParsedFeed) -> T + Send + 'static,
 ) -> Reading<T> {
+    let turn = match turn {
+        Some(turn) => turn,
+        None => fetcher.host_turn(url).await,
+    };
     let started = Instant::now();
-    let (outcome, server) = fetcher.fetch_with_hints(url, validators).await;
+    let (outcome, server) = fetcher.fetch_with_hints(url, validators, turn).await;
     let (fetch_took, status_class) = (started.elapsed(), outcome.status_class());
-    let cpu_deadline = tokio::time::Instant::now() + CPU_DEADLINE;
+    let cpu_budget = CpuBudget::from_now(cpu);
     let read = match outcome {
         FetchOutcome::Modified {
             body,
@@ -89,7 +112,7 @@ pub async fn read<T: Send + 'static>(
                 content_type: given.content_type.map(str::to_owned).or(content_type),
                 url: Some(given.url.unwrap_or(url).clone()),
             };
-            match body.parse(cpu_deadline, then).await {
+            match body.parse(cpu_budget, then).await {
                 Ok(Ok(parsed)) => Read::Parsed { parsed, validators },
                 Ok(Err(e)) => Read::ParseFailed(e),
                 Err(abandoned) => Read::Abandoned(abandoned),
@@ -110,20 +133,20 @@ pub async fn read<T: Send + 'static>(
         server,
         status_class,
         fetch_took,
-        cpu_deadline,
+        cpu_budget,
     }
 }
 
 impl Body {
-    /// Parses the body with its hints on the blocking pool, giving up at `deadline`, and runs
+    /// Parses the body with its hints on the blocking pool, giving up when `budget` runs out, and runs
     /// `then` on the parsed feed in the same job. The outer error says why the job was
     /// abandoned (a panic, the deadline).
     pub async fn parse<T: Send + 'static>(
         self,
-        deadline: tokio::time::Instant,
+        budget: CpuBudget,
         then: impl FnOnce(ParsedFeed) -> T + Send + 'static,
     ) -> Result<Result<T, ParseError>, String> {
-        off_the_workers(deadline, move || {
+        off_the_workers(budget, move || {
             let hints = BodyHints {
                 content_type: self.content_type.as_deref(),
                 url: self.url.as_ref(),
@@ -134,13 +157,13 @@ impl Body {
     }
 }
 
-/// Runs `work` on the blocking pool, giving up on it at `deadline`: its error says whether it
+/// Runs `work` on the blocking pool, giving up on it when `budget` runs out: its error says whether it
 /// panicked or ran out of time. A thread given up on cannot be stopped and runs on to the end.
 pub async fn off_the_workers<T: Send + 'static>(
-    deadline: tokio::time::Instant,
+    budget: CpuBudget,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
-    match tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(work)).await {
+    match tokio::time::timeout_at(budget.until, tokio::task::spawn_blocking(work)).await {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(e)) if e.is_panic() => Err(format!(
             "crashed on this body: {}",
@@ -148,8 +171,8 @@ pub async fn off_the_workers<T: Send + 'static>(
         )),
         Ok(Err(e)) => Err(format!("was cancelled: {e}")),
         Err(_) => Err(format!(
-            "took longer than {}s and was abandoned",
-            CPU_DEADLINE.as_secs()
+            "took longer than poll.cpu_deadline ({}) and was abandoned",
+            humantime::format_duration(budget.length)
         )),
     }
 }
@@ -161,7 +184,7 @@ mod tests {
     /// The CPU stage's three endings: its result, its panic, its deadline.
     #[tokio::test]
     async fn work_off_the_workers_ends_in_its_result_a_panic_or_the_deadline() {
-        let after = |ms| tokio::time::Instant::now() + Duration::from_millis(ms);
+        let after = |ms| CpuBudget::from_now(Duration::from_millis(ms));
         assert_eq!(off_the_workers(after(10_000), || 42).await, Ok(42));
         let crashed = off_the_workers(after(10_000), || -> u32 { panic!("a hostile item") }).await;
         assert!(
@@ -173,7 +196,9 @@ mod tests {
         let started = std::time::Instant::now();
         let slow = off_the_workers(after(300), || std::thread::sleep(Duration::from_secs(2))).await;
         assert!(
-            slow.as_ref().is_err_and(|e| e.contains("was abandoned")),
+            slow.as_ref().is_err_and(
+                |e| e.contains("took longer than poll.cpu_deadline (300ms) and was abandoned")
+            ),
             "{slow:?}"
         );
         assert!(

@@ -222,3 +222,59 @@ async fn a_crashed_poll_is_recorded_as_a_failure_and_polled_again_on_backoff() {
     }
     store.close().await;
 }
+
+/// A NUL in a title and a guid, on PostgreSQL (which refuses NUL in text): the item is stored
+/// cleaned and alerts, and the feed stays `ok` beside a normal one.
+#[tokio::test]
+async fn a_nul_in_a_title_and_guid_is_stored_cleaned_on_postgres() {
+    let Some(db) = crate::pg::TestDatabase::create("hostile_nul_postgres").await else {
+        return;
+    };
+    let env = Env::start().await;
+    env.feeds
+        .set("/calm.xml", rss(&[("calm-1", "هجوم لداعش", "نص")]), RSS);
+    env.feeds.set(
+        "/nul.xml",
+        item_feed(
+            "n\u{0}1",
+            "بيان\u{0} لداعش",
+            "نص",
+            "Sun, 29 Nov 2026 08:00:00 GMT",
+        ),
+        RSS,
+    );
+    let text = config(&env, &["nul", "calm"]).replace(
+        "state = \"state/rasad.db\"",
+        &format!("state = \"{}\"", db.url),
+    );
+    std::fs::write(env.config_path(), text).expect("config written");
+    let summary = env.once().await;
+    assert_eq!(summary["feeds_failed"], 0, "{summary}");
+    let text = serde_json::to_string(
+        &env.hook
+            .accepted()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).expect("a JSON webhook body"))
+            .collect::<Vec<serde_json::Value>>(),
+    )
+    .expect("JSON");
+    assert!(text.contains("بيان لداعش"), "{text}");
+    assert!(text.contains("هجوم لداعش"), "{text}");
+    assert!(!text.contains("\\u0000"), "a NUL reached an alert: {text}");
+    let output = env.rasad(&["feeds", "--json"]).await;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let row: serde_json::Value = serde_json::from_str(line).expect("a JSON row");
+        assert_eq!(row["state"], "ok", "{row}");
+        assert_eq!(row["items_seen"], 1, "{row}");
+    }
+    let mut conn = db.connect().await;
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT story_key, title FROM stories WHERE feed_id = 'nul'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("stories readable");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let (key, title) = &stored[0];
+    assert_eq!(title, "بيان لداعش");
+    assert!(!key.contains('\0'), "{key:?}");
+}

@@ -7,6 +7,7 @@ mod delivery;
 mod feeds;
 mod fetch;
 mod hostile;
+mod hosts;
 mod instances;
 mod matching;
 mod ops;

@@ -122,8 +122,14 @@ secret_env = "RASAD_TEST_WEBHOOK_SECRET"
 
     /// Runs `rasad ARGS -c CONFIG` to completion (bounded by [`PROCESS_LIMIT`]).
     pub async fn rasad(&self, args: &[&str]) -> Output {
+        self.rasad_with(args, &[]).await
+    }
+
+    /// [`Env::rasad`] with more environment variables (`vars`).
+    pub async fn rasad_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_rasad"));
         command
+            .envs(vars.iter().copied())
             .args(args)
             .arg("-c")
             .arg(self.config_path())

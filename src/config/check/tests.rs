@@ -42,6 +42,7 @@ fn accepts_a_good_config_and_applies_defaults() {
     assert!(!config.daemon.instance.is_empty());
     assert_eq!(config.poll.interval, Duration::from_secs(300));
     assert_eq!(config.poll.max_body, 10 << 20);
+    assert_eq!(config.poll.cpu_deadline, Duration::from_secs(60));
     assert!(!config.poll.alert_on_first_poll);
     let terms: Vec<&str> = config.topics[0]
         .any
@@ -114,6 +115,11 @@ fn reports_each_mistake_with_its_path_and_line() {
             "jitter_out_of_range",
             "[poll]\njitter = 0.9\n",
             "poll.jitter: must be a fraction from 0 to 0.5, not 0.9",
+        ),
+        (
+            "cpu_deadline_zero",
+            "[poll]\ncpu_deadline = \"0s\"\n",
+            "poll.cpu_deadline: must be longer than zero",
         ),
         (
             "per_host_zero",

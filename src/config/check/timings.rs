@@ -36,6 +36,11 @@ impl Checker<'_> {
             adaptive: raw.adaptive.unwrap_or(false),
             jitter: self.fraction("poll.jitter", &raw.jitter, 0.1),
             allow_private_redirects: raw.allow_private_redirects.unwrap_or(false),
+            cpu_deadline: self.duration(
+                "poll.cpu_deadline",
+                &raw.cpu_deadline,
+                defaults::CPU_DEADLINE,
+            ),
         };
         if poll.min_interval > poll.max_interval
             && let Some(min) = &raw.min_interval

@@ -99,6 +99,11 @@ fn a_field_of_one_long_word_of_a_name_costs_linear_time() {
         let hits = matcher.find_relevant(&[(Field::Content, &text)]);
         let took = started.elapsed();
         assert_eq!(hits.len(), want_hits, "{case}");
-        assert!(took < std::time::Duration::from_secs(3), "{case}: {took:?}");
+        // Quadratic work takes minutes here; the bound leaves room for a debug build on a
+        // machine busy with other builds (3 s was once passed there at 3.4 s).
+        assert!(
+            took < std::time::Duration::from_secs(30),
+            "{case}: {took:?}"
+        );
     }
 }
