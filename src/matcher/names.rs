@@ -29,9 +29,12 @@
 //! strict — its exact folded spelling, with no suffix — as is one that would match one of
 //! [`COMMON_WORDS`]' frequent ordinary words; [`strictness`] says which, for `rasad check`.
 //!
-//! Search: the text's *skeleton* (its consonant classes, vowels dropped, doubled letters once,
-//! words separated by one space) is searched for each name's skeleton, and each occurrence is
-//! verified on the folded word. The skeleton is built only when some name keyword is watched.
+//! Search: a name is found through the text's *skeleton* (its consonant classes, vowels dropped,
+//! doubled letters once, words separated by one space), which must end a word's skeleton with
+//! the name's; each such word is then verified on the folded text. One automaton over the folded
+//! text ([`scan`]) does the skeleton's work and the search of every name's skeleton in one pass,
+//! one table step per character; a watch list too large for its table searches the skeleton
+//! written out, the plain search that the automaton is tested against.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -613,20 +616,29 @@ impl Names {
     ) {
         scan.word_ends(text, ends);
         for &word in ends.iter() {
-            // A window from a word's start: its skeleton is the text's from there on. An
-            // occurrence that starts before it has a token longer than a name's.
-            let from = window_start(text, word.end);
-            skeleton.build(&text[from..word.end]);
+            // A name of one word: its skeleton lies in this word's, so its token is the word.
+            // A name of several: a window from a word's start, whose skeleton is the text's from
+            // there on; an occurrence that starts before it has a token longer than a name's.
+            let mut window = None;
             for &pattern in scan.patterns(word) {
                 let pattern = pattern as usize;
-                let Some(first) = skeleton
-                    .text
-                    .len()
-                    .checked_sub(self.skeletons[pattern].len())
-                else {
+                let skeleton_of_name = self.skeletons[pattern].as_bytes();
+                if !skeleton_of_name.contains(&b' ') {
+                    if let Some(start) = own_word_start(text, word.end) {
+                        self.verify(pattern, text, start..word.end, out);
+                    }
+                    continue;
+                }
+                let from = *window.get_or_insert_with(|| {
+                    let from = window_start(text, word.end);
+                    skeleton.build(&text[from..word.end]);
+                    from
+                });
+                let written = skeleton.text.as_bytes();
+                let Some(first) = written.len().checked_sub(skeleton_of_name.len()) else {
                     continue;
                 };
-                if skeleton.text.as_bytes()[first..] != *self.skeletons[pattern].as_bytes() {
+                if written[first..] != *skeleton_of_name {
                     continue;
                 }
                 let start = from + skeleton.starts[first] as usize;
@@ -717,6 +729,17 @@ fn window_start(text: &str, end: usize) -> usize {
         }
     }
     end
+}
+
+/// The start of the word that ends at `end`, unless the word is longer than a name's token.
+fn own_word_start(text: &str, end: usize) -> Option<usize> {
+    let mut floor = end.saturating_sub(MAX_NAME_TOKEN_BYTES);
+    while !text.is_char_boundary(floor) {
+        floor += 1;
+    }
+    let start = word_start(text, floor, end);
+    let longer = start == floor && text[..start].chars().next_back().is_some_and(is_word_char);
+    (!longer).then_some(start)
 }
 
 /// The start of the word around byte `at` of `text`, looking no further back than `from`.
