@@ -3,8 +3,11 @@
 //! folded, matched and validated over the same Arabic news text. Prints the ratio name / plain
 //! measured in the same run.
 //!
-//! The corpus is [`common::corpus`] (the titles and summaries of the shared dedup set, repeated
-//! to about 1 MiB), matched one item at a time as the daemon matches stories' fields.
+//! Two corpora, matched one field at a time as the daemon matches stories' fields: the news of
+//! [`common::corpus`] (the titles and summaries of the shared dedup set, repeated to about 1 MiB),
+//! which names none of the watched people, so that every field takes the path of a miss; and the
+//! same with one field in four followed by a sentence that names one in another spelling (the
+//! `hit` rows of `tests/data/name-variants.tsv`), so that the names' verification is timed too.
 
 mod common;
 
@@ -76,11 +79,38 @@ fn matcher(terms: &[String], name: bool) -> Matcher {
     Matcher::from_keywords(keywords).expect("names compile")
 }
 
+/// Sentences that name the watched people in the spellings outlets use.
+fn spellings() -> Vec<String> {
+    include_str!("../tests/data/name-variants.tsv")
+        .lines()
+        .filter_map(|line| {
+            let mut cols = line.split('\t');
+            (cols.next()? == "hit").then(|| cols.nth(1).map(str::to_owned))?
+        })
+        .collect()
+}
+
 fn main() {
     let text = common::corpus(CORPUS_BYTES);
     // One field per line, as stories come.
-    let fields: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mb = text.len() as f64 / 1e6;
+    let news: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let spellings = spellings();
+    let with_names: Vec<String> = news
+        .iter()
+        .enumerate()
+        .map(|(i, field)| match i % 4 {
+            0 => format!("{field} {}", spellings[i / 4 % spellings.len()]),
+            _ => field.to_string(),
+        })
+        .collect();
+    let with_names: Vec<&str> = with_names.iter().map(String::as_str).collect();
+    for (corpus, fields) in [("news", &news), ("news with names", &with_names)] {
+        measure(corpus, fields);
+    }
+}
+
+fn measure(corpus: &str, fields: &[&str]) {
+    let mb = fields.iter().map(|f| f.len()).sum::<usize>() as f64 / 1e6;
     for n in [20, 200] {
         let terms = names(n);
         let (plain, names) = (matcher(&terms, false), matcher(&terms, true));
@@ -94,8 +124,8 @@ fn main() {
         let (names_time, plain_time) =
             common::alternated_medians(15, || run(&names), || run(&plain));
         println!(
-            "names/{n} keywords over {mb:.1} MB in {} fields: plain {:.0} MB/s ({plain_hits} hits), \
-             names {:.0} MB/s ({name_hits} hits), ratio names/plain {:.2}",
+            "names/{corpus}/{n} keywords over {mb:.1} MB in {} fields: plain {:.0} MB/s \
+             ({plain_hits} hits), names {:.0} MB/s ({name_hits} hits), ratio names/plain {:.2}",
             fields.len(),
             mb / plain_time.as_secs_f64(),
             mb / names_time.as_secs_f64(),

@@ -29,9 +29,12 @@
 //! strict — its exact folded spelling, with no suffix — as is one that would match one of
 //! [`COMMON_WORDS`]' frequent ordinary words; [`strictness`] says which, for `rasad check`.
 //!
-//! Search: the text's *skeleton* (its consonant classes, vowels dropped, doubled letters once,
-//! words separated by one space) is searched for each name's skeleton, and each occurrence is
-//! verified on the folded word. The skeleton is built only when some name keyword is watched.
+//! Search: a name is found through the text's *skeleton* (its consonant classes, vowels dropped,
+//! doubled letters once, words separated by one space), which must end a word's skeleton with
+//! the name's; each such word is then verified on the folded text. One automaton over the folded
+//! text ([`scan`]) does the skeleton's work and the search of every name's skeleton in one pass,
+//! one table step per character; a watch list too large for its table searches the skeleton
+//! written out, the plain search that the automaton is tested against.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -39,9 +42,10 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use super::affixes::{Affixes, Variant};
-use super::search::{Occurrence, Search};
+use super::search::{DFA_BUDGET, Occurrence, Search};
 use super::{KeywordOptions, Prefixes, Suffixes};
 use crate::text::{Folded, fold_str, is_word_char};
+use scan::{Scan, WordEnd};
 
 /// Frequent ordinary Arabic words, one a line: the 10,000 most frequent Arabic words of the
 /// `wordfreq` 3.1 list (Robyn Speer; data CC BY-SA 4.0) that the Ayaspell Arabic Hunspell
@@ -463,7 +467,14 @@ impl Skeleton {
                 self.starts.truncate(len);
                 last = bytes.last().copied().unwrap_or(0);
             }
-            if code == last || (code == b' ' && bytes.is_empty()) {
+            if code == last {
+                // ه doubled at a word's end is a letter and its ending (وجهه): kept.
+                if code == HEH {
+                    heh = None;
+                }
+                continue;
+            }
+            if code == b' ' && bytes.is_empty() {
                 continue;
             }
             heh = (code == HEH).then_some(bytes.len());
@@ -510,6 +521,11 @@ const fn fast_path() -> bool {
 pub struct Names {
     names: Vec<(usize, Name)>,
     search: Option<Search>,
+    /// The same skeletons as one automaton over the folded text, while its table stays under
+    /// [`DFA_BUDGET`]: what [`Names::find`] uses.
+    scan: Option<Scan>,
+    /// The skeletons searched for.
+    skeletons: Vec<String>,
     /// For each pattern of the search: the index in `names`.
     patterns: Vec<usize>,
 }
@@ -545,76 +561,197 @@ impl Names {
         }
         if !texts.is_empty() {
             self.search = Some(Search::new(&texts)?);
+            self.scan = Scan::new(&texts, DFA_BUDGET);
         }
+        self.skeletons = texts;
         Ok(())
     }
 
-    /// Appends every name found in `folded` to `out`; `words` are the word runs of
-    /// `folded.text`, so that each candidate's word is looked up, not scanned for.
-    /// `words` are indexed here, at the first candidate, unless `indexed` says they already
-    /// are: most fields hold no name and never need them.
+    /// Appends every name found in `folded` to `out`, by the end of its skeleton occurrence,
+    /// the longer occurrence first, then by pattern. `words` are the word runs of
+    /// `folded.text`, indexed here unless `indexed` says they already are, when the skeleton
+    /// is searched as a whole (a watch list whose automaton is over budget).
+    ///
+    /// A name takes no suffix: its token's consonants end with the name's, so an occurrence
+    /// that a consonant of its word follows is never accepted, and only occurrences at the end
+    /// of a word's skeleton are verified.
     pub(super) fn find(
         &self,
         folded: &Folded,
         words: &mut super::Words,
-        mut indexed: bool,
+        indexed: bool,
         out: &mut Vec<Found>,
     ) {
-        let Some(search) = &self.search else {
-            return;
-        };
         thread_local! {
-            static BUFFERS: RefCell<(Skeleton, Vec<Occurrence>)> = RefCell::default();
+            static BUFFERS: RefCell<(Skeleton, Vec<Occurrence>, Vec<WordEnd>)> =
+                RefCell::default();
         }
         BUFFERS.with(|cell| {
             let Ok(mut buffers) = cell.try_borrow_mut() else {
                 return;
             };
-            let (skeleton, occurrences) = &mut *buffers;
-            skeleton.build(&folded.text);
-            search.find(&skeleton.text, occurrences);
-            let text = folded.text.as_str();
-            for m in occurrences.iter() {
-                // A name takes no suffix: its token's consonants end with the name's, so an
-                // occurrence followed by a consonant of its word is never accepted. The search
-                // is overlapping, so the occurrence at the word's end is reported as well.
-                if fast_path()
-                    && skeleton
-                        .text
-                        .as_bytes()
-                        .get(m.end)
-                        .is_some_and(|b| *b != b' ')
-                {
+            let (skeleton, occurrences, ends) = &mut *buffers;
+            match (&self.scan, &self.search) {
+                (Some(scan), _) if fast_path() => {
+                    self.find_at_word_ends(scan, &folded.text, skeleton, ends, out)
+                }
+                (_, Some(search)) => {
+                    let buffers = (skeleton, occurrences);
+                    self.find_in_skeleton(search, folded, words, indexed, buffers, out)
+                }
+                (_, None) => {}
+            }
+        });
+    }
+
+    /// [`Names::find`] by the automaton over the folded text: each word it stops at is checked
+    /// against the skeleton of the words before it, as far back as a name's token reaches.
+    fn find_at_word_ends(
+        &self,
+        scan: &Scan,
+        text: &str,
+        skeleton: &mut Skeleton,
+        ends: &mut Vec<WordEnd>,
+        out: &mut Vec<Found>,
+    ) {
+        scan.word_ends(text, ends);
+        for &word in ends.iter() {
+            // A name of one word: its skeleton lies in this word's, so its token is the word.
+            // A name of several: a window from a word's start, whose skeleton is the text's from
+            // there on; an occurrence that starts before it has a token longer than a name's.
+            let mut window = None;
+            for &pattern in scan.patterns(word) {
+                let pattern = pattern as usize;
+                let skeleton_of_name = self.skeletons[pattern].as_bytes();
+                if !skeleton_of_name.contains(&b' ') {
+                    if let Some(start) = own_word_start(text, word.end) {
+                        self.verify(pattern, text, start..word.end, out);
+                    }
                     continue;
                 }
-                if !indexed {
-                    words.index(text);
-                    indexed = true;
-                }
-                let (keyword, name) = &self.names[self.patterns[m.pattern]];
-                let Range { start, end } = skeleton.folded_range(text, m.start..m.end);
-                let token = words.start_before(start)..words.end_after(end);
-                // A name with its proclitics is a short word: a longer run (one word of
-                // thousands of letters) is not checked, which keeps a field linear.
-                if token.len() > MAX_NAME_TOKEN_BYTES {
-                    continue;
-                }
-                let Some(offset) = name.accepts(&text[token.clone()]) else {
+                let from = *window.get_or_insert_with(|| {
+                    let from = window_start(text, word.end);
+                    skeleton.build(&text[from..word.end]);
+                    from
+                });
+                let written = skeleton.text.as_bytes();
+                let Some(first) = written.len().checked_sub(skeleton_of_name.len()) else {
                     continue;
                 };
-                let keyword_start = token.start + offset;
-                out.push(Found {
-                    keyword: *keyword,
-                    keyword_span: keyword_start..token.end,
-                    token_span: token,
-                });
+                if written[first..] != *skeleton_of_name {
+                    continue;
+                }
+                let start = from + skeleton.starts[first] as usize;
+                let token = word_start(text, from, start)..word.end;
+                self.verify(pattern, text, token, out);
             }
+        }
+    }
+
+    /// [`Names::find`] by the skeleton of the whole text, searched as one string.
+    fn find_in_skeleton(
+        &self,
+        search: &Search,
+        folded: &Folded,
+        words: &mut super::Words,
+        mut indexed: bool,
+        (skeleton, occurrences): (&mut Skeleton, &mut Vec<Occurrence>),
+        out: &mut Vec<Found>,
+    ) {
+        skeleton.build(&folded.text);
+        search.find(&skeleton.text, occurrences);
+        let text = folded.text.as_str();
+        for m in occurrences.iter() {
+            // The search is overlapping, so the occurrence at the word's end is reported as
+            // well: one that a consonant of its word follows is skipped (but in the test that
+            // compares this shortcut with the plain search).
+            if fast_path()
+                && skeleton
+                    .text
+                    .as_bytes()
+                    .get(m.end)
+                    .is_some_and(|b| *b != b' ')
+            {
+                continue;
+            }
+            if !indexed {
+                words.index(text);
+                indexed = true;
+            }
+            let Range { start, end } = skeleton.folded_range(text, m.start..m.end);
+            let token = words.start_before(start)..words.end_after(end);
+            self.verify(m.pattern, text, token, out);
+        }
+    }
+
+    /// Appends the name of skeleton `pattern` to `out` if the folded `token` is one of its
+    /// spellings after an allowed proclitic chain.
+    fn verify(&self, pattern: usize, text: &str, token: Range<usize>, out: &mut Vec<Found>) {
+        // A name with its proclitics is a short word: a longer run (one word of thousands of
+        // letters) is not checked, which keeps a field linear.
+        if token.len() > MAX_NAME_TOKEN_BYTES {
+            return;
+        }
+        let (keyword, name) = &self.names[self.patterns[pattern]];
+        let Some(offset) = name.accepts(&text[token.clone()]) else {
+            return;
+        };
+        let keyword_start = token.start + offset;
+        out.push(Found {
+            keyword: *keyword,
+            keyword_span: keyword_start..token.end,
+            token_span: token,
         });
     }
 
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+}
+
+/// The first word start at or after `end - MAX_NAME_TOKEN_BYTES` (0 near the text's start):
+/// a name's token that ends at `end` starts there or later.
+fn window_start(text: &str, end: usize) -> usize {
+    let Some(mut at) = end.checked_sub(MAX_NAME_TOKEN_BYTES) else {
+        return 0;
+    };
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    let mut rest = text[at..end].char_indices();
+    let inside_a_word = text[..at].chars().next_back().is_some_and(is_word_char);
+    let mut word = inside_a_word;
+    for (i, c) in rest.by_ref() {
+        match (word, is_word_char(c)) {
+            (true, false) => word = false,
+            (false, true) => return at + i,
+            _ => {}
+        }
+    }
+    end
+}
+
+/// The start of the word that ends at `end`, unless the word is longer than a name's token.
+fn own_word_start(text: &str, end: usize) -> Option<usize> {
+    let mut floor = end.saturating_sub(MAX_NAME_TOKEN_BYTES);
+    while !text.is_char_boundary(floor) {
+        floor += 1;
+    }
+    let start = word_start(text, floor, end);
+    let longer = start == floor && text[..start].chars().next_back().is_some_and(is_word_char);
+    (!longer).then_some(start)
+}
+
+/// The start of the word around byte `at` of `text`, looking no further back than `from`.
+fn word_start(text: &str, from: usize, at: usize) -> usize {
+    let mut start = at;
+    for (i, c) in text[from..at].char_indices().rev() {
+        if !is_word_char(c) {
+            break;
+        }
+        start = from + i;
+    }
+    start
 }
 
 /// The frequent ordinary word that `name` would match, if any.
@@ -672,5 +809,6 @@ fn spelled(text: &str, term: &str) -> Vec<String> {
         .collect()
 }
 
+mod scan;
 #[cfg(test)]
 mod tests;

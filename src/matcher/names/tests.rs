@@ -306,3 +306,110 @@ fn the_shortcuts_of_the_search_find_what_the_plain_search_finds() {
     }
     assert!(compared >= 60, "only {compared} cases compared");
 }
+
+/// The keyword and original token of every name of `terms` found in `text`, with or without
+/// the shortcuts of [`Names::find`]: the names that are strict are left out.
+fn found_with(fast: bool, text: &str, terms: &[String]) -> Vec<(usize, String)> {
+    let mut names = Names::default();
+    for (keyword, term) in terms.iter().enumerate() {
+        names.add(keyword, term);
+    }
+    names.build().expect("builds");
+    let folded = crate::text::fold(text);
+    let mut words = super::super::Words::default();
+    let mut out = Vec::new();
+    FAST_PATH.with(|f| f.set(fast));
+    names.find(&folded, &mut words, false, &mut out);
+    FAST_PATH.with(|f| f.set(true));
+    out.iter()
+        .map(|f| {
+            let token = text[folded.original_range(f.token_span.clone())].to_owned();
+            (f.keyword, token)
+        })
+        .collect()
+}
+
+/// Letters that names and the words around them are made of: every consonant class with more
+/// than one letter, the vowel letters, ه and ة, a Latin letter and a digit.
+const LETTERS: &[char] = &[
+    'م', 'ك', 'غ', 'ج', 'ق', 'ر', 'ت', 'ط', 'س', 'ش', 'ز', 'ص', 'ن', 'ل', 'ب', 'پ', 'ف', 'ڤ', 'د',
+    'ض', 'ا', 'و', 'ي', 'ى', 'ء', 'أ', 'ه', 'ة', 'x', '7',
+];
+
+/// What may stand between two words: spaces, punctuation, a mark, a tatweel.
+const GAPS: &[&str] = &[
+    " ",
+    " ",
+    " ",
+    "، ",
+    ".",
+    "  ",
+    " «",
+    "» ",
+    "\u{064E} ",
+    "ـ ",
+];
+
+/// A word of `letters` drawn from `LETTERS` by the indices `picks`, with the proclitic and
+/// prefixes names are found after.
+fn word(picks: &[usize], prefix: usize) -> String {
+    const PREFIXES: &[&str] = &["", "", "", "و", "ل", "ال", "لل", "وب", "ماك", "ماك ", "دي "];
+    let letters: String = picks.iter().map(|i| LETTERS[i % LETTERS.len()]).collect();
+    format!("{}{letters}", PREFIXES[prefix % PREFIXES.len()])
+}
+
+/// A name's spelling changed as the press changes it: a vowel letter dropped or added, a
+/// letter of the class written for another, a letter doubled, an ending.
+fn respell(name: &str, edits: &[(usize, usize)]) -> String {
+    let mut chars: Vec<char> = name.chars().collect();
+    for &(at, what) in edits {
+        if chars.is_empty() {
+            break;
+        }
+        let at = at % chars.len();
+        match what % 6 {
+            0 => {
+                chars.remove(at);
+            }
+            1 => chars.insert(at, ['ا', 'و', 'ي'][what / 6 % 3]),
+            2 => chars[at] = LETTERS[what / 6 % LETTERS.len()],
+            3 => chars.insert(at, chars[at]),
+            4 => chars.push(['ه', 'ة', 'ا', 'ى', 'ي'][what / 6 % 5]),
+            _ => chars.insert(0, ['و', 'ل', 'ب', 'ف'][what / 6 % 4]),
+        }
+    }
+    chars.into_iter().collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// The automaton over the folded text finds what the search of the whole skeleton finds
+    /// without its shortcuts: the same names, tokens and order, for random names and texts
+    /// that spell them in random ways among random words.
+    #[test]
+    fn the_automaton_finds_what_the_plain_skeleton_search_finds(
+        names in proptest::collection::vec(
+            (proptest::collection::vec(0usize..64, 3..8), 0usize..16), 1..4),
+        words in proptest::collection::vec(
+            (0usize..4, proptest::collection::vec(0usize..64, 1..8), 0usize..16,
+             proptest::collection::vec((0usize..16, 0usize..200), 0..3), 0usize..16),
+            0..24),
+    ) {
+        let terms: Vec<String> = names.iter().map(|(picks, prefix)| word(picks, *prefix)).collect();
+        let mut text = String::new();
+        for (kind, picks, prefix, edits, gap) in &words {
+            let w = match kind {
+                0 => word(picks, *prefix),
+                _ => respell(&terms[picks[0] % terms.len()], edits),
+            };
+            text.push_str(&w);
+            text.push_str(GAPS[gap % GAPS.len()]);
+        }
+        proptest::prop_assert_eq!(
+            found_with(true, &text, &terms),
+            found_with(false, &text, &terms),
+            "{:?} in {}", terms, text
+        );
+    }
+}
