@@ -12,10 +12,10 @@ use crate::dedupe::{assign_keys, canonical_url, content_hash, fingerprint, ident
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
 use crate::source::bounds::Bounded;
+use crate::source::fetch::HostTurn;
 use crate::source::fetch::ServerHints;
 use crate::source::parse::BodyHints;
 use crate::source::poll_policy::{Policy, adaptive_interval};
-use crate::source::fetch::HostTurn;
 use crate::source::read::{CpuBudget, Read, Reading, off_the_workers, read};
 use crate::store::{
     FeedState, NewAlert, NewStory, PollAttempt, PollCounts, PollHints, PollRecord, Store,
@@ -85,23 +85,17 @@ pub async fn poll_feed(
     let server_wait = reading.server.fresh_for.max(ttl);
     let wait = next_wait(config, store, &poll, server_wait).await?;
     let items = stories.len();
-    let planned = match plan_off_the_workers(
-        runtime,
-        index,
-        store,
-        stories,
-        alerting,
-        reading.cpu_budget,
-    )
-    .await?
-    {
-        Ok(planned) => planned,
-        Err(abandoned) => {
-            let reason = format!("matching {abandoned}");
-            runtime.telemetry.poll_abandoned(&feed.id);
-            return failed(store, feed, poll.failure("error", &reason, None), reason).await;
-        }
-    };
+    let planned =
+        match plan_off_the_workers(runtime, index, store, stories, alerting, reading.cpu_budget)
+            .await?
+        {
+            Ok(planned) => planned,
+            Err(abandoned) => {
+                let reason = format!("matching {abandoned}");
+                runtime.telemetry.poll_abandoned(&feed.id);
+                return failed(store, feed, poll.failure("error", &reason, None), reason).await;
+            }
+        };
     let record = PollRecord {
         feed_id: feed.id.clone(),
         url: feed.url.to_string(),

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use rasad::config::defaults::CPU_DEADLINE;
 use rasad::source::display::terminal_safe;
 use rasad::source::fetch::{Fetcher, Validators};
 use rasad::source::parse::{BodyHints, ParsedFeed};
-use rasad::config::defaults::CPU_DEADLINE;
 use rasad::source::read::{Body, CpuBudget, Read, read};
 
 use crate::{Failure, input, runtime_failure};
@@ -38,7 +38,10 @@ pub(crate) async fn parse(
             content_type,
             url: base,
         };
-        match body.parse(CpuBudget::from_now(CPU_DEADLINE), |parsed| parsed).await {
+        match body
+            .parse(CpuBudget::from_now(CPU_DEADLINE), |parsed| parsed)
+            .await
+        {
             Ok(parsed) => parsed.with_context(|| source.clone()).map_err(input)?,
             Err(abandoned) => return Err(input(anyhow::anyhow!("{source}: parse {abandoned}"))),
         }
@@ -85,9 +88,14 @@ async fn read_url(
     )
     .map_err(runtime_failure)?;
     let limits = (None, CPU_DEADLINE);
-    let reading = read(&fetcher, url, &Validators::default(), given, limits, |parsed| {
-        parsed
-    })
+    let reading = read(
+        &fetcher,
+        url,
+        &Validators::default(),
+        given,
+        limits,
+        |parsed| parsed,
+    )
     .await;
     match reading.read {
         Read::Parsed { parsed, .. } => Ok(parsed),
