@@ -17,7 +17,9 @@
 //! [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
 //! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
 //! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog),
-//! [`redact`] (feed URLs with their login and query values masked, wherever they are shown).
+//! [`redact`] (feed URLs with their login and query values masked, wherever they are shown),
+//! [`opml`] (a feed reader's subscription list read into feeds, the config's feeds written as
+//! OPML; pure).
 //! The `rasad` binary: `main.rs` (arguments, dispatch, exit codes, logging) and `cli/` (one
 //! module per command).
 //!
@@ -30,6 +32,7 @@ pub mod config;
 pub mod dedupe;
 pub mod matcher;
 pub mod model;
+pub mod opml;
 pub mod outbox;
 pub mod pipeline;
 pub mod progress;

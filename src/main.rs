@@ -139,6 +139,23 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Read a feed reader's OPML export (Feedly, Inoreader, Miniflux, NetNewsWire…) and print a
+    /// `[[feed]]` table for every outline with an xmlUrl, to paste into the config. Folders
+    /// become comments; names are kept as written (Arabic too); ids are made from the name's
+    /// Latin letters, else the feed's host, and made unique. Outlines skipped (no xmlUrl, not
+    /// http or https, a URL already listed) are noted on standard error with their line. Exit 1
+    /// when the file lists no feed.
+    ImportOpml {
+        /// The OPML file (at most 10 MiB).
+        file: PathBuf,
+    },
+    /// Print the config's feeds as an OPML 2.0 subscription list, for a feed reader or another
+    /// rasad (`import-opml` reads it back to the same feeds). The URLs are printed as
+    /// configured, with any login or token in them.
+    ExportOpml {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Parse one feed (a file or an http(s) URL) and print its items.
     Parse {
         /// A feed file or URL.
@@ -249,6 +266,8 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             window,
             threshold,
         } => cli::cluster::cluster(file, window, threshold).await,
+        Command::ImportOpml { file } => cli::opml::import_opml(file),
+        Command::ExportOpml { config } => cli::opml::export_opml(config.config),
         Command::Healthcheck { config } => cli::healthcheck::healthcheck(config.config).await,
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod healthcheck;
 pub(crate) mod match_stdin;
 pub(crate) mod notify_test;
 pub(crate) mod once;
+pub(crate) mod opml;
 pub(crate) mod outbox;
 pub(crate) mod parse;
 pub(crate) mod run;

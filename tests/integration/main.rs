@@ -9,6 +9,7 @@ mod fetch;
 mod hostile;
 mod instances;
 mod matching;
+mod opml;
 mod ops;
 mod pg;
 mod pipeline;
