@@ -14,7 +14,8 @@
 //! canonical URLs, cluster fingerprints and the in-memory index of the window, pure), [`pipeline`] (one poll of one feed), [`store`]
 //! (all SQL: one `Store` whose operations are written once and run on a SQLite file or on a
 //! PostgreSQL database that several instances share through leases), [`sink`] (rendering and sending), [`outbox`] (retries, digests, limits),
-//! [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
+//! [`backtest`] (a topic tried on the stories the store kept, page by page, for `rasad backtest`
+//! and any other caller), [`runtime`] (what one config builds), [`app`] (the loops; `app::schedule` picks due feeds, by
 //! lease on a shared store), [`progress`] (the live line of `rasad once`), [`telemetry`] (every
 //! metric), [`server`] (admin HTTP), [`service`] (systemd notifications and watchdog),
 //! [`redact`] (feed URLs with their login and query values masked, wherever they are shown),
@@ -28,6 +29,7 @@
 //! checks do no network I/O.
 
 pub mod app;
+pub mod backtest;
 pub mod config;
 pub mod dedupe;
 pub mod matcher;

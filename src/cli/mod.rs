@@ -8,6 +8,7 @@ use rasad::store::Store;
 
 use crate::{Failure, input, runtime_failure};
 
+pub(crate) mod backtest;
 pub(crate) mod check;
 pub(crate) mod cluster;
 pub(crate) mod feeds;

@@ -76,10 +76,10 @@ pub enum OpmlError {
 /// Reads an OPML file's bytes (UTF-8, or the charset its XML declaration names) into feeds.
 ///
 /// ```
-/// let opml = br#"<opml version="2.0"><body><outline text="News">
+/// let opml = r#"<opml version="2.0"><body><outline text="News">
 ///   <outline text="BBC عربي" xmlUrl="https://feeds.bbci.co.uk/arabic/rss.xml"/>
 /// </outline></body></opml>"#;
-/// let imported = rasad::opml::read_opml(opml).unwrap();
+/// let imported = rasad::opml::read_opml(opml.as_bytes()).unwrap();
 /// assert_eq!(imported.feeds[0].id, "bbc");
 /// assert_eq!(imported.feeds[0].folders, ["News"]);
 /// ```

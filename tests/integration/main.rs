@@ -2,6 +2,7 @@
 //! ETag/304 (and hostile answers: redirects, drips, floods, gzip bombs), an SMTP server that
 //! records messages, and a webhook receiver.
 
+mod backtest;
 mod clusters;
 mod delivery;
 mod feeds;
