@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::matcher::{Matcher, MatcherError, TopicSpec, snippet_range};
-use crate::model::Field;
+use crate::model::{Field, Hit};
 use crate::store::{Store, StoreError, StoredStory};
 
 /// Stories read and matched at a time.
@@ -173,8 +173,9 @@ pub async fn backtest(
     Ok(tally.report(since))
 }
 
-/// The stories of one page, each with its hits (none when the rule does not hold).
-fn match_page(matcher: &Matcher, page: Vec<StoredStory>) -> Vec<(StoredStory, Vec<BacktestHit>)> {
+/// The stories of one page, each with the matcher's hits (none when the rule does not hold).
+/// Snippets are cut later, for the stories kept as alerts only.
+fn match_page(matcher: &Matcher, page: Vec<StoredStory>) -> Vec<(StoredStory, Vec<Hit>)> {
     page.into_iter()
         .map(|story| {
             let summary = story.summary.as_deref().unwrap_or_default();
@@ -182,27 +183,28 @@ fn match_page(matcher: &Matcher, page: Vec<StoredStory>) -> Vec<(StoredStory, Ve
                 (Field::Title, story.title.as_str()),
                 (Field::Summary, summary),
             ];
-            let hits = matcher
-                .find_relevant(&fields)
-                .into_iter()
-                .map(|hit| {
-                    let text = if hit.field == Field::Title {
-                        story.title.as_str()
-                    } else {
-                        summary
-                    };
-                    let around = snippet_range(text, &hit.token_span);
-                    BacktestHit {
-                        keyword: hit.keyword,
-                        field: hit.field,
-                        matched: text[hit.token_span.clone()].to_owned(),
-                        snippet: text[around.clone()].to_owned(),
-                        highlight: hit.token_span.start - around.start
-                            ..hit.token_span.end - around.start,
-                    }
-                })
-                .collect();
+            let hits = matcher.find_relevant(&fields);
             (story, hits)
+        })
+        .collect()
+}
+
+/// `hits` of `story` with the word each matched and its snippet, the word's place marked.
+fn described_hits(story: &StoredStory, hits: Vec<Hit>) -> Vec<BacktestHit> {
+    hits.into_iter()
+        .map(|hit| {
+            let text = match hit.field {
+                Field::Title => story.title.as_str(),
+                _ => story.summary.as_deref().unwrap_or_default(),
+            };
+            let around = snippet_range(text, &hit.token_span);
+            BacktestHit {
+                keyword: hit.keyword,
+                field: hit.field,
+                matched: text[hit.token_span.clone()].to_owned(),
+                snippet: text[around.clone()].to_owned(),
+                highlight: hit.token_span.start - around.start..hit.token_span.end - around.start,
+            }
         })
         .collect()
 }
@@ -248,7 +250,7 @@ impl Tally {
         }
     }
 
-    fn add(&mut self, page: Vec<(StoredStory, Vec<BacktestHit>)>) {
+    fn add(&mut self, page: Vec<(StoredStory, Vec<Hit>)>) {
         for (story, hits) in page {
             self.stories += 1;
             self.without_summary += u64::from(story.summary.is_none());
@@ -262,7 +264,7 @@ impl Tally {
     }
 
     /// Counts the story once for each keyword among `hits`.
-    fn count_keywords(&mut self, hits: &[BacktestHit]) {
+    fn count_keywords(&mut self, hits: &[Hit]) {
         let mut counted: Vec<usize> = hits
             .iter()
             .filter_map(|h| self.keyword_index.get(&h.keyword).copied())
@@ -277,7 +279,13 @@ impl Tally {
     /// Stories come newest first: an older copy of a cluster already shown takes its place
     /// (the daemon alerts with the copy it saw first), and the newer one is named as also
     /// reporting it.
-    fn add_alert(&mut self, story: StoredStory, hits: Vec<BacktestHit>) {
+    fn add_alert(&mut self, story: StoredStory, hits: Vec<Hit>) {
+        let known = self.shown.get(&story.cluster_id).copied();
+        if known.is_none() && self.alerts.len() >= self.limit {
+            self.truncated = true;
+            return;
+        }
+        let hits = described_hits(&story, hits);
         let alert = BacktestAlert {
             story_id: story.id,
             cluster_id: story.cluster_id,
@@ -290,18 +298,16 @@ impl Tally {
             hits,
             also_reported_by: Vec::new(),
         };
-        if let Some(&at) = self.shown.get(&alert.cluster_id) {
+        if let Some(at) = known {
             let newer = std::mem::replace(&mut self.alerts[at], alert);
             let shown = &mut self.alerts[at];
             shown.also_reported_by = newer.also_reported_by;
             if !shown.also_reported_by.contains(&newer.outlet) && newer.outlet != shown.outlet {
                 shown.also_reported_by.insert(0, newer.outlet);
             }
-        } else if self.alerts.len() < self.limit {
+        } else {
             self.shown.insert(alert.cluster_id, self.alerts.len());
             self.alerts.push(alert);
-        } else {
-            self.truncated = true;
         }
     }
 

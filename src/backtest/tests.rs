@@ -80,7 +80,8 @@ fn stories_match_as_the_daemon_matches_them() {
     ];
     for (name, rule, (title, summary), want) in cases {
         let page = vec![stored(1, 1, "a", title, summary)];
-        let (_, hits) = match_page(&rule.matcher, page).remove(0);
+        let (story, hits) = match_page(&rule.matcher, page).remove(0);
+        let hits = described_hits(&story, hits);
         let got: Vec<_> = hits
             .iter()
             .map(|h| (h.keyword.as_str(), h.field, h.matched.as_str()))
@@ -97,7 +98,8 @@ fn the_snippet_marks_the_word_among_its_neighbours() {
     let rule = rule(&["داعش"], &[], &[], &Field::ALL);
     let summary = "كلمة ".repeat(20) + "هجوم لداعش على قرية " + &"كلمة ".repeat(20);
     let page = vec![stored(1, 1, "a", "خبر", Some(&summary))];
-    let (_, hits) = match_page(&rule.matcher, page).remove(0);
+    let (story, hits) = match_page(&rule.matcher, page).remove(0);
+    let hits = described_hits(&story, hits);
     let hit = &hits[0];
     assert_eq!(&hit.snippet[hit.highlight.clone()], "لداعش");
     assert!(hit.snippet.len() < summary.len() && hit.snippet.contains("هجوم لداعش على قرية"));
