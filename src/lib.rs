@@ -23,6 +23,8 @@
 //! store        all SQL: one Store over SQLite or PostgreSQL, each operation written once
 //! sink         rendering and sending: enum Sink { Email, Webhook, Stdout } → SendOutcome
 //! outbox       claim due deliveries, send, record; retries, digests, hourly limits
+//! backtest     a rule tried on the stories the store kept, page by page (`rasad backtest`)
+//! opml         a reader's subscription list read into feeds; the config's feeds as OPML; pure
 //! wiring       what one config version builds (matcher, fetcher, sinks); reload swaps it
 //! app          the daemon's loops, `rasad once` and its dry run; app::due_feeds picks due feeds,
 //!              app::slots gives a poll its slot after its host's turn
@@ -42,10 +44,12 @@
 //! checks do no network I/O.
 
 pub mod app;
+pub mod backtest;
 pub mod config;
 pub mod dedupe;
 pub mod matcher;
 pub mod model;
+pub mod opml;
 pub(crate) mod outbox;
 pub mod pipeline;
 pub mod progress;

@@ -85,6 +85,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Try a topic on the stories the state kept: print the alerts it would have raised since
+    /// --since (newest first: time, outlet, title, link, each matched word in its snippet, the
+    /// other outlets of the same story) and how many stories each keyword hit. The daemon's
+    /// matcher runs on each story's kept title and summary (4 KiB), as if the story were new;
+    /// copies of one story make one alert. Exit 0 when it would alert, 1 when not, 2 on a
+    /// usage or config error, 3 when the state cannot be read.
+    Backtest {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The id of a topic of the config to try.
+        #[arg(
+            long,
+            value_name = "ID",
+            required_unless_present_any = ["keywords", "names"],
+            conflicts_with_all = ["keywords", "names"]
+        )]
+        topic: Option<String>,
+        /// A keyword to try (repeatable; any of them alerts), as `rasad match -k` takes it.
+        #[arg(short = 'k', long = "keyword", value_name = "K")]
+        keywords: Vec<String>,
+        /// A foreign name to try in the spellings the press gives it (repeatable), as
+        /// `rasad match --name` takes it.
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+        /// How far back to look (stories first seen since then); at most daemon.retention.
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        since: std::time::Duration,
+        /// The most alerts printed (up to 1000); the counts cover every story.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the deliveries not yet delivered (pending, retrying, in flight, dead) with their
     /// last error; `outbox retry ID` or `outbox retry --dead` puts them back in the queue.
     Outbox {
@@ -136,6 +170,23 @@ enum Command {
     /// Ask the running daemon's /readyz (at `daemon.listen`): exit 0 when ready, 1 when not,
     /// 3 when it does not answer.
     Healthcheck {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Read a feed reader's OPML export (Feedly, Inoreader, Miniflux, NetNewsWire…) and print a
+    /// `[[feed]]` table for every outline with an xmlUrl, to paste into the config. Folders
+    /// become comments; names are kept as written (Arabic too); ids are made from the name's
+    /// Latin letters, else the feed's host, and made unique. Outlines skipped (no xmlUrl, not
+    /// http or https, a URL already listed) are noted on standard error with their line. Exit 1
+    /// when the file lists no feed.
+    ImportOpml {
+        /// The OPML file (at most 10 MiB).
+        file: PathBuf,
+    },
+    /// Print the config's feeds as an OPML 2.0 subscription list, for a feed reader or another
+    /// rasad (`import-opml` reads it back to the same feeds). The URLs are printed as
+    /// configured, with any login or token in them.
+    ExportOpml {
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -249,6 +300,28 @@ async fn dispatch(command: Command) -> Result<ExitCode, Failure> {
             window,
             threshold,
         } => cli::cluster::cluster(file, window, threshold).await,
+        Command::Backtest {
+            config,
+            topic,
+            keywords,
+            names,
+            since,
+            limit,
+            json,
+        } => {
+            cli::backtest::backtest_command(cli::backtest::Request {
+                config: config.config,
+                topic,
+                keywords,
+                names,
+                since,
+                limit: usize::from(limit),
+                json,
+            })
+            .await
+        }
+        Command::ImportOpml { file } => cli::opml::import_opml(file),
+        Command::ExportOpml { config } => cli::opml::export_opml(config.config),
         Command::Healthcheck { config } => cli::healthcheck::healthcheck(config.config).await,
     }
 }

@@ -551,6 +551,12 @@ fn same_case(found: &str, term: &str) -> bool {
 /// break before the span to the seventh after it (or the ends of the text, or
 /// [`SNIPPET_REACH`] bytes away), trimmed.
 pub fn snippet(text: &str, span: &Range<usize>) -> String {
+    text[snippet_range(text, span)].to_owned()
+}
+
+/// Where [`snippet`] lies in `text`: a byte range that holds `span`, for a caller that marks
+/// the hit inside the snippet.
+pub fn snippet_range(text: &str, span: &Range<usize>) -> Range<usize> {
     const SPACES: usize = 7;
     // Spaces, tabs and line breaks are ASCII, so their positions are character boundaries.
     let is_space = |b: u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
@@ -578,7 +584,9 @@ pub fn snippet(text: &str, span: &Range<usize>) -> String {
             }
         }
     }
-    text[start..end].trim().to_owned()
+    let around = &text[start..end];
+    let from = start + (around.len() - around.trim_start().len());
+    from..from + text[from..end].trim_end().len()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use rasad::wiring::Wiring;
 
 use crate::{Failure, input, runtime_failure};
 
+pub(crate) mod backtest;
 pub(crate) mod check;
 pub(crate) mod cluster;
 pub(crate) mod feeds;
@@ -15,6 +16,7 @@ pub(crate) mod healthcheck;
 pub(crate) mod match_stdin;
 pub(crate) mod notify_test;
 pub(crate) mod once;
+pub(crate) mod opml;
 pub(crate) mod outbox;
 pub(crate) mod parse;
 pub(crate) mod run;

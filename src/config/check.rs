@@ -47,6 +47,23 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
     }
 }
 
+/// Checks only `poll.interval` and the `[[feed]]` tables of `raw`, for commands that need the
+/// feeds alone (`rasad export-opml`): the channels' secrets need not be at hand. Returns the
+/// feeds and the default interval.
+pub fn check_feeds(raw: &RawConfig, text: &str) -> Result<(Vec<Feed>, Duration), Vec<Problem>> {
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    let interval = c.duration("poll.interval", &raw.poll.interval, defaults::POLL_INTERVAL);
+    let feeds = c.feeds(raw, interval);
+    if c.problems.is_empty() {
+        Ok((feeds, interval))
+    } else {
+        Err(c.problems)
+    }
+}
+
 /// How long a feed lease lasts unless `daemon.lease` says otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// The longest duration any other key takes: an interval, timeout, backoff or window of a
@@ -209,11 +226,7 @@ impl Checker<'_> {
     /// Checks that `id` is a usable id and not seen before in `seen`.
     fn id(&mut self, path: &str, id: &Str, seen: &mut HashSet<String>) {
         let value = id.get_ref();
-        if value.is_empty()
-            || !value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
+        if !super::is_valid_id(value) {
             self.problem(
                 path,
                 id.span(),

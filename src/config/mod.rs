@@ -101,6 +101,15 @@ pub struct Delivery {
     pub max_age: Duration,
 }
 
+/// Whether `id` may name a feed, topic or channel: non-empty ASCII letters, digits, `-`, `_`
+/// and `.` (ids appear in logs, metric labels and the state).
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 #[derive(Debug, Clone)]
 pub struct Feed {
     pub id: String,
@@ -318,6 +327,23 @@ impl Config {
             source: Box::new(e),
         })?;
         check(raw, text, path).map_err(|problems| ConfigError::Invalid {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+
+    /// Reads the file at `path` and checks only its feeds and `poll.interval`: the feeds and the
+    /// default interval, for commands that need no more (the channels' secrets need not be set).
+    pub fn load_feeds(path: &Path) -> Result<(Vec<Feed>, Duration), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let raw: raw::RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?;
+        check::check_feeds(&raw, &text).map_err(|problems| ConfigError::Invalid {
             path: path.to_owned(),
             problems,
         })

@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use super::backend::{Tx, json_list, on, pg_now};
 use super::postgres::{lock_clustering, notify_outbox};
+use super::stories::stored_summary;
 use super::{
     FeedEntry, FeedHealth, FeedState, NewStory, PollAttempt, PollCounts, PollHints, PollRecord,
     Store, StoreError, Validators, clusters, count, from_millis, lease_millis, millis,
@@ -114,6 +115,13 @@ pub(super) async fn prune(
         sqlx::query(
             "DELETE FROM story_identities WHERE story_id IN (SELECT id FROM stories WHERE first_seen_at < $1
              AND id NOT IN (SELECT story_id FROM alerts))",
+        )
+        .bind(cutoff)
+        .execute(&mut *c)
+        .await?;
+        // The text of the stories that stay (an alert points to them) is kept no longer.
+        sqlx::query(
+            "UPDATE stories SET summary = NULL WHERE summary IS NOT NULL AND first_seen_at < $1",
         )
         .bind(cutoff)
         .execute(&mut *c)
@@ -513,13 +521,14 @@ async fn record_story(
     if new.edited {
         let edited: Option<(i64, Option<i64>)> = on!(tx.conn(), d, c => {
             sqlx::query_as(
-                "UPDATE stories SET title = $3, content_hash = $4 WHERE feed_id = $1 AND story_key = $2
+                "UPDATE stories SET title = $3, content_hash = $4, summary = $5 WHERE feed_id = $1 AND story_key = $2
                  RETURNING id, cluster_id",
             )
             .bind(&record.feed_id)
             .bind(&story.key)
             .bind(&story.title)
             .bind(&new.content_hash)
+            .bind(stored_summary(&story.summary))
             .fetch_optional(c)
             .await?
         });
@@ -531,8 +540,8 @@ async fn record_story(
     }
     let inserted: Option<i64> = on!(tx.conn(), d, c => {
         sqlx::query_scalar(
-            "INSERT INTO stories (feed_id, story_key, canonical_url, title, published_at, first_seen_at, outlet, content_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (feed_id, story_key) DO NOTHING RETURNING id",
+            "INSERT INTO stories (feed_id, story_key, canonical_url, title, published_at, first_seen_at, outlet, content_hash, summary)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (feed_id, story_key) DO NOTHING RETURNING id",
         )
         .bind(&record.feed_id)
         .bind(&story.key)
@@ -542,6 +551,7 @@ async fn record_story(
         .bind(millis(record.at))
         .bind(&new.outlet)
         .bind(&new.content_hash)
+        .bind(stored_summary(&story.summary))
         .fetch_optional(c)
         .await?
     });

@@ -24,7 +24,8 @@
 //! Layout: `backend` (the enum and `on!`), `sqlite` and `postgres` (opening each, and what
 //! only PostgreSQL has: the clustering lock, NOTIFY and LISTEN), `feeds` (feed state, polls
 //! recorded, feed leases, pruning), `clusters` (the window's fingerprint index and cluster
-//! assignment), `outbox` (deliveries: claims, outcomes, listing).
+//! assignment), `outbox` (deliveries: claims, outcomes, listing), `stories` (stories read back,
+//! page by page, for backtests).
 
 mod backend;
 mod clusters;
@@ -32,6 +33,7 @@ mod feeds;
 mod outbox;
 mod postgres;
 mod sqlite;
+mod stories;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -231,6 +233,48 @@ pub struct ChannelQueue {
     pub oldest: Option<DateTime<Utc>>,
 }
 
+/// The longest plain-text summary a story keeps, in bytes: the lead of an article (a few
+/// paragraphs of Arabic), enough for a backtest to find what an alert would have found in it,
+/// while a million stories cost 4 GiB at most. The title is kept whole (2 KiB at most, the
+/// bound of a feed's titles).
+pub const STORED_SUMMARY_BYTES: usize = 4 * 1024;
+
+/// A story as stored, read back for a backtest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStory {
+    pub id: i64,
+    pub feed_id: String,
+    /// The feed's display name when the story was recorded.
+    pub outlet: Option<String>,
+    pub title: String,
+    /// The plain summary, cut to [`STORED_SUMMARY_BYTES`]; `None` for stories recorded before
+    /// summaries were kept, or whose retention has passed.
+    pub summary: Option<String>,
+    /// The canonical link.
+    pub url: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub first_seen_at: DateTime<Utc>,
+    /// The story's cluster (its own id when it has none).
+    pub cluster_id: i64,
+}
+
+impl StoredStory {
+    /// Where the next page of [`Store::stories_since`] starts after this story.
+    pub fn cursor(&self) -> StoryCursor {
+        StoryCursor {
+            first_seen_at: millis(self.first_seen_at),
+            id: self.id,
+        }
+    }
+}
+
+/// A place in the stories, newest first: the next page holds the stories after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoryCursor {
+    first_seen_at: i64,
+    id: i64,
+}
+
 /// A feed the config names, as the scheduler registers it with the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedEntry {
@@ -426,6 +470,10 @@ operations! {
     fn release_feed(&self, id: &str, next_poll_at: DateTime<Utc>) -> () = feeds;
     /// When the next of the feeds `ids` falls due (a leased one when its lease runs out).
     fn next_feed_due(&self, ids: &[String]) -> Option<DateTime<Utc>> = feeds;
+    /// Up to `limit` stories first seen at or after `since`, newest first (by first seen, then
+    /// id), starting after `after` (from the start when `None`): page on with the last one's
+    /// [`StoredStory::cursor`].
+    fn stories_since(&self, since: DateTime<Utc>, after: Option<StoryCursor>, limit: u32) -> Vec<StoredStory> = stories;
 }
 
 /// A fresh fencing token for one claim of deliveries: random, so that instances need no

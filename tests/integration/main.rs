@@ -2,6 +2,7 @@
 //! ETag/304 (and hostile answers: redirects, drips, floods, gzip bombs), an SMTP server that
 //! records messages, and a webhook receiver.
 
+mod backtest;
 mod clusters;
 mod delivery;
 mod feeds;
@@ -10,6 +11,7 @@ mod hostile;
 mod hosts;
 mod instances;
 mod matching;
+mod opml;
 mod ops;
 mod pg;
 mod pipeline;

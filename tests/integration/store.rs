@@ -1254,3 +1254,187 @@ async fn a_failed_poll_leaves_no_rolled_back_story_in_the_cluster_index() {
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn store_keeps_story_text_for_backtests_and_pages_through_it_newest_first() {
+    use rasad::store::STORED_SUMMARY_BYTES;
+    for backend in backends("store_story_text").await {
+        let name = backend.name();
+        let store = backend.open("a").await;
+        let at = now();
+        let hours = |h: i64| at - chrono::Duration::hours(h);
+        let long = "قصف مدفعي على ريف إدلب الجنوبي ".repeat(500);
+        let polls = [
+            (hours(3), "1", "خبر أول", "نص أول".to_owned()),
+            (hours(2), "2", "خبر ثان", long.clone()),
+            (hours(1), "3", "خبر ثالث", String::new()),
+            (
+                at - chrono::Duration::days(10),
+                "0",
+                "خبر قديم",
+                "نص قديم".to_owned(),
+            ),
+        ];
+        for (when, guid, title, summary) in &polls {
+            let s = story("f", guid, title, summary, &format!("https://f.test/{guid}"));
+            store
+                .record_poll(&poll("f", *when, vec![planned(s, None, false)]))
+                .await
+                .unwrap();
+        }
+        let since = at - chrono::Duration::days(7);
+        let first = store.stories_since(since, None, 2).await.unwrap();
+        let titles = |page: &[rasad::store::StoredStory]| {
+            page.iter().map(|s| s.title.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(titles(&first), ["خبر ثالث", "خبر ثان"], "{name}");
+        assert_eq!(first[0].summary, None, "{name}: an empty summary is none");
+        let kept = first[1].summary.as_deref().expect("a summary");
+        assert!(
+            kept.len() <= STORED_SUMMARY_BYTES && long.starts_with(kept) && kept.len() > 4000,
+            "{name}: the summary is cut to its bound ({} bytes)",
+            kept.len()
+        );
+        assert_eq!(first[1].url.as_deref(), Some("https://f.test/2"), "{name}");
+        assert_eq!(first[1].outlet.as_deref(), Some("Outlet f"), "{name}");
+        assert_eq!(first[1].first_seen_at, hours(2), "{name}");
+        let second = store
+            .stories_since(since, Some(first[1].cursor()), 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(&second),
+            ["خبر أول"],
+            "{name}: the page after the cursor"
+        );
+        assert_eq!(second[0].summary.as_deref(), Some("نص أول"), "{name}");
+        let none = store
+            .stories_since(since, Some(second[0].cursor()), 2)
+            .await
+            .unwrap();
+        assert!(
+            none.is_empty(),
+            "{name}: the story before `since` is left out"
+        );
+
+        // An edit rewrites the text.
+        let edited = story("f", "1", "خبر أول معدل", "نص معدل", "https://f.test/1");
+        store
+            .record_poll(&poll("f", at, vec![planned(edited, None, true)]))
+            .await
+            .unwrap();
+        let all = store.stories_since(since, None, 10).await.unwrap();
+        let one = all
+            .iter()
+            .find(|s| s.url.as_deref() == Some("https://f.test/1"));
+        assert_eq!(
+            one.map(|s| (s.title.as_str(), s.summary.as_deref())),
+            Some(("خبر أول معدل", Some("نص معدل"))),
+            "{name}"
+        );
+
+        // Past the retention: a story without an alert goes, one with an alert keeps its row
+        // but not its text.
+        one_alert(&store, "g", at - chrono::Duration::days(10)).await;
+        let day = Duration::from_secs(24 * 3600);
+        store.prune(at, 7 * day, day).await.unwrap();
+        let old: Vec<_> = store
+            .stories_since(at - chrono::Duration::days(30), None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.first_seen_at < since)
+            .map(|s| (s.feed_id, s.title, s.summary))
+            .collect();
+        assert_eq!(old, [("g".to_owned(), TITLE.to_owned(), None)], "{name}");
+        store.close().await;
+    }
+}
+
+/// Brings a new database at `backend` to the schema an older rasad left: the migrations before
+/// `first_new` only, applied from a copy of those files.
+async fn migrate_before(backend: &Backend, first_new: i64) {
+    let (source, kind) = match backend {
+        Backend::Sqlite(_) => ("migrations/sqlite", "sqlite"),
+        Backend::Postgres(_) => ("migrations/postgres", "postgres"),
+    };
+    let old = tempfile::tempdir().expect("a folder");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(source);
+    for entry in std::fs::read_dir(&dir).expect("the migrations") {
+        let path = entry.expect("a migration").path();
+        let file = path
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        let version: i64 = file[..4].parse().expect("a numbered migration");
+        if version < first_new {
+            std::fs::copy(&path, old.path().join(&file)).expect("copied");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.path())
+        .await
+        .expect("the old migrations");
+    match backend.location() {
+        StateLocation::File(path) => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.expect(kind);
+            migrator.run(&pool).await.expect("old migrations run");
+            sqlx::query(
+                "INSERT INTO stories (feed_id, story_key, title, first_seen_at) VALUES ('f', 'k', 'خبر سابق', $1)",
+            )
+            .bind(now().timestamp_millis())
+            .execute(&pool)
+            .await
+            .expect("an old story");
+            pool.close().await;
+        }
+        StateLocation::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(&url).await.expect(kind);
+            migrator.run(&pool).await.expect("old migrations run");
+            sqlx::query(
+                "INSERT INTO stories (feed_id, story_key, title, first_seen_at) VALUES ('f', 'k', 'خبر سابق', $1)",
+            )
+            .bind(now().timestamp_millis())
+            .execute(&pool)
+            .await
+            .expect("an old story");
+            pool.close().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_state_from_before_stored_summaries_is_migrated_and_its_stories_have_none() {
+    for backend in backends("store_migrates_story_text").await {
+        let name = backend.name();
+        let first_new = match backend {
+            Backend::Sqlite(_) => 8,
+            Backend::Postgres(_) => 4,
+        };
+        migrate_before(&backend, first_new).await;
+        let store = backend.open("a").await;
+        let stories = store
+            .stories_since(now() - chrono::Duration::days(1), None, 10)
+            .await
+            .unwrap();
+        let read: Vec<_> = stories
+            .iter()
+            .map(|s| (s.title.as_str(), s.summary.clone()))
+            .collect();
+        assert_eq!(read, [("خبر سابق", None)], "{name}");
+        let s = story("f", "2", "خبر جديد", "نص جديد", "https://f.test/2");
+        store
+            .record_poll(&poll("f", now(), vec![planned(s, None, false)]))
+            .await
+            .unwrap();
+        let newest = store
+            .stories_since(now() - chrono::Duration::days(1), None, 1)
+            .await
+            .unwrap();
+        assert_eq!(newest[0].summary.as_deref(), Some("نص جديد"), "{name}");
+        store.close().await;
+    }
+}
