@@ -96,29 +96,34 @@ pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, ParseError> {
 
 /// Parses a feed body. A panic inside the parser becomes an error for this body alone.
 ///
-/// A body whose first reading panicked is read once more with every `@` hidden behind
-/// [`AT_STAND_IN`]: feed-rs 3.0 splits an author such as `Name <me@outlet.com>` at byte offsets
-/// next to the address its pattern found, and panics when a non-ASCII character touches the
-/// address. No repair of the source can rule that out (the character may be written as an
-/// entity, `&Lt;`, or a JSON escape), but the pattern needs a literal `@`; without one, the
-/// author is read as a plain name and the feed's items are kept. Found by fuzzing (`parse`).
+/// A body whose first reading panicked is read once more, cautiously (found by fuzzing
+/// `parse`, each a whole feed lost to one field):
+/// - every `@` hidden behind [`AT_STAND_IN`]: feed-rs 3.0 splits an author such as
+///   `Name <me@outlet.com>` at byte offsets next to the address its pattern found, and panics
+///   when a non-ASCII character touches the address. No repair of the source can rule that out
+///   (the character may be written as an entity, `&Lt;`, or a JSON escape), but the pattern
+///   needs a literal `@`; without one, the author is read as a plain name;
+/// - every XML declaration removed, in comments and CDATA too: quick-xml panics on one that
+///   names another encoding once it has read a few KiB, and the repairs keep those they take
+///   for comment or CDATA text, which a broken body may not be to quick-xml.
 pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
     match catch_unwind(AssertUnwindSafe(|| {
         read_feed(body, hints, Reading::AsWritten)
     })) {
         Ok(parsed) => parsed,
         Err(first) => catch_unwind(AssertUnwindSafe(|| {
-            read_feed(body, hints, Reading::AtSignsHidden)
+            read_feed(body, hints, Reading::Cautious)
         }))
         .map_err(|_| ParseError::Panic(crate::panic_message(&first)))?,
     }
 }
 
-/// How [`read_feed`] reads a body: as written, or (after a panic) with its `@`s hidden.
+/// How [`read_feed`] reads a body: as written, or (after a panic) cautiously: its `@`s hidden
+/// and its XML declarations removed (see [`parse_feed_with`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Reading {
     AsWritten,
-    AtSignsHidden,
+    Cautious,
 }
 
 /// Stands for `@` while feed-rs reads a body the second time (a private-use character, which
@@ -135,9 +140,9 @@ fn read_feed(
     let (text, entities_capped) = repair_bounded(&decoded.text);
     let text = match reading {
         Reading::AsWritten => text,
-        Reading::AtSignsHidden => {
-            Cow::Owned(text.replace('@', AT_STAND_IN.encode_utf8(&mut [0; 4])))
-        }
+        Reading::Cautious => Cow::Owned(
+            without_declarations(&text).replace('@', AT_STAND_IN.encode_utf8(&mut [0; 4])),
+        ),
     };
     let parser = feed_rs::parser::Builder::new()
         .base_uri(hints.url.map(Url::as_str))
@@ -182,7 +187,7 @@ fn read_feed(
     if is_rss {
         fallback::fill_rss(&mut parsed, &text);
     }
-    if reading == Reading::AtSignsHidden {
+    if reading == Reading::Cautious {
         restore_at_signs(&mut parsed);
     }
     if let Some(base) = hints.url {
@@ -193,7 +198,29 @@ fn read_feed(
     Ok(parsed)
 }
 
-/// Puts back the `@`s that [`Reading::AtSignsHidden`] hid, in every text the reading kept.
+/// The text without any `<?xml …?>` declaration, wherever it stands. One pass: each search for
+/// a declaration's end starts past the last one removed.
+fn without_declarations(text: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut copied = 0;
+    for (at, _) in text.match_indices("<?xml") {
+        if at < copied {
+            continue;
+        }
+        let Some(end) = text[at..].find("?>").map(|e| at + e + 2) else {
+            break;
+        };
+        out.push_str(&text[copied..at]);
+        copied = end;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// Puts back the `@`s that [`Reading::Cautious`] hid, in every text the reading kept.
 fn restore_at_signs(parsed: &mut ParsedFeed) {
     let FeedInfo {
         title,
@@ -659,6 +686,20 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    /// Found by fuzzing (`parse`): a declaration naming another encoding after a few KiB, which
+    /// the repairs took for comment text (a comment opened inside an author and not closed where
+    /// quick-xml closes it), panicked quick-xml and lost the feed.
+    #[test]
+    fn a_late_declaration_the_repairs_took_for_a_comment_costs_no_feed() {
+        let found = include_bytes!("../../tests/data/fuzz/parse-late-declaration-in-comment.xml");
+        let read = parse_feed(found);
+        assert!(!matches!(read, Err(ParseError::Panic(_))), "{read:?}");
+        assert_eq!(
+            without_declarations("a<?xml version=\"1.0\"?>b<!-- <?xml encoding=\"x\"?> -->c<?xml"),
+            "ab<!--  -->c<?xml"
+        );
     }
 
     #[test]
