@@ -1,6 +1,7 @@
 //! Tables of named cases: attested spellings of one name, ordinary words that look like names,
 //! and the names kept strict.
 
+use super::spelling::{ending_distance, vowel_distance};
 use super::*;
 
 /// `(case, watched name, text, tokens found)`.
