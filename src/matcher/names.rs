@@ -203,20 +203,21 @@ impl Names {
         out: &mut Vec<Found>,
     ) {
         thread_local! {
-            static BUFFERS: RefCell<(Skeleton, Vec<Occurrence>, Vec<WordEnd>)> =
+            static BUFFERS: RefCell<(Skeleton, Vec<Occurrence>, Vec<WordEnd>, Shape)> =
                 RefCell::default();
         }
         BUFFERS.with(|cell| {
             let Ok(mut buffers) = cell.try_borrow_mut() else {
                 return;
             };
-            let (skeleton, occurrences, ends) = &mut *buffers;
+            let (skeleton, occurrences, ends, shape) = &mut *buffers;
             match (&self.scan, &self.search) {
                 (Some(scan), _) if fast_path() => {
-                    self.find_at_word_ends(scan, &folded.text, skeleton, ends, out)
+                    let buffers = (skeleton, ends, shape);
+                    self.find_at_word_ends(scan, &folded.text, buffers, out)
                 }
                 (_, Some(search)) => {
-                    let buffers = (skeleton, occurrences);
+                    let buffers = (skeleton, occurrences, shape);
                     self.find_in_skeleton(search, folded, words, indexed, buffers, out)
                 }
                 (_, None) => {}
@@ -230,8 +231,7 @@ impl Names {
         &self,
         scan: &Scan,
         text: &str,
-        skeleton: &mut Skeleton,
-        ends: &mut Vec<WordEnd>,
+        (skeleton, ends, shape): (&mut Skeleton, &mut Vec<WordEnd>, &mut Shape),
         out: &mut Vec<Found>,
     ) {
         scan.word_ends(text, ends);
@@ -245,7 +245,7 @@ impl Names {
                 let skeleton_of_name = self.skeletons[pattern].as_bytes();
                 if !skeleton_of_name.contains(&b' ') {
                     if let Some(start) = own_word_start(text, word.end) {
-                        self.verify(pattern, text, start..word.end, out);
+                        self.verify(pattern, (text, start..word.end), shape, out);
                     }
                     continue;
                 }
@@ -263,21 +263,27 @@ impl Names {
                 }
                 let start = from + skeleton.starts[first] as usize;
                 let token = word_start(text, from, start)..word.end;
-                self.verify(pattern, text, token, out);
+                self.verify(pattern, (text, token), shape, out);
             }
         }
     }
 
     /// Appends the name of skeleton `pattern` to `out` if the folded `token` is one of its
-    /// spellings after an allowed proclitic chain.
-    fn verify(&self, pattern: usize, text: &str, token: Range<usize>, out: &mut Vec<Found>) {
+    /// spellings after an allowed proclitic chain; `shape` is the buffer of the check.
+    fn verify(
+        &self,
+        pattern: usize,
+        (text, token): (&str, Range<usize>),
+        shape: &mut Shape,
+        out: &mut Vec<Found>,
+    ) {
         // A name with its proclitics is a short word: a longer run (one word of thousands of
         // letters) is not checked, which keeps a field linear.
         if token.len() > MAX_NAME_TOKEN_BYTES {
             return;
         }
         let (keyword, name) = &self.names[self.patterns[pattern]];
-        let Some(offset) = name.accepts(&text[token.clone()]) else {
+        let Some(offset) = name.accepts(&text[token.clone()], shape) else {
             return;
         };
         let keyword_start = token.start + offset;
@@ -343,7 +349,12 @@ fn common_collision(name: &Name) -> Option<String> {
     common_index()
         .get(&name.shape.consonants.iter().collect::<String>())?
         .iter()
-        .find(|word| fold_str(word) != name.folded && name.accepts(&fold_str(word)).is_some())
+        .find(|word| {
+            fold_str(word) != name.folded
+                && name
+                    .accepts(&fold_str(word), &mut Shape::default())
+                    .is_some()
+        })
         .cloned()
 }
 

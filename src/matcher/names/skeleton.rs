@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use super::super::search::{Occurrence, Search};
-use super::spelling::class;
+use super::spelling::{Shape, class};
 use super::{Found, Names, fast_path};
 use crate::text::{Folded, is_word_char};
 
@@ -152,7 +152,7 @@ impl Names {
         folded: &Folded,
         words: &mut super::super::Words,
         mut indexed: bool,
-        (skeleton, occurrences): (&mut Skeleton, &mut Vec<Occurrence>),
+        (skeleton, occurrences, shape): (&mut Skeleton, &mut Vec<Occurrence>, &mut Shape),
         out: &mut Vec<Found>,
     ) {
         skeleton.build(&folded.text);
@@ -177,7 +177,7 @@ impl Names {
             }
             let Range { start, end } = skeleton.folded_range(text, m.start..m.end);
             let token = words.start_before(start)..words.end_after(end);
-            self.verify(m.pattern, text, token, out);
+            self.verify(m.pattern, (text, token), shape, out);
         }
     }
 }

@@ -80,18 +80,19 @@ impl Name {
 
     /// Whether the folded `token` (a word, or two with one space between them) is this name
     /// after an allowed proclitic chain; the byte offset in `token` where the name starts.
-    pub(super) fn accepts(&self, token: &str) -> Option<usize> {
+    /// `other` is a buffer for the shape of each candidate, reused so that a check allocates
+    /// nothing once it has grown.
+    pub(super) fn accepts(&self, token: &str, other: &mut Shape) -> Option<usize> {
         let first_word_len = token.find(' ').unwrap_or(token.len());
-        let mut chain_ends: Vec<usize> = token[..first_word_len]
+        let mut chain_ends = token[..first_word_len]
             .char_indices()
             .map(|(i, _)| i)
             .take(5)
-            .collect();
-        chain_ends.retain(|&i| {
-            self.affixes.allows_prefix(Variant::Plain, &token[..i])
-                || (self.article && self.affixes.allows_prefix(Variant::Fused, &token[..i]))
-        });
-        chain_ends.into_iter().find(|&at| {
+            .filter(|&i| {
+                self.affixes.allows_prefix(Variant::Plain, &token[..i])
+                    || (self.article && self.affixes.allows_prefix(Variant::Fused, &token[..i]))
+            });
+        chain_ends.find(|&at| {
             let rest = &token[at..];
             let core = if self.article {
                 // After the chain: the article, or ل fused with it (للفلوجة, لليرة).
@@ -99,56 +100,73 @@ impl Name {
                 let fused = self.affixes.allows_prefix(Variant::Fused, before);
                 let plain = self.affixes.allows_prefix(Variant::Plain, before);
                 match (rest.strip_prefix("ال"), rest.strip_prefix("لل")) {
-                    (Some(core), _) if plain => Some(core.to_owned()),
-                    (_, Some(core)) if fused => Some(core.to_owned()),
+                    (Some(core), _) if plain => Some(core),
+                    (_, Some(core)) if fused => Some(core),
                     _ => None,
                 }
             } else {
-                Some(rest.to_owned())
+                Some(rest)
             };
-            core.is_some_and(|core| self.shape.same_name(&Shape::of(&core.replace(' ', ""))))
+            core.is_some_and(|core| {
+                other.fill(core.chars().filter(|c| *c != ' '));
+                self.shape.same_name(other)
+            })
         })
     }
 }
 
 /// A spelling reduced to what tells names apart: consonant classes and the vowel letters between
 /// them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Shape {
     pub(super) consonants: Vec<char>,
     /// The letter written for each consonant (the first of a doubled one).
     pub(super) letters: Vec<char>,
-    /// `consonants.len() + 1` groups: before the first consonant, between each two, after the
-    /// last (the ending).
-    pub(super) vowels: Vec<String>,
+    /// The vowel letters, group after group: `consonants.len() + 1` groups, before the first
+    /// consonant, between each two, after the last (the ending).
+    vowel_letters: Vec<char>,
+    /// Where each group of `vowel_letters` ends.
+    vowel_ends: Vec<usize>,
 }
 
 impl Shape {
     pub(super) fn of(word: &str) -> Shape {
-        let chars: Vec<char> = word.chars().collect();
-        let mut consonants = Vec::new();
-        let mut letters = Vec::new();
-        let mut vowels = vec![String::new()];
-        for (i, &c) in chars.iter().enumerate() {
-            match class(c, i + 1 == chars.len()) {
-                None => vowels.last_mut().expect("never empty").push(c),
+        let mut shape = Shape::default();
+        shape.fill(word.chars());
+        shape
+    }
+
+    /// Makes this the shape of the letters `word`, in the buffers it already holds.
+    pub(super) fn fill(&mut self, word: impl Iterator<Item = char>) {
+        self.consonants.clear();
+        self.letters.clear();
+        self.vowel_letters.clear();
+        self.vowel_ends.clear();
+        let mut group_start = 0;
+        let mut word = word.peekable();
+        while let Some(c) = word.next() {
+            match class(c, word.peek().is_none()) {
+                None => self.vowel_letters.push(c),
                 Some(k) => {
                     // A doubled letter (or two of one class) counts once.
-                    if consonants.last() == Some(&k) && vowels.last().is_some_and(String::is_empty)
+                    if self.consonants.last() == Some(&k) && self.vowel_letters.len() == group_start
                     {
                         continue;
                     }
-                    consonants.push(k);
-                    letters.push(c);
-                    vowels.push(String::new());
+                    self.consonants.push(k);
+                    self.letters.push(c);
+                    self.vowel_ends.push(self.vowel_letters.len());
+                    group_start = self.vowel_letters.len();
                 }
             }
         }
-        Shape {
-            consonants,
-            letters,
-            vowels,
-        }
+        self.vowel_ends.push(self.vowel_letters.len());
+    }
+
+    /// The vowel letters of group `i` (see [`Shape::vowel_letters`]).
+    fn vowels(&self, i: usize) -> &[char] {
+        let start = i.checked_sub(1).map_or(0, |before| self.vowel_ends[before]);
+        &self.vowel_letters[start..self.vowel_ends[i]]
     }
 
     /// Whether `other` spells the same name (see the module doc).
@@ -156,7 +174,7 @@ impl Shape {
         if self.consonants != other.consonants {
             return false;
         }
-        let last = self.vowels.len() - 1;
+        let last = self.vowel_ends.len() - 1;
         let budget = if self.consonants.len() >= 5 { 2 } else { 1 };
         let mut cost: usize = self
             .letters
@@ -177,7 +195,8 @@ impl Shape {
         {
             return false;
         }
-        for (i, (a, b)) in self.vowels.iter().zip(&other.vowels).enumerate() {
+        for i in 0..=last {
+            let (a, b) = (self.vowels(i), other.vowels(i));
             cost = cost.saturating_add(if i == 0 {
                 // A word-initial alef or waw carries the name's first sound: never dropped.
                 if a.is_empty() != b.is_empty() {
@@ -222,33 +241,52 @@ pub(super) fn same_sound(a: char, b: char) -> bool {
 }
 
 /// Vowel letters written in one and not the other, or one for another (سوليفان / ساليفان).
-pub(super) fn vowel_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, x) in a.chars().enumerate() {
+pub(super) fn vowel_distance(a: &[char], b: &[char]) -> usize {
+    edit_distance(a, b, |x| x)
+}
+
+/// The ending: ا and ه (ة) are one; ا and ي (ى) one edit apart. A vowel ending where the other
+/// has none is another word (a nisba ي, a tanween alef): `usize::MAX`.
+pub(super) fn ending_distance(a: &[char], b: &[char]) -> usize {
+    if a.is_empty() != b.is_empty() {
+        return usize::MAX;
+    }
+    let norm = |c: char| if c == 'ه' { 'ا' } else { c };
+    match (a.split_last(), b.split_last()) {
+        (Some((&x, a_rest)), Some((&y, b_rest)))
+            if norm(x) != norm(y) && "اي".contains(norm(x)) && "اي".contains(norm(y)) =>
+        {
+            1 + edit_distance(a_rest, b_rest, norm)
+        }
+        _ => edit_distance(a, b, norm),
+    }
+}
+
+/// The longest group of vowel letters whose edit distance is computed on the stack; a longer
+/// one (no name or word of a name's length has one) takes a buffer of its own.
+const VOWEL_GROUP_ON_STACK: usize = 32;
+
+/// Levenshtein distance between `a` and `b`, letters compared after `norm`.
+fn edit_distance(a: &[char], b: &[char], norm: impl Fn(char) -> char) -> usize {
+    let mut on_stack = [0usize; VOWEL_GROUP_ON_STACK + 1];
+    let mut on_heap = Vec::new();
+    let row: &mut [usize] = if b.len() <= VOWEL_GROUP_ON_STACK {
+        &mut on_stack[..=b.len()]
+    } else {
+        on_heap.resize(b.len() + 1, 0);
+        &mut on_heap
+    };
+    for (j, cell) in row.iter_mut().enumerate() {
+        *cell = j;
+    }
+    for (i, &x) in a.iter().enumerate() {
         let mut diagonal = row[0];
         row[0] = i + 1;
-        for (j, y) in b.iter().enumerate() {
-            let substituted = diagonal + usize::from(x != *y);
+        for (j, &y) in b.iter().enumerate() {
+            let substituted = diagonal + usize::from(norm(x) != norm(y));
             diagonal = row[j + 1];
             row[j + 1] = substituted.min(row[j] + 1).min(row[j + 1] + 1);
         }
     }
     row[b.len()]
-}
-
-/// The ending: ا and ه (ة) are one; ا and ي (ى) one edit apart. A vowel ending where the other
-/// has none is another word (a nisba ي, a tanween alef): `usize::MAX`.
-pub(super) fn ending_distance(a: &str, b: &str) -> usize {
-    if a.is_empty() != b.is_empty() {
-        return usize::MAX;
-    }
-    let norm = |s: &str| s.replace('ه', "ا");
-    let (a, b) = (norm(a), norm(b));
-    match (a.chars().last(), b.chars().last()) {
-        (Some(x), Some(y)) if x != y && "اي".contains(x) && "اي".contains(y) => {
-            1 + vowel_distance(&a[..a.len() - x.len_utf8()], &b[..b.len() - y.len_utf8()])
-        }
-        _ => vowel_distance(&a, &b),
-    }
 }
