@@ -23,6 +23,10 @@ use rasad::model::Field;
 
 const CORPUS_BYTES: usize = 1 << 20;
 
+/// Timed runs of each watch list: a run over the corpus takes about 10 ms, too short for a
+/// median of fewer to hold still on a shared machine.
+const RUNS: usize = 101;
+
 /// Foreign names as the press writes them, none kept strict.
 const NAMES: [&str; 20] = [
     "ماكاري",
@@ -158,7 +162,7 @@ fn measure(corpus: &str, fields: &[&str]) {
         let run = |m: &Matcher| run(m, fields);
         let (plain_hits, name_hits) = (run(&plain), run(&names));
         let (names_time, plain_time) =
-            common::alternated_medians(15, || run(&names), || run(&plain));
+            common::alternated_medians(RUNS, || run(&names), || run(&plain));
         println!(
             "names/{corpus}/{n} keywords over {mb:.1} MB in {} fields: plain {:.0} MB/s \
              ({plain_hits} hits), names {:.0} MB/s ({name_hits} hits), ratio names/plain {:.2}",
