@@ -8,6 +8,13 @@
 //! which names none of the watched people, so that every field takes the path of a miss; and the
 //! same with one field in four followed by a sentence that names one in another spelling (the
 //! `hit` rows of `tests/data/name-variants.tsv`), so that the names' verification is timed too.
+//!
+//! `NAMES_BENCH_ONLY="news with names/20"` measures nothing and matches that corpus once with
+//! each watch list, plain first, each in a call of `run`: under `valgrind --tool=callgrind
+//! --dump-before='names::run' --dump-after='names::run'` dumps 2 and 4 hold the instructions of
+//! the plain run and of the names run, a ratio that the load of a shared machine does not move.
+//! (`run_plain` and `run_names` have one body, so the linker may fold them into one symbol:
+//! their inclusive counts are not the two runs'.)
 
 mod common;
 
@@ -17,6 +24,10 @@ use rasad::matcher::{KeywordOptions, KeywordSpec, Matcher};
 use rasad::model::Field;
 
 const CORPUS_BYTES: usize = 1 << 20;
+
+/// Timed runs of each watch list: a run over the corpus takes about 10 ms, too short for a
+/// median of fewer to hold still on a shared machine.
+const RUNS: usize = 101;
 
 /// Foreign names as the press writes them, none kept strict.
 const NAMES: [&str; 20] = [
@@ -104,9 +115,45 @@ fn main() {
         })
         .collect();
     let with_names: Vec<&str> = with_names.iter().map(String::as_str).collect();
+    let only = std::env::var("NAMES_BENCH_ONLY").ok();
     for (corpus, fields) in [("news", &news), ("news with names", &with_names)] {
-        measure(corpus, fields);
+        match only.as_deref().and_then(|only| only.strip_prefix(corpus)) {
+            Some(n) => match n.strip_prefix('/').and_then(|n| n.parse().ok()) {
+                Some(n) => once(fields, n),
+                None => continue,
+            },
+            None if only.is_some() => continue,
+            None => measure(corpus, fields),
+        }
     }
+}
+
+/// Matches `fields` once, plain and as names: what callgrind counts.
+fn once(fields: &[&str], n: usize) {
+    let terms = names(n);
+    let (plain, names) = (matcher(&terms, false), matcher(&terms, true));
+    println!(
+        "hits: plain {}, names {}",
+        run_plain(&plain, fields),
+        run_names(&names, fields)
+    );
+}
+
+#[inline(never)]
+fn run_plain(m: &Matcher, fields: &[&str]) -> usize {
+    run(m, fields)
+}
+
+#[inline(never)]
+fn run_names(m: &Matcher, fields: &[&str]) -> usize {
+    run(m, fields)
+}
+
+fn run(m: &Matcher, fields: &[&str]) -> usize {
+    fields
+        .iter()
+        .map(|f| black_box(m.find_relevant(&[(Field::Summary, black_box(f))])).len())
+        .sum()
 }
 
 fn measure(corpus: &str, fields: &[&str]) {
@@ -114,15 +161,10 @@ fn measure(corpus: &str, fields: &[&str]) {
     for n in [20, 200] {
         let terms = names(n);
         let (plain, names) = (matcher(&terms, false), matcher(&terms, true));
-        let run = |m: &Matcher| {
-            fields
-                .iter()
-                .map(|f| black_box(m.find_relevant(&[(Field::Summary, black_box(f))])).len())
-                .sum::<usize>()
-        };
+        let run = |m: &Matcher| run(m, fields);
         let (plain_hits, name_hits) = (run(&plain), run(&names));
         let (names_time, plain_time) =
-            common::alternated_medians(15, || run(&names), || run(&plain));
+            common::alternated_medians(RUNS, || run(&names), || run(&plain));
         println!(
             "names/{corpus}/{n} keywords over {mb:.1} MB in {} fields: plain {:.0} MB/s \
              ({plain_hits} hits), names {:.0} MB/s ({name_hits} hits), ratio names/plain {:.2}",

@@ -34,18 +34,20 @@
 //! the name's; each such word is then verified on the folded text. One automaton over the folded
 //! text ([`scan`]) does the skeleton's work and the search of every name's skeleton in one pass,
 //! one table step per character; a watch list too large for its table searches the skeleton
-//! written out, the plain search that the automaton is tested against.
+//! written out ([`skeleton`]), the plain search that the automaton is tested against. Whether a
+//! word is a spelling of a name is decided in [`spelling`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use super::affixes::{Affixes, Variant};
 use super::search::{DFA_BUDGET, Occurrence, Search};
 use super::{KeywordOptions, Prefixes, Suffixes};
 use crate::text::{Folded, fold_str, is_word_char};
 use scan::{Scan, WordEnd};
+use skeleton::Skeleton;
+use spelling::{Name, Shape};
 
 /// Frequent ordinary Arabic words, one a line: the 10,000 most frequent Arabic words of the
 /// `wordfreq` 3.1 list (Robyn Speer; data CC BY-SA 4.0) that the Ayaspell Arabic Hunspell
@@ -59,11 +61,6 @@ const MIN_CONSONANTS: usize = 3;
 /// The longest word, in bytes of folded text, that is checked as a spelling of a name: a name
 /// of a dozen letters with its proclitics and ending is well under it.
 const MAX_NAME_TOKEN_BYTES: usize = 128;
-
-/// Prefixes of names that the press writes joined or apart.
-const SPLIT_PREFIXES: &[&str] = &[
-    "ماك", "مك", "دي", "دو", "فان", "فون", "ابو", "بن", "عبد", "لا",
-];
 
 /// Why a name keyword is matched strictly (its exact spelling only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,383 +115,6 @@ pub fn strict_options(options: &KeywordOptions) -> KeywordOptions {
         prefixes: Some(options.prefixes.unwrap_or(Prefixes::Default)),
         case_sensitive: options.case_sensitive,
         name: true,
-    }
-}
-
-/// One name keyword, compiled.
-#[derive(Debug)]
-struct Name {
-    /// Folded, words separated by one space.
-    folded: String,
-    arabic: bool,
-    /// The article ال, when the name starts with it (then its shape is of the rest).
-    article: bool,
-    /// The name's letters with their spaces removed (and without the article).
-    shape: Shape,
-    affixes: Affixes,
-}
-
-impl Name {
-    fn new(term: &str) -> Option<Name> {
-        let folded = fold_str(term)
-            .split(|c: char| !is_word_char(c))
-            .filter(|w| !w.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        if folded.is_empty() {
-            return None;
-        }
-        let arabic = folded
-            .chars()
-            .any(|c| ('\u{0620}'..='\u{06FF}').contains(&c));
-        let article = folded.starts_with("ال") && folded.chars().count() > 4;
-        let core = if article {
-            &folded["ال".len()..]
-        } else {
-            &folded
-        };
-        let shape = Shape::of(&core.replace(' ', ""));
-        let options = KeywordOptions {
-            suffixes: Some(Suffixes::None),
-            ..KeywordOptions::default()
-        };
-        let affixes = Affixes::compile(&folded, &options)?;
-        Some(Name {
-            folded,
-            arabic,
-            article,
-            shape,
-            affixes,
-        })
-    }
-
-    /// The skeletons searched for: the name's, and its split or joined form.
-    fn skeletons(&self) -> Vec<String> {
-        let core = if self.article {
-            &self.folded["ال".len()..]
-        } else {
-            &self.folded
-        };
-        let mut out = vec![skeleton_str(core), skeleton_str(&core.replace(' ', ""))];
-        if let Some(prefix) = SPLIT_PREFIXES.iter().find(|p| {
-            core.strip_prefix(**p)
-                .is_some_and(|rest| rest.chars().count() >= 3 && !rest.starts_with(' '))
-        }) {
-            out.push(skeleton_str(&format!("{prefix} {}", &core[prefix.len()..])));
-        }
-        out.retain(|s| !s.trim().is_empty());
-        out.sort();
-        out.dedup();
-        out
-    }
-
-    /// Whether the folded `token` (a word, or two with one space between them) is this name
-    /// after an allowed proclitic chain; the byte offset in `token` where the name starts.
-    fn accepts(&self, token: &str) -> Option<usize> {
-        let first_word_len = token.find(' ').unwrap_or(token.len());
-        let mut chain_ends: Vec<usize> = token[..first_word_len]
-            .char_indices()
-            .map(|(i, _)| i)
-            .take(5)
-            .collect();
-        chain_ends.retain(|&i| {
-            self.affixes.allows_prefix(Variant::Plain, &token[..i])
-                || (self.article && self.affixes.allows_prefix(Variant::Fused, &token[..i]))
-        });
-        chain_ends.into_iter().find(|&at| {
-            let rest = &token[at..];
-            let core = if self.article {
-                // After the chain: the article, or ل fused with it (للفلوجة, لليرة).
-                let before = &token[..at];
-                let fused = self.affixes.allows_prefix(Variant::Fused, before);
-                let plain = self.affixes.allows_prefix(Variant::Plain, before);
-                match (rest.strip_prefix("ال"), rest.strip_prefix("لل")) {
-                    (Some(core), _) if plain => Some(core.to_owned()),
-                    (_, Some(core)) if fused => Some(core.to_owned()),
-                    _ => None,
-                }
-            } else {
-                Some(rest.to_owned())
-            };
-            core.is_some_and(|core| self.shape.same_name(&Shape::of(&core.replace(' ', ""))))
-        })
-    }
-}
-
-/// A spelling reduced to what tells names apart: consonant classes and the vowel letters between
-/// them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Shape {
-    consonants: Vec<char>,
-    /// The letter written for each consonant (the first of a doubled one).
-    letters: Vec<char>,
-    /// `consonants.len() + 1` groups: before the first consonant, between each two, after the
-    /// last (the ending).
-    vowels: Vec<String>,
-}
-
-impl Shape {
-    fn of(word: &str) -> Shape {
-        let chars: Vec<char> = word.chars().collect();
-        let mut consonants = Vec::new();
-        let mut letters = Vec::new();
-        let mut vowels = vec![String::new()];
-        for (i, &c) in chars.iter().enumerate() {
-            match class(c, i + 1 == chars.len()) {
-                None => vowels.last_mut().expect("never empty").push(c),
-                Some(k) => {
-                    // A doubled letter (or two of one class) counts once.
-                    if consonants.last() == Some(&k) && vowels.last().is_some_and(String::is_empty)
-                    {
-                        continue;
-                    }
-                    consonants.push(k);
-                    letters.push(c);
-                    vowels.push(String::new());
-                }
-            }
-        }
-        Shape {
-            consonants,
-            letters,
-            vowels,
-        }
-    }
-
-    /// Whether `other` spells the same name (see the module doc).
-    fn same_name(&self, other: &Shape) -> bool {
-        if self.consonants != other.consonants {
-            return false;
-        }
-        let last = self.vowels.len() - 1;
-        let budget = if self.consonants.len() >= 5 { 2 } else { 1 };
-        let mut cost: usize = self
-            .letters
-            .iter()
-            .zip(&other.letters)
-            .filter(|(a, b)| !same_sound(**a, **b))
-            .count();
-        // Three consonants leave too little to tell a name from a word once one of them turns
-        // into another Arabic letter (مكاري / مجاري): only an emphatic may stand for its plain
-        // letter there (أنطونيو / أنتونيو).
-        let emphatic = |c: char| matches!(c, 'ط' | 'ض' | 'ص' | 'ظ');
-        if self.consonants.len() <= MIN_CONSONANTS
-            && self
-                .letters
-                .iter()
-                .zip(&other.letters)
-                .any(|(a, b)| !same_sound(*a, *b) && !emphatic(*a) && !emphatic(*b))
-        {
-            return false;
-        }
-        for (i, (a, b)) in self.vowels.iter().zip(&other.vowels).enumerate() {
-            cost = cost.saturating_add(if i == 0 {
-                // A word-initial alef or waw carries the name's first sound: never dropped.
-                if a.is_empty() != b.is_empty() {
-                    return false;
-                }
-                vowel_distance(a, b)
-            } else if i == last {
-                ending_distance(a, b)
-            } else {
-                vowel_distance(a, b)
-            });
-            if cost > budget {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// The consonant class of a folded letter, `None` for a vowel letter (ا و ي ء, and ه as the
-/// last letter: the ending ة or ه).
-fn class(c: char, last: bool) -> Option<char> {
-    Some(match c {
-        'ا' | 'و' | 'ي' | 'ء' => return None,
-        'ه' if last => return None,
-        'غ' | 'ج' | 'ق' | 'ك' | 'گ' => 'ك',
-        'ف' | 'ڤ' => 'ف',
-        'ب' | 'پ' => 'ب',
-        'ت' | 'ط' => 'ت',
-        'د' | 'ض' => 'د',
-        'س' | 'ص' | 'ش' | 'ز' | 'ظ' | 'ذ' => 'س',
-        other => other,
-    })
-}
-
-/// Whether two letters of one class are free to stand for each other: the letters for g other
-/// than ج (غ ق ك گ), ف and ڤ, ب and پ. ج (also the Arabic j), an emphatic for a plain letter
-/// (طوني / توني) and ش for س count as one edit: مجاري is not ماكاري.
-fn same_sound(a: char, b: char) -> bool {
-    let g = |c| matches!(c, 'غ' | 'ق' | 'ك' | 'گ');
-    a == b || (g(a) && g(b)) || matches!((a, b), ('ف', 'ڤ') | ('ڤ', 'ف') | ('ب', 'پ') | ('پ', 'ب'))
-}
-
-/// Vowel letters written in one and not the other, or one for another (سوليفان / ساليفان).
-fn vowel_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, x) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, y) in b.iter().enumerate() {
-            let substituted = diagonal + usize::from(x != *y);
-            diagonal = row[j + 1];
-            row[j + 1] = substituted.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
-/// The ending: ا and ه (ة) are one; ا and ي (ى) one edit apart. A vowel ending where the other
-/// has none is another word (a nisba ي, a tanween alef): `usize::MAX`.
-fn ending_distance(a: &str, b: &str) -> usize {
-    if a.is_empty() != b.is_empty() {
-        return usize::MAX;
-    }
-    let norm = |s: &str| s.replace('ه', "ا");
-    let (a, b) = (norm(a), norm(b));
-    match (a.chars().last(), b.chars().last()) {
-        (Some(x), Some(y)) if x != y && "اي".contains(x) && "اي".contains(y) => {
-            1 + vowel_distance(&a[..a.len() - x.len_utf8()], &b[..b.len() - y.len_utf8()])
-        }
-        _ => vowel_distance(&a, &b),
-    }
-}
-
-/// The skeleton of folded text: consonant classes, one space between words.
-fn skeleton_str(folded: &str) -> String {
-    let mut out = Skeleton::default();
-    out.build(folded);
-    out.text
-}
-
-/// A folded text's skeleton: one ASCII byte per consonant class (the class letter's offset in
-/// the Arabic block; 0x7F for a letter or digit of another script), vowels left out, a letter
-/// after one of its class written once, one space between words; with the folded offset of each
-/// byte's letter. One byte per class keeps the pass over every field short.
-#[derive(Default)]
-struct Skeleton {
-    text: String,
-    /// For each byte of `text`: where its letter (or the gap) starts in the folded text.
-    starts: Vec<u32>,
-}
-
-/// A vowel letter in the skeleton's codes: left out.
-const VOWEL: u8 = 0;
-/// The code of ه.
-const HEH: u8 = 0x47;
-
-/// The skeleton code of a folded character: its class letter's offset in the Arabic block, 0x7F
-/// for a letter or digit of another script, a space for anything else, [`VOWEL`] for a vowel.
-fn char_code(c: char) -> u8 {
-    if !is_word_char(c) {
-        return b' ';
-    }
-    match class(c, false) {
-        None => VOWEL,
-        Some(k @ '\u{0621}'..='\u{064A}') => (k as u32 - 0x0600) as u8,
-        Some(_) => 0x7F,
-    }
-}
-
-/// [`char_code`] of the ASCII characters.
-static ASCII_CODES: [u8; 128] = {
-    let mut codes = [b' '; 128];
-    let mut b = 0;
-    while b < 128 {
-        if (b as u8).is_ascii_alphanumeric() {
-            codes[b] = 0x7F;
-        }
-        b += 1;
-    }
-    codes
-};
-
-/// [`char_code`] of U+0600–067F, by the low seven bits of the code point: computed once (a
-/// table lookup per letter instead of the class match).
-static ARABIC_CODES: std::sync::LazyLock<[u8; 128]> = std::sync::LazyLock::new(|| {
-    let mut codes = [b' '; 128];
-    for (low, code) in codes.iter_mut().enumerate() {
-        if let Some(c) = char::from_u32(0x0600 + low as u32) {
-            *code = char_code(c);
-        }
-    }
-    codes
-});
-
-impl Skeleton {
-    fn build(&mut self, folded: &str) {
-        let mut bytes = std::mem::take(&mut self.text).into_bytes();
-        bytes.clear();
-        self.starts.clear();
-        let input = folded.as_bytes();
-        let mut last = 0u8;
-        // Where a ه was written: it is dropped if the word ends there (the ending ة or ه).
-        let mut heh: Option<usize> = None;
-        let arabic_codes: &[u8; 128] = &ARABIC_CODES;
-        bytes.reserve(input.len() / 3);
-        self.starts.reserve(input.len() / 3);
-        let mut at = 0;
-        while at < input.len() {
-            // The Arabic letters (two bytes, D8 or D9 first) and ASCII by table; the rest, rare
-            // in Arabic news, through `char`.
-            let (code, len) = match input[at] {
-                b @ 0..=0x7F => (ASCII_CODES[usize::from(b)], 1),
-                lead @ (0xD8 | 0xD9) => {
-                    let low = usize::from(lead & 0x01) << 6 | usize::from(input[at + 1] & 0x3F);
-                    (arabic_codes[low], 2)
-                }
-                _ => {
-                    let c = folded[at..]
-                        .chars()
-                        .next()
-                        .expect("at a character boundary");
-                    (char_code(c), c.len_utf8())
-                }
-            };
-            let start = at;
-            at += len;
-            if code == VOWEL {
-                heh = None;
-                continue;
-            }
-            if code == b' '
-                && let Some(len) = heh.take()
-            {
-                bytes.truncate(len);
-                self.starts.truncate(len);
-                last = bytes.last().copied().unwrap_or(0);
-            }
-            if code == last {
-                // ه doubled at a word's end is a letter and its ending (وجهه): kept.
-                if code == HEH {
-                    heh = None;
-                }
-                continue;
-            }
-            if code == b' ' && bytes.is_empty() {
-                continue;
-            }
-            heh = (code == HEH).then_some(bytes.len());
-            last = code;
-            bytes.push(code);
-            self.starts.push(start as u32);
-        }
-        if let Some(len) = heh {
-            bytes.truncate(len);
-            self.starts.truncate(len);
-        }
-        self.text = String::from_utf8(bytes).expect("the skeleton is ASCII");
-    }
-
-    /// The folded range of the letters of skeleton bytes `range`.
-    fn folded_range(&self, folded: &str, range: Range<usize>) -> Range<usize> {
-        let start = self.starts[range.start] as usize;
-        let last = self.starts[range.end - 1] as usize;
-        let end = last + folded[last..].chars().next().map_or(0, char::len_utf8);
-        start..end
     }
 }
 
@@ -583,20 +203,21 @@ impl Names {
         out: &mut Vec<Found>,
     ) {
         thread_local! {
-            static BUFFERS: RefCell<(Skeleton, Vec<Occurrence>, Vec<WordEnd>)> =
+            static BUFFERS: RefCell<(Skeleton, Vec<Occurrence>, Vec<WordEnd>, Shape)> =
                 RefCell::default();
         }
         BUFFERS.with(|cell| {
             let Ok(mut buffers) = cell.try_borrow_mut() else {
                 return;
             };
-            let (skeleton, occurrences, ends) = &mut *buffers;
+            let (skeleton, occurrences, ends, shape) = &mut *buffers;
             match (&self.scan, &self.search) {
                 (Some(scan), _) if fast_path() => {
-                    self.find_at_word_ends(scan, &folded.text, skeleton, ends, out)
+                    let buffers = (skeleton, ends, shape);
+                    self.find_at_word_ends(scan, &folded.text, buffers, out)
                 }
                 (_, Some(search)) => {
-                    let buffers = (skeleton, occurrences);
+                    let buffers = (skeleton, occurrences, shape);
                     self.find_in_skeleton(search, folded, words, indexed, buffers, out)
                 }
                 (_, None) => {}
@@ -610,8 +231,7 @@ impl Names {
         &self,
         scan: &Scan,
         text: &str,
-        skeleton: &mut Skeleton,
-        ends: &mut Vec<WordEnd>,
+        (skeleton, ends, shape): (&mut Skeleton, &mut Vec<WordEnd>, &mut Shape),
         out: &mut Vec<Found>,
     ) {
         scan.word_ends(text, ends);
@@ -625,7 +245,7 @@ impl Names {
                 let skeleton_of_name = self.skeletons[pattern].as_bytes();
                 if !skeleton_of_name.contains(&b' ') {
                     if let Some(start) = own_word_start(text, word.end) {
-                        self.verify(pattern, text, start..word.end, out);
+                        self.verify(pattern, (text, start..word.end), shape, out);
                     }
                     continue;
                 }
@@ -643,57 +263,27 @@ impl Names {
                 }
                 let start = from + skeleton.starts[first] as usize;
                 let token = word_start(text, from, start)..word.end;
-                self.verify(pattern, text, token, out);
+                self.verify(pattern, (text, token), shape, out);
             }
-        }
-    }
-
-    /// [`Names::find`] by the skeleton of the whole text, searched as one string.
-    fn find_in_skeleton(
-        &self,
-        search: &Search,
-        folded: &Folded,
-        words: &mut super::Words,
-        mut indexed: bool,
-        (skeleton, occurrences): (&mut Skeleton, &mut Vec<Occurrence>),
-        out: &mut Vec<Found>,
-    ) {
-        skeleton.build(&folded.text);
-        search.find(&skeleton.text, occurrences);
-        let text = folded.text.as_str();
-        for m in occurrences.iter() {
-            // The search is overlapping, so the occurrence at the word's end is reported as
-            // well: one that a consonant of its word follows is skipped (but in the test that
-            // compares this shortcut with the plain search).
-            if fast_path()
-                && skeleton
-                    .text
-                    .as_bytes()
-                    .get(m.end)
-                    .is_some_and(|b| *b != b' ')
-            {
-                continue;
-            }
-            if !indexed {
-                words.index(text);
-                indexed = true;
-            }
-            let Range { start, end } = skeleton.folded_range(text, m.start..m.end);
-            let token = words.start_before(start)..words.end_after(end);
-            self.verify(m.pattern, text, token, out);
         }
     }
 
     /// Appends the name of skeleton `pattern` to `out` if the folded `token` is one of its
-    /// spellings after an allowed proclitic chain.
-    fn verify(&self, pattern: usize, text: &str, token: Range<usize>, out: &mut Vec<Found>) {
+    /// spellings after an allowed proclitic chain; `shape` is the buffer of the check.
+    fn verify(
+        &self,
+        pattern: usize,
+        (text, token): (&str, Range<usize>),
+        shape: &mut Shape,
+        out: &mut Vec<Found>,
+    ) {
         // A name with its proclitics is a short word: a longer run (one word of thousands of
         // letters) is not checked, which keeps a field linear.
         if token.len() > MAX_NAME_TOKEN_BYTES {
             return;
         }
         let (keyword, name) = &self.names[self.patterns[pattern]];
-        let Some(offset) = name.accepts(&text[token.clone()]) else {
+        let Some(offset) = name.accepts(&text[token.clone()], shape) else {
             return;
         };
         let keyword_start = token.start + offset;
@@ -759,7 +349,12 @@ fn common_collision(name: &Name) -> Option<String> {
     common_index()
         .get(&name.shape.consonants.iter().collect::<String>())?
         .iter()
-        .find(|word| fold_str(word) != name.folded && name.accepts(&fold_str(word)).is_some())
+        .find(|word| {
+            fold_str(word) != name.folded
+                && name
+                    .accepts(&fold_str(word), &mut Shape::default())
+                    .is_some()
+        })
         .cloned()
 }
 
@@ -810,5 +405,7 @@ fn spelled(text: &str, term: &str) -> Vec<String> {
 }
 
 mod scan;
+mod skeleton;
+mod spelling;
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::{ARABIC_CODES, ASCII_CODES, HEH, VOWEL, char_code};
+use super::skeleton::{ARABIC_CODES, ASCII_CODES, HEH, VOWEL, char_code};
 
 /// The symbols of the automaton's alphabet that every table has; the codes of the patterns'
 /// other letters follow them.
@@ -202,7 +202,7 @@ impl Trie {
     }
 
     /// The table: for a state and a pending ه or not, what each symbol does to the skeleton
-    /// (see [`super::Skeleton::build`]) and so to the automaton.
+    /// (see [`super::skeleton::Skeleton::build`]) and so to the automaton.
     fn into_scan(self, ascii: [u8; 128], arabic: [u8; 128], codes: [u8; 128]) -> Scan {
         let states = self.label.len();
         let symbols = self.symbols;

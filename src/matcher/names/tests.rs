@@ -1,6 +1,7 @@
 //! Tables of named cases: attested spellings of one name, ordinary words that look like names,
 //! and the names kept strict.
 
+use super::spelling::{Name, Shape, ending_distance, vowel_distance};
 use super::*;
 
 /// `(case, watched name, text, tokens found)`.
@@ -202,6 +203,40 @@ fn test_names_collide_with_no_common_word() {
 }
 
 #[test]
+fn a_reused_shape_buffer_checks_as_a_fresh_one() {
+    let rows = include_str!("../../../tests/data/name-variants.tsv");
+    let rows = rows.lines().filter(|l| !l.starts_with('#'));
+    let rows: Vec<Vec<&str>> = rows.map(|l| l.split('\t').collect()).collect();
+    let tokens: Vec<String> = rows
+        .iter()
+        .flat_map(|row| row[2].split_whitespace())
+        .map(fold_str)
+        .collect();
+    let mut shared = Shape::default();
+    let mut accepted = 0;
+    for row in &rows {
+        let Some(name) = Name::new(row[1]) else {
+            continue;
+        };
+        for token in &tokens {
+            let fresh = name.accepts(token, &mut Shape::default());
+            assert_eq!(
+                name.accepts(token, &mut shared),
+                fresh,
+                "{} in {token}",
+                row[1]
+            );
+            accepted += usize::from(fresh.is_some());
+        }
+    }
+    assert!(accepted > 0, "some tokens are names");
+}
+
+fn letters(s: &str) -> Vec<char> {
+    s.chars().collect()
+}
+
+#[test]
 fn distances() {
     let cases: &[(&str, &str, &str, usize)] = &[
         ("equal", "اي", "اي", 0),
@@ -210,7 +245,7 @@ fn distances() {
         ("two_left_out", "يا", "", 2),
     ];
     for (case, a, b, want) in cases {
-        assert_eq!(vowel_distance(a, b), *want, "{case}");
+        assert_eq!(vowel_distance(&letters(a), &letters(b)), *want, "{case}");
     }
     let endings: &[(&str, &str, &str, usize)] = &[
         ("alef_and_teh", "ا", "ه", 0),
@@ -218,7 +253,7 @@ fn distances() {
         ("added", "", "ي", usize::MAX),
     ];
     for (case, a, b, want) in endings {
-        assert_eq!(ending_distance(a, b), *want, "{case}");
+        assert_eq!(ending_distance(&letters(a), &letters(b)), *want, "{case}");
     }
 }
 
