@@ -131,6 +131,45 @@ impl Dialect {
     }
 }
 
+/// Binds one statement may carry: SQLite's limit (`SQLITE_MAX_VARIABLE_NUMBER`, 32,766 since
+/// 3.32), the smaller of the two (PostgreSQL's is 65,535). Multi-row statements are cut into
+/// as many statements as this requires, so a poll costs a bounded number of statements.
+pub(super) const MAX_BINDS: usize = 32_766;
+
+/// How many rows of `per_row` binds fit in one statement beside `shared` binds.
+pub(super) fn rows_per_statement(shared: usize, per_row: usize) -> usize {
+    (MAX_BINDS - shared) / per_row.max(1)
+}
+
+/// `head`, then `rows` tuples, then `tail`: each tuple names the `shared` binds `$1..` (the
+/// same for every row) and then `per_row` binds of its own, numbered on. Safe as SQL: the
+/// text is built only from the static pieces and numbers.
+///
+/// `rows_sql("INSERT INTO t (a, b) VALUES ", 1, 1, 2, "")` is
+/// `INSERT INTO t (a, b) VALUES ($1, $2), ($1, $3)`.
+pub(super) fn rows_sql(
+    head: &'static str,
+    shared: usize,
+    per_row: usize,
+    rows: usize,
+    tail: &'static str,
+) -> AssertSqlSafe<String> {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(head.len() + tail.len() + rows * (per_row + shared) * 7);
+    out.push_str(head);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        let own = (1..=per_row).map(|n| shared + row * per_row + n);
+        for (i, n) in (1..=shared).chain(own).enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(out, "{sep}${n}").expect("writing to a String cannot fail");
+        }
+        out.push(')');
+    }
+    out.push_str(tail);
+    AssertSqlSafe(out)
+}
+
 /// A list as the JSON text `json_each` reads.
 pub(super) fn json_list<T: serde::Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
@@ -139,6 +178,32 @@ pub(super) fn json_list<T: serde::Serialize>(items: &[T]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_numbered_after_the_shared_binds() {
+        let cases = [
+            ("one_row_no_shared", 0, 2, 1, "V ($1, $2);"),
+            ("two_rows_no_shared", 0, 2, 2, "V ($1, $2), ($3, $4);"),
+            (
+                "shared_repeated",
+                2,
+                1,
+                3,
+                "V ($1, $2, $3), ($1, $2, $4), ($1, $2, $5);",
+            ),
+            ("no_rows", 1, 1, 0, "V ;"),
+        ];
+        for (name, shared, per_row, rows, expected) in cases {
+            assert_eq!(
+                rows_sql("V ", shared, per_row, rows, ";").0,
+                expected,
+                "{name}"
+            );
+        }
+        // The largest statement stays within the bind limit.
+        let rows = rows_per_statement(2, 6);
+        assert!(2 + rows * 6 <= MAX_BINDS && 2 + (rows + 1) * 6 > MAX_BINDS);
+    }
 
     #[test]
     fn lists_are_rewritten_for_postgres_only() {

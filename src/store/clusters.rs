@@ -10,12 +10,13 @@
 //! only inserted under it, so their ids grow in commit order and "every story with a larger
 //! id" is exactly what this store has not seen.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::backend::{Tx, json_list, on};
+use super::backend::{Tx, json_list, on, rows_per_statement, rows_sql};
 use super::{NewStory, StoreError, millis};
 use crate::dedupe::ClusterPolicy;
 use crate::dedupe::index::{self, ClusterIndex, DEFAULT_CAPACITY};
@@ -141,69 +142,189 @@ async fn read_after(
     }
 }
 
-/// The cluster `story_id` (just inserted) belongs to: that of a story with one of its
-/// identities, else that of the best-scoring story of the window (found through `index`),
-/// else its own id. The story then joins the index.
-pub(super) async fn assign_cluster(
+/// A story just inserted, to be given its cluster.
+pub(super) struct Inserted<'a> {
+    pub id: i64,
+    pub new: &'a NewStory,
+    /// When it is compared with the window's stories.
+    pub at: DateTime<Utc>,
+}
+
+/// The clusters of `stories` (just inserted, in id order), each as one story at a time would
+/// get it: that of a story with one of its identities or its canonical link (stored before, or
+/// earlier in `stories`), else that of the best-scoring story of the window (found through
+/// `index`, which each story then joins), else its own id. One lookup, then the clusters,
+/// fingerprints and identities written in multi-row statements.
+pub(super) async fn assign_clusters(
     tx: &mut Tx,
     index: &Mutex<WindowIndex>,
-    story_id: i64,
-    new: &NewStory,
-    at: DateTime<Utc>,
+    stories: &[Inserted<'_>],
     policy: &ClusterPolicy,
-) -> Result<i64, StoreError> {
-    let identities = json_list(&new.identities);
-    // Stories recorded before identities were kept are found by their canonical link.
-    let by_identity: Option<i64> = on!(tx.conn(), d, c => {
-        sqlx::query_scalar(d.sql(
-            "SELECT MIN(cluster_id) FROM (
-                 SELECT s.cluster_id FROM story_identities i JOIN stories s ON s.id = i.story_id
-                 WHERE i.identity IN (SELECT value FROM json_each($1)) AND s.id <> $2
-                 UNION ALL
-                 SELECT cluster_id FROM stories WHERE canonical_url = $3 AND id <> $2) AS known",
+) -> Result<Vec<i64>, StoreError> {
+    if stories.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stored = stored_clusters(tx, stories).await?;
+    let clusters: Vec<i64> = {
+        let mut shared = locked(index);
+        let mut earlier = KnownClusters::default();
+        stories
+            .iter()
+            .map(|story| {
+                let known = min_some(stored.of(story.new), earlier.of(story.new));
+                let at = millis(story.at);
+                let cluster =
+                    shared
+                        .index
+                        .assign(story.id, at, &story.new.fingerprint, known, policy);
+                shared.seen_up_to = shared.seen_up_to.max(story.id);
+                earlier.add(story.new, cluster);
+                cluster
+            })
+            .collect()
+    };
+    write_clusters(tx, stories, &clusters).await?;
+    write_identities(tx, stories).await?;
+    Ok(clusters)
+}
+
+/// The smallest cluster of each identity and canonical link: the clusters a story with them
+/// joins.
+#[derive(Debug, Default)]
+struct KnownClusters {
+    by_identity: HashMap<String, i64>,
+    by_url: HashMap<String, i64>,
+}
+
+impl KnownClusters {
+    fn of(&self, new: &NewStory) -> Option<i64> {
+        let by_url = new.canonical_url.as_ref().and_then(|u| self.by_url.get(u));
+        let by_identity = new
+            .identities
+            .iter()
+            .filter_map(|i| self.by_identity.get(i));
+        by_identity.chain(by_url).copied().min()
+    }
+
+    fn add(&mut self, new: &NewStory, cluster: i64) {
+        let keep = |map: &mut HashMap<String, i64>, key: &String| {
+            map.entry(key.clone())
+                .and_modify(|c| *c = (*c).min(cluster))
+                .or_insert(cluster);
+        };
+        for identity in &new.identities {
+            keep(&mut self.by_identity, identity);
+        }
+        if let Some(url) = &new.canonical_url {
+            keep(&mut self.by_url, url);
+        }
+    }
+}
+
+fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    a.into_iter().chain(b).min()
+}
+
+/// The clusters stored stories give `stories`' identities and canonical links (stories
+/// recorded before identities were kept are found by their link). The stories just inserted
+/// have no cluster and no identity yet, so they are not among them.
+async fn stored_clusters(
+    tx: &mut Tx,
+    stories: &[Inserted<'_>],
+) -> Result<KnownClusters, StoreError> {
+    let identities: Vec<&String> = stories.iter().flat_map(|s| &s.new.identities).collect();
+    let urls: Vec<&String> = stories
+        .iter()
+        .filter_map(|s| s.new.canonical_url.as_ref())
+        .collect();
+    let rows: Vec<(bool, String, i64)> = on!(tx.conn(), d, c => {
+        sqlx::query_as(d.sql(
+            "SELECT TRUE, i.identity, MIN(s.cluster_id) FROM story_identities i JOIN stories s ON s.id = i.story_id
+             WHERE i.identity IN (SELECT value FROM json_each($1)) AND s.cluster_id IS NOT NULL
+             GROUP BY i.identity
+             UNION ALL
+             SELECT FALSE, canonical_url, MIN(cluster_id) FROM stories
+             WHERE canonical_url IN (SELECT value FROM json_each($2)) AND cluster_id IS NOT NULL
+             GROUP BY canonical_url",
         ))
-        .bind(&identities)
-        .bind(story_id)
-        .bind(&new.canonical_url)
-        .fetch_one(c)
+        .bind(json_list(&identities))
+        .bind(json_list(&urls))
+        .fetch_all(c)
         .await?
     });
-    let cluster = {
-        let mut shared = locked(index);
-        let cluster =
-            shared
-                .index
-                .assign(story_id, millis(at), &new.fingerprint, by_identity, policy);
-        shared.seen_up_to = shared.seen_up_to.max(story_id);
-        cluster
-    };
-    on!(tx.conn(), d, c => {
-        sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
-            .bind(cluster)
-            .bind(story_id)
-            .execute(&mut *c)
-            .await?;
-        // One statement for the identities: a story can have several. (`WHERE true` tells
-        // SQLite's parser that `ON CONFLICT` belongs to the INSERT.)
-        sqlx::query(d.sql(
-            "INSERT INTO story_identities (identity, story_id)
-             SELECT DISTINCT value, $2 FROM json_each($1) WHERE true ON CONFLICT DO NOTHING",
-        ))
-        .bind(&identities)
-        .bind(story_id)
-        .execute(&mut *c)
-        .await?;
-        sqlx::query(
-            "UPDATE stories SET terms = $1, clustered_at = $2, fingerprint = $3 WHERE id = $4",
-        )
-        .bind(new.fingerprint.len() as i64)
-        .bind(millis(at))
-        .bind(index::encode(&new.fingerprint))
-        .bind(story_id)
-        .execute(&mut *c)
-        .await?;
-    });
-    Ok(cluster)
+    let mut known = KnownClusters::default();
+    for (is_identity, key, cluster) in rows {
+        let map = if is_identity {
+            &mut known.by_identity
+        } else {
+            &mut known.by_url
+        };
+        map.insert(key, cluster);
+    }
+    Ok(known)
+}
+
+/// Each story's cluster, fingerprint, term count and clustering time: one `UPDATE … FROM`
+/// a list of rows per statement.
+async fn write_clusters(
+    tx: &mut Tx,
+    stories: &[Inserted<'_>],
+    clusters: &[i64],
+) -> Result<(), StoreError> {
+    const PER_ROW: usize = 5;
+    let rows: Vec<_> = stories.iter().zip(clusters).collect();
+    for chunk in rows.chunks(rows_per_statement(0, PER_ROW)) {
+        let sql = rows_sql(
+            "WITH v (id, cluster_id, terms, clustered_at, fingerprint) AS (VALUES ",
+            0,
+            PER_ROW,
+            chunk.len(),
+            ") UPDATE stories SET cluster_id = v.cluster_id, terms = v.terms,
+                   clustered_at = v.clustered_at, fingerprint = v.fingerprint
+               FROM v WHERE stories.id = v.id",
+        );
+        on!(tx.conn(), d, c => {
+            let mut query = sqlx::query(sql);
+            for (story, cluster) in chunk {
+                query = query
+                    .bind(story.id)
+                    .bind(**cluster)
+                    .bind(story.new.fingerprint.len() as i64)
+                    .bind(millis(story.at))
+                    .bind(index::encode(&story.new.fingerprint));
+            }
+            query.execute(c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Each story's identities, each once.
+async fn write_identities(tx: &mut Tx, stories: &[Inserted<'_>]) -> Result<(), StoreError> {
+    let mut rows: Vec<(&String, i64)> = Vec::new();
+    for story in stories {
+        let mut own: Vec<&String> = story.new.identities.iter().collect();
+        own.sort_unstable();
+        own.dedup();
+        rows.extend(own.into_iter().map(|identity| (identity, story.id)));
+    }
+    for chunk in rows.chunks(rows_per_statement(0, 2)) {
+        let sql = rows_sql(
+            "INSERT INTO story_identities (identity, story_id) VALUES ",
+            0,
+            2,
+            chunk.len(),
+            " ON CONFLICT DO NOTHING",
+        );
+        on!(tx.conn(), d, c => {
+            let mut query = sqlx::query(sql);
+            for (identity, story_id) in chunk {
+                query = query.bind(*identity).bind(*story_id);
+            }
+            query.execute(c).await?;
+        });
+    }
+    Ok(())
 }
 
 /// The outlets that carried story `$story` of cluster `$cluster` besides the story's own, each
@@ -228,18 +349,21 @@ macro_rules! other_outlets_sql {
 pub(super) use other_outlets_sql;
 
 /// The outlets besides its own that carried story `story_id` of `cluster`, in the order they
-/// were seen.
+/// were seen, among the stories up to id `seen_up_to`: a poll's stories are written before
+/// its alerts, and an alert names only what was recorded before its story or with it.
 pub(super) async fn other_outlets(
     tx: &mut Tx,
     cluster: i64,
     story_id: i64,
+    seen_up_to: i64,
 ) -> Result<Vec<String>, StoreError> {
     Ok(on!(tx.conn(), d, c => {
         sqlx::query_scalar(concat!(
-            "SELECT outlet FROM (", other_outlets_sql!("$1", "$2"), ") AS o ORDER BY first"
+            "SELECT outlet FROM (", other_outlets_sql!("$1", "$2"), ") AS o WHERE first <= $3 ORDER BY first"
         ))
         .bind(cluster)
         .bind(story_id)
+        .bind(seen_up_to)
         .fetch_all(c)
         .await?
     }))

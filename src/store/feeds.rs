@@ -2,13 +2,13 @@
 //! alerts and deliveries committed together with the feed's validators), a failed or unchanged
 //! poll, feed health, the leases on feeds that share them among instances, and pruning.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::backend::{Tx, json_list, on, pg_now};
+use super::backend::{Tx, json_list, on, pg_now, rows_per_statement, rows_sql};
 use super::postgres::{lock_clustering, notify_outbox};
 use super::stories::stored_summary;
 use super::{
@@ -173,46 +173,10 @@ async fn record_poll_once(store: &Store, record: &PollRecord) -> Result<PollCoun
     }
     upsert_feed(&mut tx, &record.feed_id, &record.url).await?;
     let mut counts = PollCounts::default();
-    for new in &record.stories {
-        let Some((story_id, cluster_id)) =
-            record_story(&mut tx, store, record, new, &mut counts).await?
-        else {
-            continue;
-        };
-        for alert in &new.alerts {
-            let mut payload = alert.payload.clone();
-            payload
-                .note_other_outlets(clusters::other_outlets(&mut tx, cluster_id, story_id).await?);
-            let payload = serde_json::to_string(&payload).expect("an alert payload serialises");
-            let at = millis(record.at);
-            on!(tx.conn(), d, c => {
-                let alert_id: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO alerts (story_id, cluster_id, topic_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (cluster_id, topic_id) DO NOTHING RETURNING id",
-                )
-                .bind(story_id)
-                .bind(cluster_id)
-                .bind(&alert.payload.topic_id)
-                .bind(payload)
-                .bind(at)
-                .fetch_optional(&mut *c)
-                .await?;
-                let Some(alert_id) = alert_id else { continue };
-                counts.alerts += 1;
-                for channel in &alert.channels {
-                    sqlx::query(
-                        "INSERT INTO deliveries (alert_id, channel_id, idempotency_key, status, next_attempt_at, created_at)
-                         VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (alert_id, channel_id) DO NOTHING",
-                    )
-                    .bind(alert_id)
-                    .bind(channel)
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(at)
-                    .execute(&mut *c)
-                    .await?;
-                    counts.deliveries += 1;
-                }
-            });
+    let written = write_stories(&mut tx, store, record, &mut counts).await?;
+    for (new, written) in record.stories.iter().zip(written) {
+        if let Some(written) = written {
+            record_alerts(&mut tx, record, new, written, &mut counts).await?;
         }
     }
     // Invariant 3: the validators are written with, and so never before, the stories.
@@ -222,6 +186,67 @@ async fn record_poll_once(store: &Store, record: &PollRecord) -> Result<PollCoun
     }
     tx.commit().await?;
     Ok(counts)
+}
+
+/// A story of the poll as written: its id and cluster, and the largest story id its alerts
+/// may name as "also reported by" (what was recorded before it in the poll's order).
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    story_id: i64,
+    cluster_id: i64,
+    seen_up_to: i64,
+}
+
+/// One alert row per alert of `new` (none when its cluster has one for the topic), and one
+/// delivery per channel of each alert raised.
+async fn record_alerts(
+    tx: &mut Tx,
+    record: &PollRecord,
+    new: &NewStory,
+    written: Written,
+    counts: &mut PollCounts,
+) -> Result<(), StoreError> {
+    let Written {
+        story_id,
+        cluster_id,
+        seen_up_to,
+    } = written;
+    for alert in &new.alerts {
+        let mut payload = alert.payload.clone();
+        let others = clusters::other_outlets(tx, cluster_id, story_id, seen_up_to).await?;
+        payload.note_other_outlets(others);
+        let payload = serde_json::to_string(&payload).expect("an alert payload serialises");
+        let at = millis(record.at);
+        on!(tx.conn(), d, c => {
+            let alert_id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO alerts (story_id, cluster_id, topic_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (cluster_id, topic_id) DO NOTHING RETURNING id",
+            )
+            .bind(story_id)
+            .bind(cluster_id)
+            .bind(&alert.payload.topic_id)
+            .bind(payload)
+            .bind(at)
+            .fetch_optional(&mut *c)
+            .await?;
+            let Some(alert_id) = alert_id else { continue };
+            counts.alerts += 1;
+            for channel in &alert.channels {
+                sqlx::query(
+                    "INSERT INTO deliveries (alert_id, channel_id, idempotency_key, status, next_attempt_at, created_at)
+                     VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (alert_id, channel_id) DO NOTHING",
+                )
+                .bind(alert_id)
+                .bind(channel)
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(at)
+                .execute(&mut *c)
+                .await?;
+                counts.deliveries += 1;
+            }
+        });
+    }
+    Ok(())
 }
 
 /// The feed after a successful poll: its validators and health, its lease released.
@@ -508,66 +533,141 @@ fn hint_secs(hints: &PollHints) -> Option<i64> {
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Writes one story: inserts a new one and gives it its cluster, or updates an edited one.
-/// Returns its id and cluster, or `None` when there is nothing to do (a repeat).
-async fn record_story(
+/// Writes the poll's stories: new ones inserted in multi-row statements and given their
+/// clusters, edited ones updated (few, one statement each). Per story of the poll, in its
+/// order, what was written, or `None` when there was nothing to do (a repeat).
+async fn write_stories(
     tx: &mut Tx,
     store: &Store,
     record: &PollRecord,
-    new: &NewStory,
     counts: &mut PollCounts,
+) -> Result<Vec<Option<Written>>, StoreError> {
+    let ids = insert_stories(tx, record).await?;
+    let mut inserted: Vec<clusters::Inserted<'_>> = record
+        .stories
+        .iter()
+        .zip(&ids)
+        .filter_map(|(new, id)| {
+            let story = &new.story;
+            // Compared at its publication time (bounded by when it was fetched: a feed may
+            // post-date).
+            let at = story.published.map_or(record.at, |p| p.min(record.at));
+            Some(clusters::Inserted {
+                id: (*id)?,
+                new,
+                at,
+            })
+        })
+        .collect();
+    inserted.sort_by_key(|story| story.id);
+    let assigned =
+        clusters::assign_clusters(tx, &store.index, &inserted, &record.cluster_policy).await?;
+    let cluster_of: HashMap<i64, i64> = inserted
+        .iter()
+        .map(|story| story.id)
+        .zip(assigned)
+        .collect();
+    counts.new_stories += inserted.len();
+    counts.joined += cluster_of.iter().filter(|(id, c)| id != c).count();
+    // What an edited story placed before any new one may see: the stories stored before.
+    let mut seen_up_to = inserted.first().map_or(i64::MAX, |first| first.id - 1);
+    let mut written = Vec::with_capacity(record.stories.len());
+    for (new, id) in record.stories.iter().zip(ids) {
+        if new.edited {
+            let edited = update_edited(tx, record, new).await?;
+            counts.edited += usize::from(edited.is_some());
+            written.push(edited.map(|(story_id, cluster_id)| Written {
+                story_id,
+                cluster_id,
+                seen_up_to,
+            }));
+            continue;
+        }
+        written.push(id.map(|story_id| {
+            seen_up_to = story_id;
+            Written {
+                story_id,
+                cluster_id: cluster_of[&story_id],
+                seen_up_to,
+            }
+        }));
+    }
+    Ok(written)
+}
+
+/// Inserts the poll's new stories (not the edited ones), a statement per
+/// [`rows_per_statement`] rows. Per story of the poll, its new id: `None` for an edited story,
+/// a story already stored, or the second of two with one key.
+async fn insert_stories(tx: &mut Tx, record: &PollRecord) -> Result<Vec<Option<i64>>, StoreError> {
+    /// `feed_id` and `first_seen_at`, bound once.
+    const SHARED: usize = 2;
+    const PER_ROW: usize = 7;
+    let mut keys = HashSet::new();
+    let rows: Vec<&NewStory> = record
+        .stories
+        .iter()
+        .filter(|new| !new.edited && keys.insert(new.story.key.as_str()))
+        .collect();
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(rows_per_statement(SHARED, PER_ROW)) {
+        let sql = rows_sql(
+            "INSERT INTO stories (feed_id, first_seen_at, story_key, canonical_url, title, published_at, outlet, content_hash, summary)
+             VALUES ",
+            SHARED,
+            PER_ROW,
+            chunk.len(),
+            " ON CONFLICT (feed_id, story_key) DO NOTHING RETURNING story_key, id",
+        );
+        let returned: Vec<(String, i64)> = on!(tx.conn(), d, c => {
+            let mut query = sqlx::query_as(sql)
+                .bind(&record.feed_id)
+                .bind(millis(record.at));
+            for new in chunk {
+                query = query
+                    .bind(&new.story.key)
+                    .bind(&new.canonical_url)
+                    .bind(&new.story.title)
+                    .bind(new.story.published.map(millis))
+                    .bind(&new.outlet)
+                    .bind(&new.content_hash)
+                    .bind(stored_summary(&new.story.summary));
+            }
+            query.fetch_all(c).await?
+        });
+        ids.extend(returned);
+    }
+    Ok(record
+        .stories
+        .iter()
+        .map(|new| match new.edited {
+            true => None,
+            // `remove`: the first story of a key takes its id, a second one is a repeat.
+            false => ids.remove(&new.story.key),
+        })
+        .collect())
+}
+
+/// An edited story's new title and content hash; its id and cluster, `None` when it is gone.
+async fn update_edited(
+    tx: &mut Tx,
+    record: &PollRecord,
+    new: &NewStory,
 ) -> Result<Option<(i64, i64)>, StoreError> {
     let story = &new.story;
-    if new.edited {
-        let edited: Option<(i64, Option<i64>)> = on!(tx.conn(), d, c => {
-            sqlx::query_as(
-                "UPDATE stories SET title = $3, content_hash = $4, summary = $5 WHERE feed_id = $1 AND story_key = $2
-                 RETURNING id, cluster_id",
-            )
-            .bind(&record.feed_id)
-            .bind(&story.key)
-            .bind(&story.title)
-            .bind(&new.content_hash)
-            .bind(stored_summary(&story.summary))
-            .fetch_optional(c)
-            .await?
-        });
-        let Some((id, cluster)) = edited else {
-            return Ok(None);
-        };
-        counts.edited += 1;
-        return Ok(Some((id, cluster.unwrap_or(id))));
-    }
-    let inserted: Option<i64> = on!(tx.conn(), d, c => {
-        sqlx::query_scalar(
-            "INSERT INTO stories (feed_id, story_key, canonical_url, title, published_at, first_seen_at, outlet, content_hash, summary)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (feed_id, story_key) DO NOTHING RETURNING id",
+    let edited: Option<(i64, Option<i64>)> = on!(tx.conn(), d, c => {
+        sqlx::query_as(
+            "UPDATE stories SET title = $3, content_hash = $4, summary = $5 WHERE feed_id = $1 AND story_key = $2
+             RETURNING id, cluster_id",
         )
         .bind(&record.feed_id)
         .bind(&story.key)
-        .bind(&new.canonical_url)
         .bind(&story.title)
-        .bind(story.published.map(millis))
-        .bind(millis(record.at))
-        .bind(&new.outlet)
         .bind(&new.content_hash)
         .bind(stored_summary(&story.summary))
         .fetch_optional(c)
         .await?
     });
-    let Some(story_id) = inserted else {
-        return Ok(None);
-    };
-    counts.new_stories += 1;
-    // Compared at its publication time (bounded by when it was fetched: a feed may post-date).
-    let at = story.published.map_or(record.at, |p| p.min(record.at));
-    let cluster_id =
-        clusters::assign_cluster(tx, &store.index, story_id, new, at, &record.cluster_policy)
-            .await?;
-    if cluster_id != story_id {
-        counts.joined += 1;
-    }
-    Ok(Some((story_id, cluster_id)))
+    Ok(edited.map(|(id, cluster)| (id, cluster.unwrap_or(id))))
 }
 
 async fn upsert_feed(tx: &mut Tx, feed_id: &str, url: &str) -> Result<(), StoreError> {

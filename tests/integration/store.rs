@@ -293,6 +293,43 @@ async fn also_reported_by_never_names_the_alerts_own_outlet() {
     }
 }
 
+/// A poll's stories are written together: each still joins the cluster of a story earlier in
+/// the same poll that shares its link, and the alert sent names the other outlets of the
+/// cluster, those before and after its story in the poll, in the order they were seen.
+#[tokio::test]
+async fn stories_of_one_poll_join_the_cluster_of_earlier_ones_sharing_their_link() {
+    for backend in backends("one_poll_joins_earlier").await {
+        let name = backend.name();
+        let store = backend.open("a").await;
+        let at = now();
+        let link = "https://outlet.test/same-story";
+        let stories = [("a", "X", None), ("b", "Y", Some("t")), ("c", "Z", None)]
+            .into_iter()
+            .enumerate()
+            .map(|(round, (guid, outlet, topic))| {
+                // Texts that share no word: only the link makes them one story.
+                let text = distinct_text(round);
+                let mut new = planned(story("f", guid, &text, &text, link), topic, false);
+                new.outlet = format!("Outlet {outlet}");
+                new
+            })
+            .collect();
+        let counts = store.record_poll(&poll("f", at, stories)).await.unwrap();
+        assert_eq!((counts.new_stories, counts.joined), (3, 2), "{name}");
+        let claimed = store
+            .claim_due("ops", at, 10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "{name}: one alert");
+        assert_eq!(
+            claimed[0].payload.also_reported_by,
+            vec!["Outlet X".to_owned(), "Outlet Z".to_owned()],
+            "{name}"
+        );
+        store.close().await;
+    }
+}
+
 #[tokio::test]
 async fn store_records_attempts_and_feed_health() {
     for backend in backends("store_records_attempts").await {
