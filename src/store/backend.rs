@@ -170,6 +170,21 @@ pub(super) fn rows_sql(
     AssertSqlSafe(out)
 }
 
+/// Runs statement `$sql` (from [`rows_sql`]) in transaction `$tx` with the binds that `$bind`
+/// adds to `$query` for each row of `$rows`, on either driver; `?` on its error.
+macro_rules! execute_rows {
+    ($tx:expr, $sql:expr, $rows:expr, |$query:ident, $row:pat_param| $bind:expr) => {
+        on!($tx.conn(), d, c => {
+            let mut $query = sqlx::query($sql);
+            for $row in $rows {
+                $query = $bind;
+            }
+            $query.execute(c).await?;
+        })
+    };
+}
+pub(super) use execute_rows;
+
 /// A list as the JSON text `json_each` reads.
 pub(super) fn json_list<T: serde::Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::backend::{Tx, json_list, on, rows_per_statement, rows_sql};
+use super::backend::{Tx, execute_rows, json_list, on, rows_per_statement, rows_sql};
 use super::{NewStory, StoreError, millis};
 use crate::dedupe::ClusterPolicy;
 use crate::dedupe::index::{self, ClusterIndex, DEFAULT_CAPACITY};
@@ -283,18 +283,12 @@ async fn write_clusters(
                    clustered_at = v.clustered_at, fingerprint = v.fingerprint
                FROM v WHERE stories.id = v.id",
         );
-        on!(tx.conn(), d, c => {
-            let mut query = sqlx::query(sql);
-            for (story, cluster) in chunk {
-                query = query
-                    .bind(story.id)
-                    .bind(**cluster)
-                    .bind(story.new.fingerprint.len() as i64)
-                    .bind(millis(story.at))
-                    .bind(index::encode(&story.new.fingerprint));
-            }
-            query.execute(c).await?;
-        });
+        execute_rows!(tx, sql, chunk, |query, (story, cluster)| query
+            .bind(story.id)
+            .bind(**cluster)
+            .bind(story.new.fingerprint.len() as i64)
+            .bind(millis(story.at))
+            .bind(index::encode(&story.new.fingerprint)));
     }
     Ok(())
 }
@@ -316,13 +310,9 @@ async fn write_identities(tx: &mut Tx, stories: &[Inserted<'_>]) -> Result<(), S
             chunk.len(),
             " ON CONFLICT DO NOTHING",
         );
-        on!(tx.conn(), d, c => {
-            let mut query = sqlx::query(sql);
-            for (identity, story_id) in chunk {
-                query = query.bind(*identity).bind(*story_id);
-            }
-            query.execute(c).await?;
-        });
+        execute_rows!(tx, sql, chunk, |query, (identity, story_id)| query
+            .bind(*identity)
+            .bind(*story_id));
     }
     Ok(())
 }

@@ -573,23 +573,20 @@ async fn write_stories(
     let mut seen_up_to = inserted.first().map_or(i64::MAX, |first| first.id - 1);
     let mut written = Vec::with_capacity(record.stories.len());
     for (new, id) in record.stories.iter().zip(ids) {
-        if new.edited {
+        let story = if new.edited {
             let edited = update_edited(tx, record, new).await?;
             counts.edited += usize::from(edited.is_some());
-            written.push(edited.map(|(story_id, cluster_id)| Written {
-                story_id,
-                cluster_id,
-                seen_up_to,
-            }));
-            continue;
-        }
-        written.push(id.map(|story_id| {
-            seen_up_to = story_id;
-            Written {
-                story_id,
-                cluster_id: cluster_of[&story_id],
-                seen_up_to,
-            }
+            edited
+        } else {
+            id.map(|id| {
+                seen_up_to = id;
+                (id, cluster_of[&id])
+            })
+        };
+        written.push(story.map(|(story_id, cluster_id)| Written {
+            story_id,
+            cluster_id,
+            seen_up_to,
         }));
     }
     Ok(written)
