@@ -9,7 +9,7 @@ use anyhow::anyhow;
 
 use rasad::backtest::{BacktestAlert, BacktestHit, BacktestReport, Rule, backtest};
 use rasad::config::Config;
-use rasad::matcher::{KeywordOptions, KeywordSpec, TopicSpec};
+use rasad::matcher::TopicSpec;
 use rasad::model::Field;
 use rasad::source::display::terminal_safe;
 
@@ -96,25 +96,9 @@ fn configured_topic(config: &Config, id: &str) -> Result<TopicSpec, Failure> {
 
 /// Keywords given on the command line, as `rasad match` takes them: any of them, every field.
 fn ad_hoc_topic(keywords: Vec<String>, names: Vec<String>) -> TopicSpec {
-    for name in &names {
-        if let Some(strict) = rasad::matcher::strictness(name) {
-            eprintln!("warning: name {name:?} is matched only as written: {strict}");
-        }
-    }
-    let names = names.into_iter().map(|term| KeywordSpec {
-        term,
-        options: KeywordOptions {
-            name: true,
-            ..KeywordOptions::default()
-        },
-    });
     TopicSpec {
         id: None,
-        any: keywords
-            .into_iter()
-            .map(KeywordSpec::plain)
-            .chain(names)
-            .collect(),
+        any: super::command_line_keywords(keywords, names),
         all: Vec::new(),
         none: Vec::new(),
         fields: Field::ALL.to_vec(),

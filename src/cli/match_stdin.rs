@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use rasad::config::Config;
-use rasad::matcher::{KeywordOptions, KeywordSpec, Matcher};
+use rasad::matcher::Matcher;
 use rasad::model::Field;
 use rasad::source::display::terminal_safe;
 use rasad::wiring::topic_specs;
@@ -23,25 +23,7 @@ pub(crate) fn match_stdin(
     let matcher = if keywords.is_empty() && names.is_empty() {
         Matcher::new(topic_specs(&Config::load(&config).map_err(input)?))
     } else {
-        for name in &names {
-            if let Some(strict) = rasad::matcher::strictness(name) {
-                eprintln!("warning: name {name:?} is matched only as written: {strict}");
-            }
-        }
-        let names = names.into_iter().map(|term| KeywordSpec {
-            term,
-            options: KeywordOptions {
-                name: true,
-                ..KeywordOptions::default()
-            },
-        });
-        Matcher::from_keywords(
-            keywords
-                .into_iter()
-                .map(KeywordSpec::plain)
-                .chain(names)
-                .collect(),
-        )
+        Matcher::from_keywords(super::command_line_keywords(keywords, names))
     }
     .map_err(input)?;
     let mut text = String::new();

@@ -21,6 +21,32 @@ pub(crate) mod outbox;
 pub(crate) mod parse;
 pub(crate) mod run;
 
+/// Keywords given on the command line (`-k`, and `--name` for names), as `rasad match` and
+/// `rasad backtest` take them; a name kept strict is said on stderr.
+pub(crate) fn command_line_keywords(
+    keywords: Vec<String>,
+    names: Vec<String>,
+) -> Vec<rasad::matcher::KeywordSpec> {
+    use rasad::matcher::{KeywordOptions, KeywordSpec};
+    for name in &names {
+        if let Some(strict) = rasad::matcher::strictness(name) {
+            eprintln!("warning: name {name:?} is matched only as written: {strict}");
+        }
+    }
+    let names = names.into_iter().map(|term| KeywordSpec {
+        term,
+        options: KeywordOptions {
+            name: true,
+            ..KeywordOptions::default()
+        },
+    });
+    keywords
+        .into_iter()
+        .map(KeywordSpec::plain)
+        .chain(names)
+        .collect()
+}
+
 pub(crate) fn load(path: &std::path::Path) -> Result<(Wiring, Vec<String>), Failure> {
     let config = Config::load(path).map_err(input)?;
     let warnings = config.warnings();
