@@ -298,6 +298,11 @@ pub async fn run(
         if !notified_ready {
             service::ready(&runtime.config.summary());
             notified_ready = true;
+            // Watchdog pings begin after READY, which the service manager waits for first.
+            if let Some(interval) = service::watchdog() {
+                let watch = service::run_watchdog(interval, telemetry.clone(), services.clone());
+                tokio::spawn(watch);
+            }
         }
         for index in due {
             polls.start(&runtime, &store, index, &slots);
@@ -342,8 +347,7 @@ pub async fn run(
     Ok(())
 }
 
-/// Starts what runs beside the polls: the admin server and the watchdog (until `services` is
-/// cancelled), the outbox, retention and the listener for new deliveries (until `shutdown`).
+/// Starts what runs beside the polls: the admin server (until `services` is cancelled), the outbox, retention and the listener for new deliveries (until `shutdown`).
 /// Returns the outbox's task, which shutdown waits for.
 fn spawn_beside_polls(
     store: &Store,
@@ -353,7 +357,6 @@ fn spawn_beside_polls(
     services: &CancellationToken,
     shutdown: &CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let telemetry = runtime_rx.borrow().telemetry.clone();
     if let Some(listener) = admin {
         let serve = server::serve(
             listener,
@@ -362,9 +365,6 @@ fn spawn_beside_polls(
             services.clone(),
         );
         tokio::spawn(serve);
-    }
-    if let Some(interval) = service::watchdog() {
-        tokio::spawn(service::run_watchdog(interval, telemetry, services.clone()));
     }
     let outbox_task = tokio::spawn(run_outbox(
         store.clone(),
