@@ -81,17 +81,56 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     message
 }
 
-/// The message a panic was raised with.
+/// The most bytes of a panic's message kept for a log line or a feed's health.
+pub const MAX_PANIC_MESSAGE: usize = 512;
+
+/// The message a panic was raised with, as [`panic_text`] gives it.
 pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
+    panic_text(panic.as_ref())
+}
+
+/// The message of a panic's payload, cut to [`MAX_PANIC_MESSAGE`] bytes with its control
+/// characters escaped: a parser's message may quote the feed it choked on (feed-rs quotes the
+/// field it sliced), and that text must not reach a log line or a terminal as it came.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let raw = payload
         .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic");
+    let mut text = String::with_capacity(raw.len().min(MAX_PANIC_MESSAGE) + 4);
+    for c in raw.chars() {
+        if text.len() + c.len_utf8() > MAX_PANIC_MESSAGE {
+            text.push('…');
+            break;
+        }
+        if c.is_control() && c != ' ' {
+            text.extend(c.escape_default());
+        } else {
+            text.push(c);
+        }
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
+    /// A parser's panic quoting the feed: the message kept is bounded and its control
+    /// characters (a terminal escape, a newline forging a log line) are escaped.
+    #[test]
+    fn a_panic_quoting_a_feed_is_kept_bounded_and_escaped() {
+        let quoted = format!("slice of `\u{1b}[31m{}\nforged line`", "x".repeat(5_000));
+        let text = super::panic_text(&quoted);
+        assert!(
+            text.len() <= super::MAX_PANIC_MESSAGE + '…'.len_utf8(),
+            "{}",
+            text.len()
+        );
+        assert!(!text.contains(['\u{1b}', '\n']), "{text}");
+        assert!(text.starts_with("slice of `\\u{1b}[31m"), "{text}");
+        assert_eq!(super::panic_text(&"short"), "short");
+    }
+
     use std::fmt;
 
     #[derive(Debug)]

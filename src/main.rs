@@ -222,6 +222,19 @@ enum OutboxAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // A panic that the daemon catches (a feed parser's, on one body) is still printed by the
+    // hook: its message bounded and escaped, for it may quote the feed.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(ToString::to_string).unwrap_or_default();
+        eprintln!(
+            "rasad: panicked at {at}: {}",
+            rasad::panic_text(info.payload())
+        );
+        let trace = std::backtrace::Backtrace::capture();
+        if trace.status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{trace}");
+        }
+    }));
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
