@@ -108,20 +108,20 @@ pub fn parse_feed(body: &[u8]) -> Result<ParsedFeed, ParseError> {
 ///   for comment or CDATA text, which a broken body may not be to quick-xml.
 pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, ParseError> {
     match catch_unwind(AssertUnwindSafe(|| {
-        read_feed(body, hints, Reading::AsWritten)
+        read_feed(body, hints, Attempt::AsWritten)
     })) {
         Ok(parsed) => parsed,
         Err(first) => catch_unwind(AssertUnwindSafe(|| {
-            read_feed(body, hints, Reading::Cautious)
+            read_feed(body, hints, Attempt::Cautious)
         }))
         .map_err(|_| ParseError::Panic(crate::panic_message(&first)))?,
     }
 }
 
-/// How [`read_feed`] reads a body: as written, or (after a panic) cautiously: its `@`s hidden
+/// Which reading of a body [`read_feed`] makes: as written, or (after a panic) cautiously: its `@`s hidden
 /// and its XML declarations removed (see [`parse_feed_with`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Reading {
+enum Attempt {
     AsWritten,
     Cautious,
 }
@@ -134,13 +134,13 @@ const AT_STAND_IN: char = '\u{E040}';
 fn read_feed(
     body: &[u8],
     hints: BodyHints<'_>,
-    reading: Reading,
+    attempt: Attempt,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, hints.content_type);
     let (text, entities_capped) = repair_bounded(&decoded.text);
-    let text = match reading {
-        Reading::AsWritten => text,
-        Reading::Cautious => Cow::Owned(
+    let text = match attempt {
+        Attempt::AsWritten => text,
+        Attempt::Cautious => Cow::Owned(
             without_declarations(&text).replace('@', AT_STAND_IN.encode_utf8(&mut [0; 4])),
         ),
     };
@@ -187,7 +187,7 @@ fn read_feed(
     if is_rss {
         fallback::fill_rss(&mut parsed, &text);
     }
-    if reading == Reading::Cautious {
+    if attempt == Attempt::Cautious {
         restore_at_signs(&mut parsed);
     }
     if let Some(base) = hints.url {
@@ -220,7 +220,7 @@ fn without_declarations(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Puts back the `@`s that [`Reading::Cautious`] hid, in every text the reading kept.
+/// Puts back the `@`s that [`Attempt::Cautious`] hid, in every text the reading kept.
 fn restore_at_signs(parsed: &mut ParsedFeed) {
     let FeedInfo {
         title,
