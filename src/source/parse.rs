@@ -118,8 +118,8 @@ pub fn parse_feed_with(body: &[u8], hints: BodyHints<'_>) -> Result<ParsedFeed, 
     }
 }
 
-/// Which reading of a body [`read_feed`] makes: as written, or (after a panic) cautiously: its `@`s hidden
-/// and its XML declarations removed (see [`parse_feed_with`]).
+/// Which reading of a body [`read_feed`] makes: as written, or (after a panic) cautiously: its
+/// `@`s hidden and its XML declarations removed (see [`parse_feed_with`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Attempt {
     AsWritten,
