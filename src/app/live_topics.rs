@@ -22,6 +22,8 @@ pub(crate) struct LiveTopics {
     /// The stored rules read at that revision, checked again against a reloaded config.
     rules: Vec<ManagedTopic>,
     next_check: Instant,
+    /// The last read failed: an outage is warned about once, not every check.
+    failing: bool,
 }
 
 impl LiveTopics {
@@ -31,6 +33,7 @@ impl LiveTopics {
             revision: None,
             rules: Vec::new(),
             next_check: Instant::now(),
+            failing: false,
         }
     }
 
@@ -48,14 +51,18 @@ impl LiveTopics {
             return None;
         }
         self.next_check = now + TOPICS_CHECK_EVERY;
-        let (revision, rules) = match self.read_change(store).await {
-            Ok(Some(changed)) => changed,
-            Ok(None) => return None,
-            Err(e) => {
+        let read = self.read_change(store).await;
+        if let Err(e) = &read {
+            if !self.failing {
                 tracing::warn!(error = %e, "cannot read the managed topics; keeping those in force");
-                return None;
             }
-        };
+            self.failing = true;
+            return None;
+        }
+        if std::mem::take(&mut self.failing) {
+            tracing::info!("the managed topics can be read again");
+        }
+        let (revision, rules) = read.ok().flatten()?;
         let first = self.revision.is_none();
         self.revision = Some(revision);
         self.rules = rules;

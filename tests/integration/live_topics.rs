@@ -1,7 +1,8 @@
 //! Managed topics apply while `rasad run` runs: a topic saved through the store (as the desk
 //! saves it) alerts on the next poll without a restart, and a deleted one stops alerting; on
 //! SQLite (the daemon's own state file) and on PostgreSQL (two instances on one database, each
-//! applying the change); a reload of the config (SIGHUP) keeps them.
+//! applying the change); a reload of the config (SIGHUP) keeps them, and polling goes on when
+//! they cannot be read.
 
 use std::time::Duration;
 
@@ -128,4 +129,50 @@ async fn a_managed_topic_applies_on_every_instance_sharing_a_postgres_database()
         .expect("the database opens");
     saved_topic_alerts_and_deleted_one_stops(&env, &store, 2).await;
     store.close().await;
+}
+
+/// The topics revision cannot be read (its table is gone): the daemon says so once, keeps
+/// polling and alerting with the topics in force, and says when it can read it again.
+#[tokio::test]
+async fn polling_goes_on_when_the_managed_topics_cannot_be_read() {
+    let env = Env::with_known_feed().await;
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(env.dir.path().join("state/rasad.db"))
+        .busy_timeout(Duration::from_secs(10));
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("the state file opens");
+    sqlx::query("ALTER TABLE topics_revision RENAME TO topics_revision_away")
+        .execute(&pool)
+        .await
+        .expect("the table moved away");
+    let mut daemon = env.spawn(&["run"]);
+    let unreadable = "cannot read the managed topics";
+    assert!(
+        eventually(WAIT, || env.log().contains(unreadable)).await,
+        "{}",
+        env.log()
+    );
+    env.feeds.set("/news.xml", rss(&[KNOWN, ISIS_STORY]), RSS);
+    let accepted = env.hook.wait_for_accepted(1, WAIT).await;
+    assert_eq!(alerted_topics(&accepted), ["isis"], "{}", env.log());
+    sqlx::query("ALTER TABLE topics_revision_away RENAME TO topics_revision")
+        .execute(&pool)
+        .await
+        .expect("the table back");
+    pool.close().await;
+    let again = "the managed topics can be read again";
+    assert!(
+        eventually(WAIT, || env.log().contains(again)).await,
+        "{}",
+        env.log()
+    );
+    daemon.start_kill().expect("rasad stopped");
+    let _ = daemon.wait().await;
+    assert_eq!(
+        env.log().matches(unreadable).count(),
+        1,
+        "warned once: {}",
+        env.log()
+    );
 }
