@@ -39,6 +39,8 @@ pub struct AlertView {
     /// The feed's display name when the story was recorded.
     pub outlet: String,
     pub title: String,
+    /// The story's link as its feed gave it when it is an http(s) link, else its canonical
+    /// link.
     pub url: Option<String>,
     pub published: Option<DateTime<Utc>>,
     pub first_seen_at: DateTime<Utc>,

@@ -234,7 +234,7 @@ pub fn webhook_body(delivery: &Delivery) -> serde_json::Value {
 
 /// `url` when it is an http(s) link, else nothing: a `javascript:` or `data:` link from a feed
 /// must not become clickable in a chat, a mail or a receiver's dashboard.
-fn web_link(url: Option<&str>) -> Option<&str> {
+pub fn web_link(url: Option<&str>) -> Option<&str> {
     url.filter(|u| {
         let scheme = u.split_once(':').map_or("", |(s, _)| s);
         scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")

@@ -9,6 +9,7 @@ use super::backend::{json_list, on};
 use super::{Store, StoreError, from_millis, millis, read_payload};
 use crate::model::AlertPayload;
 use crate::model::desk::{AlertQuery, AlertView, DeliveryView, MatchedWord, StoryBrief, StoryView};
+use crate::sink::render::web_link;
 
 /// The most alerts one listing returns: a stored alert carries its story's whole text, so a
 /// page of 200 is a few megabytes at worst.
@@ -104,9 +105,10 @@ fn alert_view(row: AlertRow) -> AlertView {
             .unwrap_or_else(|| feed.clone()),
         feed,
         title,
+        // Only a web link: the desk makes it clickable.
         url: payload
             .as_ref()
-            .and_then(|p| p.story.url.clone())
+            .and_then(|p| web_link(p.story.url.as_deref()).map(str::to_owned))
             .or(canonical),
         published,
         first_seen_at,

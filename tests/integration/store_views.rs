@@ -81,7 +81,7 @@ fn hit_in_title(text: &str, keyword: &str, token: &str) -> Hit {
 }
 
 /// Outlet Y carries the story, then Outlet X alerts on it (delivered to `ops`, pending for
-/// `desk`); an hour later another story alerts on feed `z`.
+/// `desk`); an hour later another story, whose link is a script, alerts on feed `z`.
 async fn record_alerts(store: &Store, at: chrono::DateTime<chrono::Utc>) {
     let link = "https://outlet.test/a";
     let mut x = planned(story("x", "1", TITLE, LEAD, link), Some("t"), false);
@@ -104,7 +104,7 @@ async fn record_alerts(store: &Store, at: chrono::DateTime<chrono::Utc>) {
     );
     let other = "زلزال بقوة ست درجات يضرب جنوب تركيا";
     let z = planned(
-        story("z", "1", other, "", "https://z.test/b"),
+        story("z", "1", other, "", "javascript:alert(1)"),
         Some("u"),
         false,
     );
@@ -169,6 +169,10 @@ async fn recent_alerts_list_matched_words_other_outlets_and_deliveries_newest_fi
         assert_eq!(t.deliveries[0].next_attempt_at, None, "{name}");
         assert!(t.deliveries[1].next_attempt_at.is_some(), "{name}");
 
+        assert_eq!(
+            alerts[0].url, None,
+            "{name}: no link that is not a web link"
+        );
         let newest = store.recent_alerts(&all(1)).await.unwrap();
         assert_eq!(newest.len(), 1, "{name}: the limit holds");
         assert_eq!(newest[0].topic, "u", "{name}");
