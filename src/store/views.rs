@@ -18,9 +18,12 @@ pub const MAX_ALERTS_LISTED: u32 = 200;
 /// of one story across outlets, a few dozen in practice.
 pub const MAX_CLUSTER_LISTED: u32 = 1000;
 
-/// `recent_alerts`' statement, with the dialect's JSON aggregate of the other outlets.
+/// `recent_alerts`' statement, with the dialect's JSON aggregate of the other outlets and the
+/// condition on the topic `$1`: one statement for one topic and one for all, so that each
+/// reads its own index (`alerts_by_topic_created`, `alerts_by_created`) newest first, and a
+/// rare topic's alerts are not looked for among every other's.
 macro_rules! recent_alerts_sql {
-    ($outlets:literal) => {
+    ($outlets:literal, $topic:literal) => {
         concat!(
             "SELECT a.id, a.story_id, a.cluster_id, a.topic_id, a.payload, a.created_at,
                     s.feed_id, s.outlet, s.title, s.canonical_url, s.published_at, s.first_seen_at,
@@ -30,7 +33,9 @@ macro_rules! recent_alerts_sql {
             super::clusters::other_outlets_sql!("a.cluster_id", "a.story_id"),
             ") AS o)
              FROM alerts a JOIN stories s ON s.id = a.story_id
-             WHERE ($1 IS NULL OR a.topic_id = $1) AND a.created_at >= $2
+             WHERE ",
+            $topic,
+            " AND a.created_at >= $2
              ORDER BY a.created_at DESC, a.id DESC LIMIT $3"
         )
     };
@@ -59,10 +64,18 @@ pub(super) async fn recent_alerts(
     let since = query.since.map_or(i64::MIN, millis);
     let limit = i64::from(query.limit.min(MAX_ALERTS_LISTED));
     let rows: Vec<AlertRow> = on!(store.pool(), d, c => {
-        sqlx::query_as::<_, (i64, i64, i64, String, String, i64, String, Option<String>, String, Option<String>, Option<i64>, i64, Option<String>)>(d.pick(
-            recent_alerts_sql!("json_group_array(outlet ORDER BY first)"),
-            recent_alerts_sql!("json_agg(outlet ORDER BY first)::text"),
-        ))
+        let statement = if query.topic.is_some() {
+            d.pick(
+                recent_alerts_sql!("json_group_array(outlet ORDER BY first)", "a.topic_id = $1"),
+                recent_alerts_sql!("json_agg(outlet ORDER BY first)::text", "a.topic_id = $1"),
+            )
+        } else {
+            d.pick(
+                recent_alerts_sql!("json_group_array(outlet ORDER BY first)", "CAST($1 AS TEXT) IS NULL"),
+                recent_alerts_sql!("json_agg(outlet ORDER BY first)::text", "CAST($1 AS TEXT) IS NULL"),
+            )
+        };
+        sqlx::query_as::<_, (i64, i64, i64, String, String, i64, String, Option<String>, String, Option<String>, Option<i64>, i64, Option<String>)>(statement)
         .bind(query.topic.as_deref())
         .bind(since)
         .bind(limit)
