@@ -20,3 +20,4 @@ mod secrets;
 mod servers;
 mod store;
 mod support;
+mod web_api;
