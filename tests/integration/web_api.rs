@@ -397,3 +397,51 @@ async fn without_a_web_table_nothing_new_is_served() {
     }
     desk.stop().await;
 }
+
+/// How long schemathesis may run before the test gives up on it.
+const SCHEMATHESIS_LIMIT: Duration = Duration::from_secs(300);
+/// Test cases schemathesis generates per operation and phase.
+const SCHEMATHESIS_EXAMPLES: &str = "30";
+
+/// schemathesis (`st`, pinned in tests/api/requirements.txt) against the desk's own OpenAPI
+/// document, with stories, alerts and dead deliveries in the state: no answer may be a 5xx,
+/// and every answer must match the document (status, content type, headers, schema).
+#[tokio::test]
+async fn schemathesis_finds_no_server_error_and_no_mismatch_with_the_openapi_document() {
+    let found = tokio::process::Command::new("st")
+        .arg("--version")
+        .output()
+        .await
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        crate::support::missing(
+            "schemathesis",
+            "`st` is not on PATH (pip install -r tests/api/requirements.txt)",
+        );
+        return;
+    }
+    let desk = desk_with_dead_deliveries().await;
+    let mut command = tokio::process::Command::new("st");
+    command
+        .current_dir(desk.env.dir.path())
+        .arg("run")
+        .arg(format!("{}/api/v1/openapi.json", desk.base))
+        .args(["--checks", "all"])
+        .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["--max-examples", SCHEMATHESIS_EXAMPLES])
+        .args(["--seed", "17", "--workers", "2", "--request-timeout", "10"])
+        .args(["--generation-database", "none", "--no-color"])
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(SCHEMATHESIS_LIMIT, command.output())
+        .await
+        .expect("schemathesis finished within its limit")
+        .expect("schemathesis ran");
+    let report = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{report}");
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    desk.stop().await;
+}
