@@ -19,5 +19,6 @@ mod progress;
 mod secrets;
 mod servers;
 mod store;
+mod store_views;
 mod support;
 mod web_api;
