@@ -446,3 +446,361 @@ async fn schemathesis_finds_no_server_error_and_no_mismatch_with_the_openapi_doc
     );
     desk.stop().await;
 }
+
+#[tokio::test]
+async fn the_desk_lists_alerts_newest_first_and_a_story_with_its_cluster() {
+    let desk = desk_with_dead_deliveries().await;
+    let (status, alerts) = desk.get("/api/v1/alerts").await;
+    assert_eq!(status, 200, "{alerts}");
+    let alerts = alerts.as_array().expect("an array").clone();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let raised: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["raised_at"].as_str())
+        .collect();
+    assert!(
+        raised.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {raised:?}"
+    );
+    for alert in &alerts {
+        assert_eq!(alert["topic"], "isis", "{alert}");
+        assert_eq!(alert["feed"], "news", "{alert}");
+        assert!(
+            alert["title"].as_str().is_some_and(|t| t.contains("داعش")),
+            "{alert}"
+        );
+        let word = &alert["matched"][0];
+        assert_eq!(word["keyword"], "داعش", "{alert}");
+        let snippet = word["snippet"].as_str().expect("a snippet");
+        let (start, end) = (
+            word["start"].as_u64().expect("start"),
+            word["end"].as_u64().expect("end"),
+        );
+        assert_eq!(
+            snippet.get(start as usize..end as usize),
+            word["matched"].as_str(),
+            "the span is the matched word: {word}"
+        );
+        let mut states: Vec<(String, String)> = alert["deliveries"]
+            .as_array()
+            .expect("deliveries")
+            .iter()
+            .map(|d| {
+                (
+                    d["channel"].as_str().unwrap_or_default().to_owned(),
+                    d["state"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        states.sort();
+        assert_eq!(
+            states,
+            [
+                ("desk".to_owned(), "delivered".to_owned()),
+                ("ops".to_owned(), "dead".to_owned())
+            ],
+            "{alert}"
+        );
+    }
+    let filtered = [
+        ("limit", "/api/v1/alerts?limit=1", 1),
+        ("other_topic", "/api/v1/alerts?topic=ports", 0),
+        (
+            "since_a_time",
+            "/api/v1/alerts?since=2000-01-01T00:00:00Z",
+            2,
+        ),
+        ("since_a_duration", "/api/v1/alerts?since=1h&topic=isis", 2),
+    ];
+    for (name, path, want) in filtered {
+        let (status, body) = desk.get(path).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body.as_array().map(Vec::len), Some(want), "{name}: {body}");
+    }
+    let refused = [
+        ("limit_zero", "/api/v1/alerts?limit=0", "limit"),
+        ("limit_too_high", "/api/v1/alerts?limit=100000", "limit"),
+        (
+            "since_not_a_time",
+            "/api/v1/alerts?since=yesterday",
+            "since",
+        ),
+    ];
+    for (name, path, named) in refused {
+        let (status, body) = desk.get(path).await;
+        assert_eq!(status, 400, "{name}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.starts_with(named)),
+            "{name}: {body}"
+        );
+    }
+
+    let story_id = alerts[0]["story_id"].as_i64().expect("a story id");
+    let (status, view) = desk.get(&format!("/api/v1/stories/{story_id}")).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["story"]["id"], story_id, "{view}");
+    assert_eq!(view["story"]["title"], alerts[0]["title"], "{view}");
+    let cluster = view["cluster"].as_array().expect("a cluster");
+    assert!(
+        cluster.iter().any(|s| s["id"] == story_id),
+        "itself included: {view}"
+    );
+    let (status, body) = desk.get("/api/v1/stories/999999").await;
+    assert_eq!(status, 404, "{body}");
+    desk.stop().await;
+}
+
+#[tokio::test]
+async fn a_backtest_finds_what_a_draft_rule_would_have_alerted() {
+    let desk = desk_with_dead_deliveries().await;
+    let post =
+        |body: serde_json::Value| desk.call(reqwest::Method::POST, "/api/v1/backtest", Some(body));
+    let (status, report) = post(serde_json::json!({"any": ["داعش"], "since": "7d"})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["alerts"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    assert_eq!(
+        report["keywords"],
+        serde_json::json!([{"keyword": "داعش", "stories": 2}])
+    );
+    let hit = &report["alerts"][0]["hits"][0];
+    let snippet = hit["snippet"].as_str().expect("a snippet");
+    let range = hit["highlight"]["start"].as_u64().expect("start") as usize
+        ..hit["highlight"]["end"].as_u64().expect("end") as usize;
+    assert_eq!(snippet.get(range), hit["matched"].as_str(), "{hit}");
+
+    let (status, report) = post(serde_json::json!({"any": ["خبر"], "none": ["داعش"]})).await;
+    assert_eq!(status, 200, "{report}");
+    let titles: Vec<&str> = report["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["خبر"], "the known story only: {report}");
+
+    let refused = [
+        (
+            "no_keyword",
+            serde_json::json!({"any": []}),
+            422,
+            "topic.any",
+        ),
+        (
+            "bad_field",
+            serde_json::json!({"any": ["داعش"], "fields": ["body"]}),
+            422,
+            "topic.fields",
+        ),
+        (
+            "a_channel",
+            serde_json::json!({"any": ["داعش"], "notify": ["ops"]}),
+            422,
+            "notify",
+        ),
+        (
+            "bad_since",
+            serde_json::json!({"any": ["داعش"], "since": "yesterday"}),
+            400,
+            "since",
+        ),
+        (
+            "bad_limit",
+            serde_json::json!({"any": ["داعش"], "limit": 0}),
+            400,
+            "limit",
+        ),
+        (
+            "not_an_object",
+            serde_json::json!(["داعش"]),
+            400,
+            "the body",
+        ),
+    ];
+    for (name, body, want, named) in refused {
+        let (status, answer) = post(body).await;
+        assert_eq!(status, want, "{name}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| e.contains(named)),
+            "{name}: {answer}"
+        );
+    }
+    desk.stop().await;
+}
+
+#[tokio::test]
+async fn a_topic_saved_on_the_desk_alerts_on_the_next_poll_and_config_topics_stay_read_only() {
+    let desk = desk_with_dead_deliveries().await;
+    let rule =
+        serde_json::json!({"id": "ports", "name": "الموانئ", "any": ["ميناء"], "notify": ["ops"]});
+    let (status, created) = desk
+        .call(reqwest::Method::POST, "/api/v1/topics", Some(rule.clone()))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        (created["id"].as_str(), created["source"].as_str()),
+        (Some("ports"), Some("managed"))
+    );
+
+    // The daemon looks for changed topics every few seconds: the story comes after that.
+    let applied = crate::support::eventually(WAIT, || {
+        desk.env
+            .log()
+            .lines()
+            .any(|l| l.contains("managed topics applied") && l.contains("ports"))
+    })
+    .await;
+    assert!(
+        applied,
+        "the daemon never applied the topic; log:\n{}",
+        desk.env.log()
+    );
+    desk.env.feeds.set(
+        "/news.xml",
+        crate::support::rss(&[("p1", "افتتاح الميناء الجديد", "نص")]),
+        RSS,
+    );
+    let alerted = eventually_async(WAIT, || async {
+        let (_, alerts) = desk.get("/api/v1/alerts?topic=ports").await;
+        alerts.as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    assert!(
+        alerted,
+        "the saved topic never alerted; log:\n{}",
+        desk.env.log()
+    );
+    let delivered = desk
+        .env
+        .hook
+        .wait_for_accepted(1, WAIT)
+        .await
+        .iter()
+        .any(|r| String::from_utf8_lossy(&r.body).contains("ports"));
+    assert!(
+        delivered,
+        "the webhook never got the alert of the saved topic"
+    );
+
+    let (status, topics) = desk.get("/api/v1/topics").await;
+    assert_eq!(status, 200, "{topics}");
+    let listed: Vec<(String, String)> = topics
+        .as_array()
+        .expect("topics")
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or_default().to_owned(),
+                t["source"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("isis".to_owned(), "config".to_owned()),
+            ("ports".to_owned(), "managed".to_owned())
+        ]
+    );
+
+    let change = serde_json::json!({"any": ["ميناء", "مرفأ"], "notify": ["ops"]});
+    let (status, changed) = desk
+        .call(reqwest::Method::PUT, "/api/v1/topics/ports", Some(change))
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        changed["rule"]["any"],
+        serde_json::json!(["ميناء", "مرفأ"]),
+        "{changed}"
+    );
+
+    let refused = [
+        (
+            "duplicate",
+            reqwest::Method::POST,
+            "/api/v1/topics",
+            Some(rule.clone()),
+            409,
+        ),
+        (
+            "config_id",
+            reqwest::Method::POST,
+            "/api/v1/topics",
+            Some(serde_json::json!({"id": "isis", "any": ["x"]})),
+            409,
+        ),
+        (
+            "unknown_channel",
+            reqwest::Method::POST,
+            "/api/v1/topics",
+            Some(serde_json::json!({"id": "p2", "any": ["ميناء"], "notify": ["pager"]})),
+            422,
+        ),
+        (
+            "change_config_topic",
+            reqwest::Method::PUT,
+            "/api/v1/topics/isis",
+            Some(serde_json::json!({"any": ["x"]})),
+            403,
+        ),
+        (
+            "change_unknown_topic",
+            reqwest::Method::PUT,
+            "/api/v1/topics/nope",
+            Some(serde_json::json!({"any": ["x"]})),
+            404,
+        ),
+        (
+            "change_the_id",
+            reqwest::Method::PUT,
+            "/api/v1/topics/ports",
+            Some(serde_json::json!({"id": "other", "any": ["x"]})),
+            422,
+        ),
+        (
+            "delete_config_topic",
+            reqwest::Method::DELETE,
+            "/api/v1/topics/isis",
+            None,
+            403,
+        ),
+        (
+            "delete_unknown_topic",
+            reqwest::Method::DELETE,
+            "/api/v1/topics/nope",
+            None,
+            404,
+        ),
+    ];
+    for (name, method, path, body, want) in refused {
+        let (status, answer) = desk.call(method, path, body).await;
+        assert_eq!(status, want, "{name}: {answer}");
+        assert!(answer["error"].is_string(), "{name}: {answer}");
+    }
+    let (_, problems) = desk
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/topics",
+            Some(serde_json::json!({"id": "p2", "any": ["ميناء"], "notify": ["pager"]})),
+        )
+        .await;
+    assert_eq!(
+        problems["problems"],
+        serde_json::json!(["topic.notify[1]: unknown channel \"pager\""])
+    );
+
+    let deleted = desk
+        .client
+        .delete(format!("{}/api/v1/topics/ports", desk.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(deleted.status(), 204);
+    let (_, topics) = desk.get("/api/v1/topics").await;
+    assert_eq!(topics.as_array().map(Vec::len), Some(1), "{topics}");
+    desk.stop().await;
+}
