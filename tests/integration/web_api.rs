@@ -123,8 +123,26 @@ impl Desk {
 /// A desk whose `news` feed is known and whose webhook refused two alerts (they are dead in
 /// the outbox; the emails went out).
 async fn desk_with_dead_deliveries() -> Desk {
-    let mut env = Env::with_known_feed().await;
+    desk_with_dead_deliveries_in(None).await
+}
+
+/// [`desk_with_dead_deliveries`] with its state in the PostgreSQL database `state` (a URL)
+/// when given.
+async fn desk_with_dead_deliveries_in(state: Option<&str>) -> Desk {
+    let mut env = Env::start().await;
     let base = configure_desk(&mut env, "");
+    if let Some(url) = state {
+        let text = std::fs::read_to_string(env.config_path()).expect("the config");
+        let text = text.replace("state = \"state/rasad.db\"", &format!("state = {url:?}"));
+        std::fs::write(env.config_path(), text).expect("the config written");
+    }
+    env.feeds.set(
+        "/news.xml",
+        crate::support::rss(&[crate::support::KNOWN]),
+        RSS,
+    );
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "new_stories"), 1, "{summary}");
     env.hook.push_statuses(&[400, 400]);
     env.feeds.set("/news.xml", matching_items(2), RSS);
     let summary = env.once().await;
@@ -631,11 +649,15 @@ async fn a_backtest_finds_what_a_draft_rule_would_have_alerted() {
     desk.stop().await;
 }
 
-#[tokio::test]
-async fn a_topic_saved_on_the_desk_alerts_on_the_next_poll_and_config_topics_stay_read_only() {
-    let desk = desk_with_dead_deliveries().await;
-    let rule =
-        serde_json::json!({"id": "ports", "name": "الموانئ", "any": ["ميناء"], "notify": ["ops"]});
+/// The managed topic `ports` of [`save_a_topic_and_see_it_alert`].
+fn ports_rule() -> serde_json::Value {
+    serde_json::json!({"id": "ports", "name": "الموانئ", "any": ["ميناء"], "notify": ["ops"]})
+}
+
+/// Saves the topic `ports` through the desk, waits until the daemon applies it, and sees a
+/// new story alert for it (listed by the desk, received by the webhook).
+async fn save_a_topic_and_see_it_alert(desk: &Desk) {
+    let rule = ports_rule();
     let (status, created) = desk
         .call(reqwest::Method::POST, "/api/v1/topics", Some(rule.clone()))
         .await;
@@ -684,6 +706,13 @@ async fn a_topic_saved_on_the_desk_alerts_on_the_next_poll_and_config_topics_sta
         delivered,
         "the webhook never got the alert of the saved topic"
     );
+}
+
+#[tokio::test]
+async fn a_topic_saved_on_the_desk_alerts_on_the_next_poll_and_config_topics_stay_read_only() {
+    let desk = desk_with_dead_deliveries().await;
+    save_a_topic_and_see_it_alert(&desk).await;
+    let rule = ports_rule();
 
     let (status, topics) = desk.get("/api/v1/topics").await;
     assert_eq!(status, 200, "{topics}");
@@ -803,4 +832,36 @@ async fn a_topic_saved_on_the_desk_alerts_on_the_next_poll_and_config_topics_sta
     let (_, topics) = desk.get("/api/v1/topics").await;
     assert_eq!(topics.as_array().map(Vec::len), Some(1), "{topics}");
     desk.stop().await;
+}
+
+/// The desk over a PostgreSQL state: alerts and stories read from it, a topic saved there
+/// applies and alerts.
+#[tokio::test]
+async fn the_desk_reads_and_saves_topics_in_a_postgresql_state() {
+    let Some(db) = crate::pg::TestDatabase::create("web_api_postgres").await else {
+        return;
+    };
+    let desk = desk_with_dead_deliveries_in(Some(&db.url)).await;
+    let (status, alerts) = desk.get("/api/v1/alerts?topic=isis").await;
+    assert_eq!(
+        (status, alerts.as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{alerts}"
+    );
+    let story_id = alerts[0]["story_id"].as_i64().expect("a story id");
+    let (status, view) = desk.get(&format!("/api/v1/stories/{story_id}")).await;
+    assert_eq!(
+        (status, view["story"]["id"].as_i64()),
+        (200, Some(story_id)),
+        "{view}"
+    );
+    let (status, outbox) = desk.get("/api/v1/outbox").await;
+    assert_eq!(
+        (status, outbox.as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{outbox}"
+    );
+    save_a_topic_and_see_it_alert(&desk).await;
+    desk.stop().await;
+    drop(db);
 }
