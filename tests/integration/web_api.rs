@@ -637,6 +637,12 @@ async fn a_backtest_finds_what_a_draft_rule_would_have_alerted() {
             400,
             "the body",
         ),
+        (
+            "over_64_kib",
+            serde_json::json!({"any": ["داعش"], "name": "x".repeat(70_000)}),
+            413,
+            "length limit",
+        ),
     ];
     for (name, body, want, named) in refused {
         let (status, answer) = post(body).await;
@@ -864,4 +870,21 @@ async fn the_desk_reads_and_saves_topics_in_a_postgresql_state() {
     save_a_topic_and_see_it_alert(&desk).await;
     desk.stop().await;
     drop(db);
+}
+
+#[tokio::test]
+async fn rasad_check_names_what_is_wrong_with_the_web_table() {
+    let mut env = Env::start().await;
+    configure_desk(&mut env, "session = \"90days\"");
+    std::fs::write(env.dir.path().join("desk-token"), "short\n").expect("written");
+    let output = env.rasad(&["check"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for wanted in [
+        "web.token_file: the token must be at least 16 characters",
+        "web.session: \"90days\" is too long",
+    ] {
+        assert!(stderr.contains(wanted), "{wanted:?} missing from {stderr}");
+    }
+    assert!(!stderr.contains("short"), "the token is quoted: {stderr}");
 }
