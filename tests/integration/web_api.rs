@@ -188,6 +188,19 @@ async fn the_desk_answers_401_without_the_token_and_keeps_health_open() {
             assert!(body["error"].is_string(), "{body}");
         }
     }
+    let unknown = desk
+        .client
+        .get(format!("{}/api/v1/nothing/here", desk.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        unknown.status(),
+        401,
+        "an unknown API path without the token"
+    );
+    let (status, body) = desk.get("/api/v1/nothing/here").await;
+    assert_eq!(status, 404, "{body}");
     for open in ["/healthz", "/readyz", "/metrics"] {
         let response = desk
             .client
