@@ -298,14 +298,14 @@ fn local_next(next: Option<&str>) -> String {
     }
 }
 
-async fn login_form(RawQuery(query): RawQuery) -> Response {
+async fn login_form(state: State<WebState>, RawQuery(query): RawQuery) -> Response {
     let query = form_fields(query.unwrap_or_default().as_bytes());
     let next = local_next(query.get("next").map(String::as_str));
-    login_page(StatusCode::OK, &next, None)
+    login_page(&state.auth, StatusCode::OK, &next, None)
 }
 
 /// The login form with a fresh CSRF token, paired to the browser by a short-lived cookie.
-fn login_page(status: StatusCode, next: &str, message: Option<&str>) -> Response {
+fn login_page(auth: &Auth, status: StatusCode, next: &str, message: Option<&str>) -> Response {
     let csrf = random_token();
     let body = render_login(&csrf, next, message);
     let pairing = cookie(
@@ -313,7 +313,7 @@ fn login_page(status: StatusCode, next: &str, message: Option<&str>) -> Response
         &csrf,
         "/login",
         LOGIN_FORM_LIFETIME.as_secs(),
-        false,
+        auth.secure_cookie,
     );
     (status, [(header::SET_COOKIE, pairing)], Html(body)).into_response()
 }
@@ -343,14 +343,19 @@ async fn log_in(state: State<WebState>, headers: HeaderMap, body: Bytes) -> Resp
         .is_some_and(|expected| same_secret(field("csrf"), expected));
     if !paired {
         let message = "the login form had expired: enter the token again";
-        return login_page(StatusCode::FORBIDDEN, &next, Some(message));
+        return login_page(&state.auth, StatusCode::FORBIDDEN, &next, Some(message));
     }
     if !state.auth.token_matches(field("token")) {
         tracing::warn!("desk: a login with a wrong token");
-        return login_page(StatusCode::UNAUTHORIZED, &next, Some("wrong token"));
+        return login_page(
+            &state.auth,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some("wrong token"),
+        );
     }
     let (id, _) = state.auth.start_session();
-    let cleared = cookie(LOGIN_COOKIE, "", "/login", 0, false);
+    let cleared = cookie(LOGIN_COOKIE, "", "/login", 0, state.auth.secure_cookie);
     let mut response = Redirect::to(&next).into_response();
     let headers = response.headers_mut();
     for value in [state.auth.session_cookie(&id), cleared] {
