@@ -373,6 +373,7 @@ fn spawn_beside_polls(
             listener,
             store.clone(),
             runtime_rx.clone(),
+            wake_outbox.clone(),
             services.clone(),
         );
         tokio::spawn(serve);

@@ -96,6 +96,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     store: Store,
     status: watch::Receiver<Arc<Wiring>>,
+    wake_outbox: Arc<tokio::sync::Notify>,
     stop: CancellationToken,
 ) {
     let web = status.borrow().config.web.clone();
@@ -113,6 +114,7 @@ pub(crate) async fn serve(
             store,
             status,
             auth,
+            wake_outbox,
         }));
         tracing::info!("the analyst's desk is served at /login and /api/v1");
     }

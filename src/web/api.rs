@@ -249,7 +249,7 @@ async fn retry(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "delivery")?;
-    if !state.store.requeue(id, Utc::now()).await? {
+    if !state.retry_delivery(id).await? {
         return Err(ApiError::not_found(format!(
             "no undelivered delivery with id {id}"
         )));

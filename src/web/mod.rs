@@ -14,7 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::middleware;
 use axum::response::Response;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::store::Store;
 use crate::wiring::Wiring;
@@ -36,12 +36,25 @@ pub(crate) struct WebState {
     pub store: Store,
     pub status: watch::Receiver<Arc<Wiring>>,
     pub auth: Arc<Auth>,
+    /// Wakes the outbox's workers: a delivery put back in the queue is sent at once, not when
+    /// an idle channel next looks.
+    pub wake_outbox: Arc<Notify>,
 }
 
 impl WebState {
     /// The config of the running version (a reload swaps it).
     pub fn config(&self) -> Arc<crate::config::Config> {
         self.status.borrow().config.clone()
+    }
+
+    /// Puts the dead or waiting delivery `id` back in the queue, due now, and wakes the outbox
+    /// to send it. False when no such undelivered delivery exists.
+    pub async fn retry_delivery(&self, id: i64) -> Result<bool, crate::store::StoreError> {
+        let requeued = self.store.requeue(id, chrono::Utc::now()).await?;
+        if requeued {
+            self.wake_outbox.notify_one();
+        }
+        Ok(requeued)
     }
 }
 
