@@ -1,0 +1,222 @@
+// Drives rasad's desk in headless Chromium (Debian's /usr/bin/chromium, through playwright-core)
+// the way an analyst would: signs in with the token, reads the alerts page, opens a story,
+// retries a dead delivery, tries a keyword in the topics page's "try it" box and saves it as a
+// topic. Any failed expectation, page error or Content-Security-Policy violation exits 1 with
+// its reason; success prints one JSON line saying what was seen.
+//
+// Settings (environment):
+//   RASAD_DESK_URL        the desk, e.g. http://127.0.0.1:9797 (required)
+//   RASAD_DESK_TOKEN      the [web] token (required)
+//   RASAD_DESK_TITLE      an alert title the alerts page must show, with a <mark> (required)
+//   RASAD_DESK_KEYWORD    the keyword typed in the try-it box (required)
+//   RASAD_DESK_EXPECT     a story title the try-it box must find for that keyword (required)
+//   RASAD_DESK_TOPIC      the id the topic is saved under (required)
+//   RASAD_DESK_RETRY      "1": the outbox must show a dead delivery; its retry button is pressed
+//   RASAD_SCREENSHOTS     a folder: every page is written there at 1280 and 390 px wide
+//   CHROMIUM              the browser (default /usr/bin/chromium)
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const { chromium } = require("playwright-core");
+
+/** The longest wait for one expectation (a page, an element, a backtest's answer). */
+const STEP_TIMEOUT_MS = 15000;
+/** The longest the whole run may take; the browser is closed and the run fails after it. */
+const RUN_TIMEOUT_MS = 120000;
+const WIDTHS = { desktop: 1280, phone: 390 };
+
+function setting(name, fallback) {
+  const value = process.env[name];
+  if (value === undefined || value === "") {
+    if (fallback !== undefined) {
+      return fallback;
+    }
+    throw new Error(`${name} is not set`);
+  }
+  return value;
+}
+
+function expect(condition, message) {
+  if (!condition) {
+    throw new Error(message);
+  }
+}
+
+/** Problems the pages reported: script errors, failed loads, CSP violations in the console. */
+function watchProblems(page, problems) {
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+}
+
+async function open(page, base, where) {
+  const response = await page.goto(base + where, { waitUntil: "load" });
+  expect(response && response.ok(), `GET ${where}: ${response ? response.status() : "no answer"}`);
+  return response;
+}
+
+/** The desk refuses a page without a session: it sends the browser to the login form. */
+async function signIn(page, base, token) {
+  await open(page, base, "/");
+  expect(new URL(page.url()).pathname === "/login", `without a session / went to ${page.url()}`);
+  await page.fill('input[name="token"]', "wrong-token-wrong-token");
+  await Promise.all([page.waitForLoadState("load"), page.click('form[action^="/login"] button[type="submit"]')]);
+  expect(new URL(page.url()).pathname === "/login", "a wrong token was let in");
+  await page.fill('input[name="token"]', token);
+  await Promise.all([
+    page.waitForURL((url) => url.pathname === "/", { timeout: STEP_TIMEOUT_MS }),
+    page.click('form[action^="/login"] button[type="submit"]'),
+  ]);
+  const csrf = await page.getAttribute('meta[name="csrf-token"]', "content");
+  expect(csrf && csrf.length >= 16, "a signed-in page has no CSRF token in its meta tag");
+}
+
+async function readAlerts(page, title) {
+  const card = page.locator(".alert", { hasText: title }).first();
+  await card.waitFor({ timeout: STEP_TIMEOUT_MS });
+  const marked = await card.locator("mark").allTextContents();
+  expect(marked.length > 0, `the alert "${title}" has no highlighted word`);
+  const dir = await page.getAttribute("html", "dir");
+  expect(dir === "rtl", `<html dir> is ${dir}`);
+  const story = await card.locator("h2 a").getAttribute("href");
+  return { marked, story };
+}
+
+async function readStory(page, base, storyPath, title) {
+  await open(page, base, storyPath);
+  const heading = await page.textContent("#story h1");
+  expect(heading.includes(title), `the story page shows "${heading}"`);
+  return page.locator(".cluster > li").count();
+}
+
+async function retryDead(page, base) {
+  const button = page.locator(".delivery-entry.state-dead button.retry").first();
+  for (let look = 0; ; look++) {
+    await open(page, base, "/outbox");
+    if ((await button.count()) > 0) {
+      break;
+    }
+    expect(look < 30, "the outbox shows no dead delivery to retry");
+    await page.waitForTimeout(500);
+  }
+  await Promise.all([page.waitForLoadState("load"), button.click()]);
+  await page.locator(".notice").waitFor({ timeout: STEP_TIMEOUT_MS });
+  return page.textContent(".notice");
+}
+
+/** Types `keyword` in the try-it box and waits for the story `expected` among its hits. */
+async function tryKeyword(page, base, keyword, expected) {
+  await open(page, base, "/topics");
+  await page.locator("#try-any").pressSequentially(keyword, { delay: 30 });
+  const hit = page.locator("#try-hits .alert", { hasText: expected }).first();
+  await hit.waitFor({ timeout: STEP_TIMEOUT_MS });
+  const marked = await hit.locator("mark").allTextContents();
+  expect(marked.length > 0, `the try-it hit "${expected}" has no highlighted word`);
+  const count = await page.locator("#try-counts li").first().textContent();
+  return { marked, count: count.trim() };
+}
+
+/** Saves the draft: first without an id's keywords (refused with the check's message), then whole. */
+async function saveTopic(page, id, keyword) {
+  await page.fill("#try-id", id);
+  await page.fill("#try-name", `موضوع ${keyword}`);
+  await page.fill("#try-any", "");
+  await page.click("#try-save");
+  const refusal = page.locator("#save-messages li").first();
+  await refusal.waitFor({ timeout: STEP_TIMEOUT_MS });
+  const refused = await refusal.textContent();
+  await page.fill("#try-any", keyword);
+  await page.click("#try-save");
+  await page.locator("#save-messages .saved").waitFor({ timeout: STEP_TIMEOUT_MS });
+  return refused;
+}
+
+async function screenshots(page, base, folder, pages) {
+  fs.mkdirSync(folder, { recursive: true });
+  const written = [];
+  for (const [width_name, width] of Object.entries(WIDTHS)) {
+    await page.setViewportSize({ width, height: width === WIDTHS.phone ? 844 : 900 });
+    for (const [name, where, prepare] of pages) {
+      await open(page, base, where);
+      if (prepare) {
+        await prepare();
+      }
+      const file = path.join(folder, `desk-${name}-${width_name}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      written.push(file);
+    }
+  }
+  return written;
+}
+
+async function run() {
+  const base = setting("RASAD_DESK_URL").replace(/\/$/, "");
+  const token = setting("RASAD_DESK_TOKEN");
+  const title = setting("RASAD_DESK_TITLE");
+  const keyword = setting("RASAD_DESK_KEYWORD");
+  const expected = setting("RASAD_DESK_EXPECT");
+  const topicId = setting("RASAD_DESK_TOPIC");
+  const browser = await chromium.launch({
+    executablePath: setting("CHROMIUM", "/usr/bin/chromium"),
+    headless: true,
+    args: ["--no-sandbox"],
+  });
+  const seen = {};
+  const problems = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: WIDTHS.desktop, height: 900 } });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    const page = await context.newPage();
+    watchProblems(page, problems);
+    await signIn(page, base, token);
+    const alerts = await readAlerts(page, title);
+    seen.alert_marks = alerts.marked;
+    seen.cluster = await readStory(page, base, alerts.story, title);
+    await open(page, base, "/feeds");
+    seen.feeds = await page.locator("#feeds > li").count();
+    if (process.env.RASAD_DESK_RETRY === "1") {
+      seen.retried = await retryDead(page, base);
+    }
+    const tried = await tryKeyword(page, base, keyword, expected);
+    seen.try_marks = tried.marked;
+    seen.try_count = tried.count;
+    seen.refused = await saveTopic(page, topicId, keyword);
+    await open(page, base, "/topics");
+    await page.locator(`[data-topic-id="${topicId}"]`).waitFor();
+    const folder = process.env.RASAD_SCREENSHOTS;
+    if (folder) {
+      const showTry = async () => {
+        await page.locator("#try-any").pressSequentially(keyword, { delay: 20 });
+        await page.locator("#try-hits .alert").first().waitFor();
+      };
+      seen.screenshots = await screenshots(page, base, folder, [
+        ["alerts", "/"],
+        ["story", alerts.story],
+        ["feeds", "/feeds"],
+        ["outbox", "/outbox"],
+        ["topics", "/topics", showTry],
+      ]);
+    }
+    expect(problems.length === 0, problems.join("; "));
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(seen));
+}
+
+const deadline = setTimeout(() => {
+  console.error(`the run took longer than ${RUN_TIMEOUT_MS} ms`);
+  process.exit(1);
+}, RUN_TIMEOUT_MS);
+
+run().then(
+  () => clearTimeout(deadline),
+  (error) => {
+    console.error(error && error.stack ? error.stack : String(error));
+    process.exit(1);
+  }
+);
