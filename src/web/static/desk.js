@@ -104,6 +104,7 @@
   /** A snippet with the byte range `highlight` (UTF-8 offsets, as the server counts) marked. */
   function markedSnippet(snippet, highlight) {
     const quote = element("q");
+    quote.dir = "auto";
     const bytes = new TextEncoder().encode(snippet);
     const decode = (from, to) => new TextDecoder().decode(bytes.subarray(from, to));
     const start = Math.min(highlight ? highlight.start : 0, bytes.length);
@@ -127,6 +128,7 @@
     meta.append(time);
     card.append(meta);
     const title = element("p", "title");
+    title.dir = "auto";
     const link = element("a", "", alert.title);
     link.href = "/stories/" + encodeURIComponent(alert.story_id);
     title.append(link);
