@@ -2,6 +2,8 @@
 //! crosses from one module to another (a feed's validators and health, a drain's counts), so
 //! that no two modules depend on each other for it. No I/O.
 
+pub mod desk;
+
 use std::ops::Range;
 
 use chrono::{DateTime, Utc};

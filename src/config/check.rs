@@ -64,6 +64,24 @@ pub fn check_feeds(raw: &RawConfig, text: &str) -> Result<(Vec<Feed>, Duration),
     }
 }
 
+/// Checks the `[[topic]]` tables of `raw` (parsed from `text`) alone, against `channels`, for
+/// a managed topic; returns the first topic, or every problem found.
+pub(super) fn check_topic(
+    raw: &RawConfig,
+    text: &str,
+    channels: &[Channel],
+) -> Result<Topic, Vec<Problem>> {
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    let topic = c.topics(raw, channels).into_iter().next();
+    match topic {
+        Some(topic) if c.problems.is_empty() => Ok(topic),
+        _ => Err(c.problems),
+    }
+}
+
 /// How long a feed lease lasts unless `daemon.lease` says otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// The longest duration any other key takes: an interval, timeout, backoff or window of a

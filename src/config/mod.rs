@@ -5,6 +5,7 @@
 
 mod check;
 pub mod defaults;
+mod managed;
 mod raw;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use crate::matcher::KeywordSpec;
 use crate::model::Field;
 
 pub use check::check;
+pub use managed::check_managed_topic;
 
 /// A checked configuration.
 #[derive(Debug, Clone)]

@@ -25,7 +25,8 @@
 //! only PostgreSQL has: the clustering lock, NOTIFY and LISTEN), `feeds` (feed state, polls
 //! recorded, feed leases, pruning), `clusters` (the window's fingerprint index and cluster
 //! assignment), `outbox` (deliveries: claims, outcomes, listing), `stories` (stories read back,
-//! page by page, for backtests).
+//! page by page, for backtests), `topics` (managed topics and their revision), `views` (alerts
+//! and stories as the analyst's desk reads them).
 
 mod backend;
 mod clusters;
@@ -34,6 +35,8 @@ mod outbox;
 mod postgres;
 mod sqlite;
 mod stories;
+mod topics;
+mod views;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,7 +48,11 @@ use crate::config::StateLocation;
 use crate::model::{AlertPayload, Story};
 pub use crate::model::{FeedHealth, Validators};
 
+pub use crate::model::desk::{
+    AlertQuery, AlertView, DeliveryView, ManagedTopic, MatchedWord, StoryBrief, StoryView,
+};
 use backend::{Backend, Pool};
+pub use views::{MAX_ALERTS_LISTED, MAX_CLUSTER_LISTED};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -474,6 +481,20 @@ operations! {
     /// id), starting after `after` (from the start when `None`): page on with the last one's
     /// [`StoredStory::cursor`].
     fn stories_since(&self, since: DateTime<Utc>, after: Option<StoryCursor>, limit: u32) -> Vec<StoredStory> = stories;
+    /// Every managed topic (kept in the state beside the config's), by id.
+    fn managed_topics(&self) -> Vec<ManagedTopic> = topics;
+    /// Creates managed topic `id` with `rule` (checked by the caller) or replaces its rule;
+    /// true when created. Bumps [`Store::topics_revision`].
+    fn save_managed_topic(&self, id: &str, rule: &serde_json::Value, now: DateTime<Utc>) -> bool = topics;
+    /// Deletes managed topic `id`; false when there was none. Bumps the revision when it did.
+    fn delete_managed_topic(&self, id: &str) -> bool = topics;
+    /// A number that changes with every save and delete of a managed topic, on every instance
+    /// sharing the database: a running daemon reloads its topics when it changes.
+    fn topics_revision(&self) -> i64 = topics;
+    /// The newest alerts first, with their matched words, other outlets and deliveries.
+    fn recent_alerts(&self, query: &AlertQuery) -> Vec<AlertView> = views;
+    /// Story `id` and the stories of its cluster; `None` when no such story is stored.
+    fn story_view(&self, id: i64) -> Option<StoryView> = views;
 }
 
 /// A fresh fencing token for one claim of deliveries: random, so that instances need no

@@ -19,4 +19,5 @@ mod progress;
 mod secrets;
 mod servers;
 mod store;
+mod store_views;
 mod support;

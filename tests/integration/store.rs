@@ -17,13 +17,13 @@ use rasad::store::{
 use crate::pg::TestDatabase;
 
 /// One backend under test; the PostgreSQL database is dropped with it.
-enum Backend {
+pub(crate) enum Backend {
     Sqlite(tempfile::TempDir),
     Postgres(TestDatabase),
 }
 
 impl Backend {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres(_) => "postgres",
@@ -38,7 +38,7 @@ impl Backend {
     }
 
     /// A store on this backend, holding leases as `instance`.
-    async fn open(&self, instance: &str) -> Store {
+    pub(crate) async fn open(&self, instance: &str) -> Store {
         Store::open(self.location())
             .await
             .unwrap_or_else(|e| panic!("{}: the store opens: {e}", self.name()))
@@ -47,7 +47,7 @@ impl Backend {
 }
 
 /// SQLite, and PostgreSQL when configured.
-async fn backends(test: &str) -> Vec<Backend> {
+pub(crate) async fn backends(test: &str) -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite(tempfile::tempdir().expect("a folder"))];
     if let Some(db) = TestDatabase::create(test).await {
         all.push(Backend::Postgres(db));
@@ -55,7 +55,7 @@ async fn backends(test: &str) -> Vec<Backend> {
     all
 }
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("a time")
 }
 
@@ -64,7 +64,7 @@ fn feed_url(feed: &str) -> String {
 }
 
 /// An item of `feed` with guid `guid`, linking to `link`.
-fn story(feed: &str, guid: &str, title: &str, summary: &str, link: &str) -> Story {
+pub(crate) fn story(feed: &str, guid: &str, title: &str, summary: &str, link: &str) -> Story {
     Story {
         feed: feed.to_owned(),
         key: format!("guid:{guid}"),
@@ -81,7 +81,7 @@ fn story(feed: &str, guid: &str, title: &str, summary: &str, link: &str) -> Stor
 }
 
 /// The story as the pipeline plans it; with `topic`, one alert to the `ops` and `desk` channels.
-fn planned(story: Story, topic: Option<&str>, edited: bool) -> NewStory {
+pub(crate) fn planned(story: Story, topic: Option<&str>, edited: bool) -> NewStory {
     let alerts = topic
         .map(|topic| NewAlert {
             payload: AlertPayload {
@@ -108,7 +108,7 @@ fn planned(story: Story, topic: Option<&str>, edited: bool) -> NewStory {
     }
 }
 
-fn poll(feed: &str, at: DateTime<Utc>, stories: Vec<NewStory>) -> PollRecord {
+pub(crate) fn poll(feed: &str, at: DateTime<Utc>, stories: Vec<NewStory>) -> PollRecord {
     PollRecord {
         feed_id: feed.to_owned(),
         url: feed_url(feed),
@@ -125,8 +125,8 @@ fn poll(feed: &str, at: DateTime<Utc>, stories: Vec<NewStory>) -> PollRecord {
     }
 }
 
-const TITLE: &str = "انفجار في مرفأ بيروت يوقع عشرات القتلى والجرحى";
-const LEAD: &str = "هز انفجار ضخم مرفأ بيروت مساء الثلاثاء وأوقع عشرات القتلى ومئات الجرحى ودمر مباني في محيط المرفأ";
+pub(crate) const TITLE: &str = "انفجار في مرفأ بيروت يوقع عشرات القتلى والجرحى";
+pub(crate) const LEAD: &str = "هز انفجار ضخم مرفأ بيروت مساء الثلاثاء وأوقع عشرات القتلى ومئات الجرحى ودمر مباني في محيط المرفأ";
 
 #[tokio::test]
 async fn store_records_polls_with_one_alert_per_cluster_and_topic() {

@@ -1,0 +1,167 @@
+//! Managed topics: topics kept in the state (created on the analyst's desk) rather than in the
+//! config file. A rule is the JSON of one `[[topic]]` table; it is turned into a one-topic TOML
+//! document and checked by the config's own checks against the running config's channels, so
+//! that a bad rule is refused with the very messages `rasad check` gives (paths read `topic.any`
+//! rather than `topic[1].any`, and carry no line: the rule has none).
+
+use super::raw::RawConfig;
+use super::{Config, Problem, Topic};
+
+/// Checks a managed topic's `rule` against `config`: the keys and values of a `[[topic]]`
+/// table, channels that `config` declares, and an id that no config topic has (a config topic
+/// is changed in the config file only). Returns the built topic, or every problem as a line.
+pub fn check_managed_topic(
+    rule: &serde_json::Value,
+    config: &Config,
+) -> Result<Topic, Vec<String>> {
+    let text = topic_document(rule)?;
+    let raw: RawConfig =
+        toml::from_str(&text).map_err(|e| vec![format!("topic: {}", e.message().trim_end())])?;
+    let topic = super::check::check_topic(&raw, &text, &config.channels)
+        .map_err(|problems| problems.iter().map(plain).collect::<Vec<_>>())?;
+    if config.topics.iter().any(|t| t.id == topic.id) {
+        return Err(vec![format!(
+            "topic id {:?} is defined in the config file; change it there",
+            topic.id
+        )]);
+    }
+    Ok(topic)
+}
+
+/// The rule as a TOML document holding one `[[topic]]` table.
+fn topic_document(rule: &serde_json::Value) -> Result<String, Vec<String>> {
+    if !rule.is_object() {
+        return Err(vec![
+            "topic: must be a JSON object with the keys of a [[topic]] table (id, name, any, all, none, fields, notify)".to_owned(),
+        ]);
+    }
+    let document = serde_json::json!({ "topic": [rule] });
+    // JSON's null has no TOML form: the serializer names the key that holds one.
+    toml::to_string(&document).map_err(|e| vec![format!("topic: {e}")])
+}
+
+/// A problem as one line, its path read for the one topic.
+fn plain(problem: &Problem) -> String {
+    let path = problem
+        .path
+        .strip_prefix("topic[1]")
+        .map_or_else(|| problem.path.clone(), |rest| format!("topic{rest}"));
+    format!("{path}: {}", problem.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+
+    const CONFIG: &str = r#"
+[[topic]]
+id = "isis"
+any = ["داعش"]
+
+[[channel]]
+id = "out"
+kind = "stdout"
+"#;
+
+    fn config() -> Config {
+        Config::parse(CONFIG, Path::new("/etc/rasad/rasad.toml")).expect("a valid config")
+    }
+
+    #[test]
+    fn a_good_rule_builds_its_topic() {
+        let rule = json!({
+            "id": "ports",
+            "name": "الموانئ",
+            "any": ["مرفأ", {"term": "ميناء", "aliases": ["موانئ"], "suffixes": "pronouns-only"}],
+            "none": ["مطار"],
+            "fields": ["title"],
+            "notify": ["out"],
+        });
+        let topic = check_managed_topic(&rule, &config()).expect("a good rule");
+        assert_eq!(
+            (topic.id.as_str(), topic.name.as_str()),
+            ("ports", "الموانئ")
+        );
+        let terms: Vec<&str> = topic.any.iter().map(|k| k.term.as_str()).collect();
+        assert_eq!(terms, ["مرفأ", "ميناء", "موانئ"]);
+        assert_eq!(topic.none.len(), 1);
+        assert_eq!(topic.fields, [crate::model::Field::Title]);
+        assert_eq!(topic.notify, ["out"]);
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_checks_messages() {
+        let cases = [
+            (
+                "no_any",
+                json!({"id": "ports", "notify": ["out"]}),
+                vec!["topic.any: needs at least one keyword"],
+            ),
+            (
+                "unknown_channel",
+                json!({"id": "ports", "any": ["مرفأ"], "notify": ["pager"]}),
+                vec!["topic.notify[1]: unknown channel \"pager\""],
+            ),
+            (
+                "config_topic_id",
+                json!({"id": "isis", "any": ["مرفأ"]}),
+                vec!["topic id \"isis\" is defined in the config file; change it there"],
+            ),
+            (
+                "bad_id",
+                json!({"id": "a b", "any": ["مرفأ"]}),
+                vec!["topic.id: \"a b\" must be non-empty ASCII letters, digits, '-', '_' or '.'"],
+            ),
+            (
+                "not_an_object",
+                json!(["مرفأ"]),
+                vec![
+                    "topic: must be a JSON object with the keys of a [[topic]] table (id, name, any, all, none, fields, notify)",
+                ],
+            ),
+        ];
+        for (name, rule, expected) in cases {
+            assert_eq!(
+                check_managed_topic(&rule, &config()).unwrap_err(),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    /// Messages that name the key and what is wrong, whatever the parser's wording.
+    #[test]
+    fn bad_fields_and_keys_are_refused_naming_them() {
+        let cases = [
+            (
+                "bad_field",
+                json!({"id": "p", "any": ["مرفأ"], "fields": ["title", "body"]}),
+                "body",
+            ),
+            (
+                "unknown_key",
+                json!({"id": "p", "any": ["مرفأ"], "colour": "red"}),
+                "colour",
+            ),
+            ("no_id", json!({"any": ["مرفأ"]}), "id"),
+            (
+                "null_value",
+                json!({"id": "p", "any": ["مرفأ"], "name": null}),
+                "topic",
+            ),
+            ("wrong_type", json!({"id": "p", "any": "مرفأ"}), "topic"),
+        ];
+        for (name, rule, named) in cases {
+            let problems = check_managed_topic(&rule, &config()).unwrap_err();
+            assert_eq!(problems.len(), 1, "{name}: {problems:?}");
+            assert!(
+                problems[0].starts_with("topic") && problems[0].contains(named),
+                "{name}: {problems:?}"
+            );
+        }
+    }
+}
