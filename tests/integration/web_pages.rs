@@ -1,0 +1,213 @@
+//! The desk's pages in a real browser: headless Chromium (Debian's, driven by playwright-core
+//! through `tests/browser/desk.js`) against `rasad run` with real feeds, SMTP and webhook
+//! servers on 127.0.0.1. The browser signs in, reads an alert with its highlighted word, opens
+//! the story's cluster, retries a dead delivery, tries a keyword and saves it as a topic; the
+//! test then sees the retried delivery arrive and the saved topic alert on the next poll.
+//!
+//! `RASAD_SCREENSHOTS=docs` (a folder, relative to the crate) makes the same run write every
+//! page at 1280 and 390 px wide there.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::{Env, FAST_RETRIES, KNOWN, RSS, eventually, missing, rss};
+
+/// The desk's token in these tests (at least 16 characters, as `[web]` asks).
+const TOKEN: &str = "desk-token-ثابت-0123456789";
+/// The browser that Debian's `chromium` package installs.
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// The longest the browser run may take (its own limit is 120 s).
+const BROWSER_LIMIT: Duration = Duration::from_secs(150);
+/// How long a poll, a delivery or a retry may take to show.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+const ALERT_TITLE: &str = "بيان لداعش عن الهجوم على القرية";
+const QUAKE_TITLE: &str = "الزلزال يضرب المدينة الساحلية";
+const QUAKE_KEYWORD: &str = "الزلزال";
+const SAVED_TOPIC: &str = "quake";
+
+fn browser_folder() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// What the browser run needs: Chromium, node, and `npm ci` done in tests/browser.
+fn browser_missing() -> Option<&'static str> {
+    if !Path::new(CHROMIUM).exists() {
+        return Some("/usr/bin/chromium (apt-get install chromium)");
+    }
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return Some("node");
+    }
+    if !browser_folder()
+        .join("node_modules/playwright-core")
+        .exists()
+    {
+        return Some("tests/browser/node_modules (run `npm ci` in tests/browser)");
+    }
+    None
+}
+
+/// A port free at the time of asking, for `daemon.listen`.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The webhook bodies the receiver accepted (2xx), as JSON.
+fn accepted_topics(env: &Env) -> Vec<serde_json::Value> {
+    env.hook
+        .accepted()
+        .iter()
+        .filter_map(|r| serde_json::from_slice(&r.body).ok())
+        .collect()
+}
+
+/// Runs `tests/browser/desk.js` against the desk at `listen`: its JSON summary, or a panic
+/// with what it printed.
+async fn run_browser(listen: &str) -> serde_json::Value {
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(browser_folder().join("desk.js"))
+        .current_dir(browser_folder())
+        .env("RASAD_DESK_URL", format!("http://{listen}"))
+        .env("RASAD_DESK_TOKEN", TOKEN)
+        .env("RASAD_DESK_TITLE", ALERT_TITLE)
+        .env("RASAD_DESK_KEYWORD", QUAKE_KEYWORD)
+        .env("RASAD_DESK_EXPECT", QUAKE_TITLE)
+        .env("RASAD_DESK_TOPIC", SAVED_TOPIC)
+        .env("RASAD_DESK_RETRY", "1")
+        .env("CHROMIUM", CHROMIUM)
+        .env_remove("RASAD_SCREENSHOTS")
+        .kill_on_drop(true);
+    if let Some(folder) = std::env::var_os("RASAD_SCREENSHOTS").filter(|f| !f.is_empty()) {
+        command.env(
+            "RASAD_SCREENSHOTS",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(folder),
+        );
+    }
+    let output = tokio::time::timeout(BROWSER_LIMIT, command.output())
+        .await
+        .expect("the browser run finished within its limit")
+        .expect("node started");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser run failed: {stderr}\n{stdout}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{last:?} is not JSON ({e}): {stderr}"))
+}
+
+fn texts(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_topic() {
+    if let Some(what) = browser_missing() {
+        missing(
+            "the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_topic",
+            what,
+        );
+        return;
+    }
+    let mut env = Env::start().await;
+    env.extra_feeds.push("wire".into());
+    env.listen = format!("127.0.0.1:{}", free_port());
+    let token_file = env.dir.path().join("desk.token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).expect("token written");
+    let web = format!(
+        "\n[web]\ntoken_file = {:?}\n",
+        token_file.display().to_string()
+    );
+    env.write_config_with(FAST_RETRIES, "timeout = \"5s\"", &web);
+
+    // Both feeds known first, so that what comes next alerts.
+    env.feeds.set("/news.xml", rss(&[KNOWN]), RSS);
+    env.feeds
+        .set("/wire.xml", rss(&[("w0", "خبر آخر", "نص")]), RSS);
+    env.once().await;
+    // One story carried by both outlets (one alert, "also reported by"), and one that no
+    // topic watches yet: the try-it box must find it.
+    let quake = ("n3", QUAKE_TITLE, "خسائر كبيرة في الميناء");
+    env.feeds.set(
+        "/news.xml",
+        rss(&[KNOWN, ("n2", ALERT_TITLE, "نص الخبر"), quake]),
+        RSS,
+    );
+    env.feeds.set(
+        "/wire.xml",
+        rss(&[("w0", "خبر آخر", "نص"), ("w1", ALERT_TITLE, "نص الخبر")]),
+        RSS,
+    );
+    // The webhook refuses the alert: its delivery dies, for the outbox page's retry button.
+    env.hook.set_default_status(400);
+    let _daemon = env.spawn(&["run"]);
+    let refused = env.hook.wait_for_requests(1, PATIENCE).await;
+    assert!(refused >= 1, "no alert reached the webhook: {}", env.log());
+    env.hook.set_default_status(200);
+
+    let seen = run_browser(&env.listen).await;
+
+    assert!(
+        texts(&seen["alert_marks"])
+            .iter()
+            .any(|m| m.contains("داعش")),
+        "{seen}"
+    );
+    assert_eq!(seen["cluster"], 2, "the story's cluster: {seen}");
+    assert!(seen["feeds"].as_u64() == Some(2), "{seen}");
+    assert!(
+        texts(&seen["try_marks"])
+            .iter()
+            .any(|m| m.contains(QUAKE_KEYWORD)),
+        "{seen}"
+    );
+    assert!(
+        seen["refused"].as_str().is_some_and(|m| m.contains("any")),
+        "a topic without keywords is refused with the check's message: {seen}"
+    );
+    // The retried delivery reaches the webhook.
+    assert!(
+        eventually(PATIENCE, || accepted_topics(&env)
+            .iter()
+            .any(|b| b["topic"]["id"] == "isis"))
+        .await,
+        "the retried delivery was not sent again: {}",
+        env.log()
+    );
+
+    // The topic saved in the browser alerts on the next poll, without a restart.
+    env.feeds.set(
+        "/news.xml",
+        rss(&[
+            KNOWN,
+            ("n2", ALERT_TITLE, "نص الخبر"),
+            quake,
+            ("n4", "الزلزال الثاني يضرب الساحل", "هزة ارتدادية"),
+        ]),
+        RSS,
+    );
+    assert!(
+        eventually(PATIENCE, || accepted_topics(&env)
+            .iter()
+            .any(|b| b["topic"]["id"] == SAVED_TOPIC))
+        .await,
+        "the topic saved on the desk did not alert: {}",
+        env.log()
+    );
+}
