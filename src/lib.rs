@@ -28,7 +28,8 @@
 //! wiring       what one config version builds (matcher, fetcher, sinks); reload swaps it
 //! app          the daemon's loops, `rasad once` and its dry run; app::due_feeds picks due feeds,
 //!              app::slots gives a poll its slot after its host's turn
-//! server       admin HTTP: /healthz, /readyz, /metrics
+//! server       admin HTTP: /healthz, /readyz, /metrics, and the desk when [web] is set
+//! web          the analyst's desk: token and sessions, the JSON API (/api/v1), the pages
 //! service      systemd notifications and watchdog
 //! telemetry    every metric and its labels
 //! progress     the live line of `rasad once`
@@ -62,6 +63,7 @@ pub mod source;
 pub mod store;
 pub(crate) mod telemetry;
 pub mod text;
+pub(crate) mod web;
 pub mod wiring;
 
 /// An error with its chain of sources, as one line: HTTP and SMTP clients put the useful part

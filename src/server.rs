@@ -1,6 +1,7 @@
 //! The admin HTTP server on `daemon.listen`: `/healthz` (alive), `/readyz` (store reachable and
-//! polling recent, or why not) and `/metrics` (OpenMetrics text from the telemetry); and the
-//! client side of `/readyz` for `rasad healthcheck`.
+//! polling recent, or why not) and `/metrics` (OpenMetrics text from the telemetry), with the
+//! analyst's desk (`web`) beside them when `[web]` is configured; and the client side of
+//! `/readyz` for `rasad healthcheck`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
+use crate::wiring::Wiring;
 
 /// The longest `/readyz` and `/metrics` wait for the store before they call it unreachable.
 const STORE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -88,18 +90,32 @@ impl<S> Clone for Admin<S> {
     }
 }
 
-/// Serves the admin endpoints on `listener` until `stop`.
-pub(crate) async fn serve<S: Status>(
+/// Serves the admin endpoints on `listener` until `stop`, and the desk when the config at
+/// start has `[web]` (its token and session settings are read once: a change needs a restart).
+pub(crate) async fn serve(
     listener: TcpListener,
     store: Store,
-    status: watch::Receiver<Arc<S>>,
+    status: watch::Receiver<Arc<Wiring>>,
     stop: CancellationToken,
 ) {
-    let app = Router::new()
+    let web = status.borrow().config.web.clone();
+    let mut app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz::<S>))
-        .route("/metrics", get(metrics::<S>))
-        .with_state(Admin { store, status });
+        .route("/readyz", get(readyz::<Wiring>))
+        .route("/metrics", get(metrics::<Wiring>))
+        .with_state(Admin {
+            store: store.clone(),
+            status: status.clone(),
+        });
+    if let Some(web) = web {
+        let auth = Arc::new(crate::web::Auth::new(&web));
+        app = app.merge(crate::web::routes(crate::web::WebState {
+            store,
+            status,
+            auth,
+        }));
+        tracing::info!("the analyst's desk is served at /login and /api/v1");
+    }
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "admin HTTP listening");
     }

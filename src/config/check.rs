@@ -18,6 +18,9 @@ mod delivery;
 mod feed;
 mod timings;
 mod topic;
+mod web;
+
+pub use web::{DEFAULT_SESSION, MAX_SESSION, MIN_TOKEN_CHARS};
 
 /// Checks `raw` (parsed from `text`, read from `path`) and builds the `Config`, or returns every
 /// problem found.
@@ -32,6 +35,7 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
     let feeds = c.feeds(&raw, poll.interval);
     let channels = c.channels(&raw, delivery.timeout);
     let topics = c.topics(&raw, &channels);
+    let web = c.web(&raw.web, daemon.listen.is_some());
     if c.problems.is_empty() {
         Ok(Config {
             path: path.to_owned(),
@@ -41,6 +45,7 @@ pub fn check(raw: RawConfig, text: &str, path: &Path) -> Result<Config, Vec<Prob
             feeds,
             topics,
             channels,
+            web,
         })
     } else {
         Err(c.problems)

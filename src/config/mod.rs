@@ -17,7 +17,7 @@ use url::Url;
 use crate::matcher::KeywordSpec;
 use crate::model::Field;
 
-pub use check::check;
+pub use check::{DEFAULT_SESSION, MAX_SESSION, MIN_TOKEN_CHARS, check};
 pub use managed::check_managed_topic;
 
 /// A checked configuration.
@@ -31,6 +31,20 @@ pub struct Config {
     pub feeds: Vec<Feed>,
     pub topics: Vec<Topic>,
     pub channels: Vec<Channel>,
+    /// The analyst's desk (`[web]`): pages and `/api/v1` on the admin listener; `None`: off.
+    pub web: Option<Web>,
+}
+
+/// `[web]`: who may use the analyst's desk, and how its session cookie is set.
+#[derive(Debug, Clone)]
+pub struct Web {
+    /// The bearer token every API request carries, and the password of the login form.
+    pub token: Secret,
+    /// Mark the session cookie `Secure`: on when the desk is reached over TLS (a reverse
+    /// proxy), off for plain HTTP on the loopback.
+    pub secure_cookie: bool,
+    /// How long a login lasts.
+    pub session: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -390,6 +404,14 @@ impl Config {
                     ));
                 }
             }
+        }
+        if let (Some(web), Some(listen)) = (&self.web, self.daemon.listen)
+            && !web.secure_cookie
+            && !listen.ip().is_loopback()
+        {
+            warnings.push(format!(
+                "web: the desk listens on {listen} with secure_cookie = false: its token and session cookie cross the network in clear unless a TLS proxy is in front (then set secure_cookie = true)"
+            ));
         }
         if self.feeds.is_empty() {
             warnings.push("feed: no [[feed]] is configured; there is nothing to poll".to_owned());

@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub topic: Vec<Spanned<RawTopic>>,
     #[serde(default)]
     pub channel: Vec<Spanned<RawChannel>>,
+    pub web: Option<Spanned<RawWeb>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +37,18 @@ pub struct RawDaemon {
     pub listen: Option<Str>,
     pub retention: Option<Str>,
     pub cluster_window: Option<Str>,
+}
+
+/// `[web]`: the analyst's desk on the admin listener. `token` is only read to be refused
+/// (secrets never sit in the file) with a message that says where it goes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub token: Option<Str>,
+    pub token_env: Option<Str>,
+    pub token_file: Option<Str>,
+    pub secure_cookie: Option<bool>,
+    pub session: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

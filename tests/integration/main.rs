@@ -21,3 +21,4 @@ mod servers;
 mod store;
 mod store_views;
 mod support;
+mod web_api;
