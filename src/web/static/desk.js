@@ -9,7 +9,7 @@
 (function () {
   /** Quiet time after the last keystroke before the rule is tried. */
   const DEBOUNCE_MS = 350;
-  /** The most alerts drawn: the counts still say how many more matched. */
+  /** The most alerts asked for and drawn: the counts still say how many more matched. */
   const SHOWN_ALERTS = 50;
 
   const form = document.getElementById("try-form");
@@ -49,6 +49,7 @@
       none: keywords("none"),
       fields: checked("fields"),
       since: form.elements.since.value,
+      limit: SHOWN_ALERTS,
     };
   }
 
@@ -56,6 +57,7 @@
   function topic() {
     const rule = draft();
     delete rule.since;
+    delete rule.limit;
     rule.id = form.elements.id.value.trim();
     const name = form.elements.name.value.trim();
     if (name) {
