@@ -27,8 +27,10 @@ use crate::wiring::Wiring;
 use crate::{progress, server, service};
 
 mod due_feeds;
+mod live_topics;
 mod slots;
 use due_feeds::Schedule;
+use live_topics::LiveTopics;
 use slots::{Pass, Slots};
 
 /// How long shutdown waits for in-flight polls and sends before it abandons them (their leases
@@ -72,13 +74,18 @@ impl std::fmt::Display for OnceSummary {
     }
 }
 
-/// Polls every feed once, then sends every delivery that is due until each is delivered, dead
-/// or waiting for a later retry. Each finished poll is counted in `progress`.
+/// Polls every feed once (matching the config's and the managed topics), then sends every
+/// delivery that is due until each is delivered, dead or waiting for a later retry. Each finished poll is counted in `progress`.
 pub async fn once(
     runtime: Arc<Wiring>,
     store: &Store,
     progress: &Arc<progress::Counts>,
 ) -> Result<OnceSummary, AppError> {
+    // The managed topics apply as in a running daemon.
+    let runtime = match LiveTopics::new().refresh(store, &runtime).await {
+        Some(with_managed) => Arc::new(with_managed),
+        None => runtime,
+    };
     let feeds: Vec<usize> = (0..runtime.config.feeds.len()).collect();
     let reports = poll_many(&runtime, store, feeds, progress).await?;
     progress.sending();
@@ -277,6 +284,7 @@ pub async fn run(
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut schedule = Schedule::for_store(&store);
     let mut polls = Polls::default();
+    let mut live_topics = LiveTopics::new();
     let mut slots = Slots::new(runtime_tx.borrow().config.poll.concurrency);
     let renew_every = schedule.renew_every(&runtime_tx.borrow());
     let mut renew = tokio::time::interval(renew_every.unwrap_or(Duration::from_secs(3600)));
@@ -288,6 +296,7 @@ pub async fn run(
         "rasad running"
     );
     loop {
+        apply_topic_changes(&mut live_topics, &store, &runtime_tx).await;
         let runtime = runtime_tx.borrow().clone();
         slots.resize(runtime.config.poll.concurrency);
         let free = slots.free(polls.polling.len());
@@ -313,7 +322,8 @@ pub async fn run(
             now + beat
         } else {
             schedule.next_due(&polls.polling, now).min(now + beat)
-        };
+        }
+        .min(live_topics.next_check());
         tokio::select! {
             () = shutdown.cancelled() => break,
             Some(joined) = polls.in_flight.join_next_with_id() => {
@@ -329,7 +339,8 @@ pub async fn run(
             }
             Some(()) = recv_hangup(&mut hangup) => {
                 service::reloading();
-                let reloaded = reload(&config_path, &runtime);
+                let reloaded = reload(&config_path, &runtime)
+                    .map(|new| live_topics.apply(&new).unwrap_or(new));
                 telemetry.reloaded(reloaded.is_some());
                 if let Some(new) = reloaded {
                     runtime_tx.send_replace(Arc::new(new));
@@ -502,6 +513,19 @@ async fn recv_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option
     match signal {
         Some(signal) => signal.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Rebuilds the running wiring with the managed topics when they changed in the store; polls
+/// started from now on match them.
+async fn apply_topic_changes(
+    live: &mut LiveTopics,
+    store: &Store,
+    runtime: &watch::Sender<Arc<Wiring>>,
+) {
+    let running = runtime.borrow().clone();
+    if let Some(new) = live.refresh(store, &running).await {
+        runtime.send_replace(Arc::new(new));
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, Feed};
+use crate::config::{Config, Feed, Topic};
 use crate::dedupe::{assign_keys, canonical_url, content_hash, fingerprint, identities};
 use crate::matcher::Matcher;
 use crate::model::{AlertPayload, Hit, Story};
@@ -236,7 +236,7 @@ async fn plan_off_the_workers(
     Ok(off_the_workers(budget, move || {
         let (config, feed) = (&*runtime.config, &runtime.config.feeds[index]);
         plan(
-            config,
+            (config, &runtime.managed),
             feed,
             &runtime.matcher,
             new_stories(stories, &known),
@@ -314,7 +314,7 @@ pub async fn plan_new(
     let keys: Vec<String> = stories.iter().map(|s| s.key.clone()).collect();
     let known = store.known_keys(&feed.id, &keys).await?;
     Ok(plan(
-        config,
+        (config, &[]),
         feed,
         matcher,
         new_stories(stories, &known),
@@ -374,8 +374,10 @@ pub fn new_stories(
 
 /// Matches the new stories and plans one alert per story and topic, addressed to the topic's
 /// channels. With `alerting` off (a feed's first poll), stories are recorded without alerts.
+/// `topics` are the config and the managed topics in force (`Wiring::managed`), which the
+/// matcher was built from.
 pub fn plan(
-    config: &Config,
+    topics: (&Config, &[Topic]),
     feed: &Feed,
     matcher: &Matcher,
     stories: Vec<(Story, bool)>,
@@ -385,7 +387,7 @@ pub fn plan(
         .into_iter()
         .map(|(story, edited)| {
             let alerts = if alerting {
-                alerts_for(config, feed, &story, &matcher.match_story(&story))
+                alerts_for(topics, feed, &story, &matcher.match_story(&story))
             } else {
                 Vec::new()
             };
@@ -416,11 +418,20 @@ fn lead(story: &Story) -> &str {
     &story.content[..end]
 }
 
-fn alerts_for(config: &Config, feed: &Feed, story: &Story, hits: &[Hit]) -> Vec<NewAlert> {
+fn alerts_for(
+    (config, managed): (&Config, &[Topic]),
+    feed: &Feed,
+    story: &Story,
+    hits: &[Hit],
+) -> Vec<NewAlert> {
     Matcher::by_topic(hits)
         .into_iter()
         .filter_map(|(topic_id, topic_hits)| {
-            let topic = config.topics.iter().find(|t| t.id == topic_id)?;
+            let topic = config
+                .topics
+                .iter()
+                .chain(managed)
+                .find(|t| t.id == topic_id)?;
             Some(NewAlert {
                 payload: AlertPayload {
                     topic_id: topic.id.clone(),

@@ -1,5 +1,5 @@
-//! `rasad backtest`: a topic of the config, or keywords given here, tried on the stories the
-//! state kept; prints the alerts it would have raised and a count per keyword.
+//! `rasad backtest`: a topic of the config or a managed one, or keywords given here, tried on
+//! the stories the state kept; prints the alerts it would have raised and a count per keyword.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -8,10 +8,12 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use rasad::backtest::{BacktestAlert, BacktestHit, BacktestReport, Rule, backtest};
-use rasad::config::Config;
+use rasad::config::{Config, check_managed_topic};
 use rasad::matcher::TopicSpec;
 use rasad::model::Field;
 use rasad::source::display::terminal_safe;
+use rasad::store::Store;
+use rasad::wiring::topic_spec;
 
 use super::open_state;
 use crate::{Failure, input, runtime_failure};
@@ -29,11 +31,19 @@ pub(crate) struct Request {
 
 pub(crate) async fn backtest_command(request: Request) -> Result<ExitCode, Failure> {
     let config = Config::load(&request.config).map_err(input)?;
+    let store = open_state(&config).await?;
     let topic = match &request.topic {
-        Some(id) => configured_topic(&config, id)?,
-        None => ad_hoc_topic(request.keywords, request.names),
+        Some(id) => find_topic(&config, &store, id).await,
+        None => Ok(ad_hoc_topic(request.keywords, request.names)),
     };
-    let rule = Rule::new(topic).map_err(input)?;
+    let rule = topic.and_then(|topic| Rule::new(topic).map_err(input));
+    let rule = match rule {
+        Ok(rule) => rule,
+        Err(failure) => {
+            store.close().await;
+            return Err(failure);
+        }
+    };
     if !rule.searches_kept_text() {
         eprintln!(
             "warning: the topic searches only the content, which stories do not keep: a backtest finds nothing"
@@ -53,7 +63,6 @@ pub(crate) async fn backtest_command(request: Request) -> Result<ExitCode, Failu
         .ok()
         .and_then(|d| chrono::Utc::now().checked_sub_signed(d))
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-    let store = open_state(&config).await?;
     let report = backtest(&store, &rule, since, request.limit).await;
     store.close().await;
     let report = report.map_err(runtime_failure)?;
@@ -72,26 +81,38 @@ pub(crate) async fn backtest_command(request: Request) -> Result<ExitCode, Failu
     })
 }
 
-fn configured_topic(config: &Config, id: &str) -> Result<TopicSpec, Failure> {
-    let Some(topic) = config.topics.iter().find(|t| t.id == id) else {
-        let known: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
-        return Err(input(anyhow!(
-            "no topic {id:?} in {}; its topics: {}",
-            config.path.display(),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        )));
-    };
-    Ok(TopicSpec {
-        id: Some(topic.id.clone()),
-        any: topic.any.clone(),
-        all: topic.all.clone(),
-        none: topic.none.clone(),
-        fields: topic.fields.clone(),
-    })
+/// Topic `id` of the config, else the managed topic of that id (kept in the state), checked
+/// against the config as the daemon checks it.
+async fn find_topic(config: &Config, store: &Store, id: &str) -> Result<TopicSpec, Failure> {
+    if let Some(topic) = config.topics.iter().find(|t| t.id == id) {
+        return Ok(topic_spec(topic));
+    }
+    let managed = store.managed_topics().await.map_err(runtime_failure)?;
+    if let Some(stored) = managed.iter().find(|t| t.id == id) {
+        let topic = check_managed_topic(&stored.rule, config).map_err(|problems| {
+            input(anyhow!(
+                "managed topic {id:?} does not check against {}: {}",
+                config.path.display(),
+                problems.join("; ")
+            ))
+        })?;
+        return Ok(topic_spec(&topic));
+    }
+    let known: Vec<&str> = config
+        .topics
+        .iter()
+        .map(|t| t.id.as_str())
+        .chain(managed.iter().map(|t| t.id.as_str()))
+        .collect();
+    Err(input(anyhow!(
+        "no topic {id:?} in {} or among the managed topics; its topics: {}",
+        config.path.display(),
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )))
 }
 
 /// Keywords given on the command line, as `rasad match` takes them: any of them, every field.

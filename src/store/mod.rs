@@ -483,8 +483,9 @@ operations! {
     fn stories_since(&self, since: DateTime<Utc>, after: Option<StoryCursor>, limit: u32) -> Vec<StoredStory> = stories;
     /// Every managed topic (kept in the state beside the config's), by id.
     fn managed_topics(&self) -> Vec<ManagedTopic> = topics;
-    /// Creates managed topic `id` with `rule` (checked by the caller) or replaces its rule;
-    /// true when created. Bumps [`Store::topics_revision`].
+    /// Creates managed topic `id` with `rule` (checked by the caller with
+    /// `config::check_managed_topic`; its `id` key is `id`, or the daemon skips it) or replaces
+    /// its rule; true when created. Bumps [`Store::topics_revision`].
     fn save_managed_topic(&self, id: &str, rule: &serde_json::Value, now: DateTime<Utc>) -> bool = topics;
     /// Deletes managed topic `id`; false when there was none. Bumps the revision when it did.
     fn delete_managed_topic(&self, id: &str) -> bool = topics;

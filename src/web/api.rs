@@ -10,11 +10,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::WebState;
 use super::api_topics;
-use crate::store::StoreError;
+use crate::store::{AlertQuery, MAX_ALERTS_LISTED, StoreError};
+
+/// Alerts listed unless `limit` says otherwise.
+pub const DEFAULT_ALERTS_LISTED: u32 = 50;
 
 /// The OpenAPI 3.0 document of this API, written by hand beside the code it describes.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -24,6 +27,8 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub(crate) fn endpoints() -> Vec<(Method, &'static str, MethodRouter<WebState>)> {
     let mut table = vec![
         (Method::GET, "/api/v1/openapi.json", get(openapi)),
+        (Method::GET, "/api/v1/alerts", get(alerts)),
+        (Method::GET, "/api/v1/stories/{id}", get(story)),
         (Method::GET, "/api/v1/feeds", get(feeds)),
         (Method::GET, "/api/v1/outbox", get(outbox)),
         (Method::POST, "/api/v1/outbox/{id}/retry", post(retry)),
@@ -118,6 +123,87 @@ pub(crate) fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::not_found(format!("no {what} {raw:?}: ids are numbers")))
 }
 
+/// A `since` parameter: an RFC 3339 time, or a whole number of seconds, minutes, hours, days or
+/// weeks back from `now` ("7d", "36h"): exactly the two forms `openapi.json` describes.
+pub(crate) fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Some(back) = short_duration(text) {
+        return Ok(chrono::Duration::try_seconds(back)
+            .and_then(|back| now.checked_sub_signed(back))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| {
+            format!(
+                "since: {text:?} is neither an RFC 3339 time like \"2026-12-01T00:00:00Z\" nor a duration like \"7d\" (s, m, h, d or w)"
+            )
+        })
+}
+
+/// `7d` as seconds: 1 to [`MAX_SINCE_DIGITS`] digits and one unit letter.
+fn short_duration(text: &str) -> Option<i64> {
+    let unit = match text.as_bytes().last()? {
+        b's' => 1,
+        b'm' => 60,
+        b'h' => 3600,
+        b'd' => 86_400,
+        b'w' => 7 * 86_400,
+        _ => return None,
+    };
+    let digits = &text[..text.len() - 1];
+    let valid = (1..=MAX_SINCE_DIGITS).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    valid.then(|| digits.parse::<i64>().ok().map(|n| n * unit))?
+}
+
+/// The most digits of a `since` duration: 9 digits of weeks still fit a time span in seconds.
+pub const MAX_SINCE_DIGITS: usize = 9;
+
+/// `GET /api/v1/alerts?limit=&topic=&since=`: the newest alerts first, with their matched
+/// words, the other outlets that carried the story and each channel's delivery.
+async fn alerts(
+    State(state): State<WebState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = query_parameters(query);
+    only_parameters(&query, &["limit", "topic", "since"])?;
+    let limit = match query.get("limit") {
+        None => DEFAULT_ALERTS_LISTED,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_ALERTS_LISTED).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "limit: {text:?} must be a number from 1 to {MAX_ALERTS_LISTED}"
+                ))
+            })?,
+    };
+    let since = query
+        .get("since")
+        .map(|text| parse_since(text, Utc::now()))
+        .transpose()
+        .map_err(ApiError::bad_request)?;
+    let query = AlertQuery {
+        limit,
+        topic: query.get("topic").cloned(),
+        since,
+    };
+    Ok(Json(state.store.recent_alerts(&query).await?).into_response())
+}
+
+/// `GET /api/v1/stories/{id}`: a story and every story of its cluster.
+async fn story(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "story")?;
+    match state.store.story_view(id).await? {
+        Some(view) => Ok(Json(view).into_response()),
+        None => Err(ApiError::not_found(format!("no story {id}"))),
+    }
+}
+
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
@@ -199,6 +285,46 @@ mod tests {
                 operation["responses"]["401"].is_object(),
                 "{method} {path} lacks its 401"
             );
+        }
+    }
+
+    #[test]
+    fn since_is_a_time_or_a_duration_back() {
+        let now = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .expect("a time")
+            .with_timezone(&Utc);
+        let at = |text: &str| parse_since(text, now).map(|t| t.to_rfc3339());
+        let cases = [
+            (
+                "rfc3339",
+                "2026-12-01T00:00:00Z",
+                Ok("2026-12-01T00:00:00+00:00".to_owned()),
+            ),
+            (
+                "offset",
+                "2026-12-01T03:00:00+03:00",
+                Ok("2026-12-01T00:00:00+00:00".to_owned()),
+            ),
+            ("days", "7d", Ok("2026-11-30T12:00:00+00:00".to_owned())),
+            ("hours", "36h", Ok("2026-12-06T00:00:00+00:00".to_owned())),
+        ];
+        for (name, text, want) in cases {
+            assert_eq!(at(text), want, "{name}");
+        }
+        let far = parse_since("999999999w", now).expect("a duration");
+        assert_eq!(far, DateTime::<Utc>::MIN_UTC, "clamped, not overflowed");
+        for wrong in [
+            "last week",
+            "7 days",
+            " 7d",
+            "7",
+            "d",
+            "1234567890d",
+            "-7d",
+            "",
+        ] {
+            let error = parse_since(wrong, now).expect_err(wrong);
+            assert!(error.starts_with(&format!("since: {wrong:?}")), "{error}");
         }
     }
 

@@ -173,3 +173,40 @@ async fn backtest_reads_every_page_and_keeps_the_newest_alerts_within_the_limit(
         .await;
     assert_eq!(too_many.status.code(), Some(2), "the limit is bounded");
 }
+
+/// `--topic` finds a managed topic (kept in the state) when the config has none of that id, and
+/// refuses one that no longer checks against the config, saying why.
+#[tokio::test]
+async fn backtest_tries_a_managed_topic_by_its_id() {
+    let env = polled(None).await;
+    let store = rasad::store::Store::open(env.dir.path().join("state/rasad.db"))
+        .await
+        .expect("the state opens");
+    let now = chrono::Utc::now();
+    let ports = serde_json::json!({"id": "ports", "any": ["بيروت"], "notify": ["ops"]});
+    let gone = serde_json::json!({"id": "gone", "any": ["بيروت"], "notify": ["pager"]});
+    for (id, rule) in [("ports", &ports), ("gone", &gone)] {
+        store.save_managed_topic(id, rule, now).await.unwrap();
+    }
+    store.close().await;
+
+    let found = env.rasad(&["backtest", "--topic", "ports"]).await;
+    let stdout = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("بيروت (title): انفجار في مرفأ **بيروت**"),
+        "{stdout}"
+    );
+    let refused = env.rasad(&["backtest", "--topic", "gone"]).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("managed topic \"gone\" does not check against")
+            && stderr.contains("topic.notify[1]: unknown channel \"pager\""),
+        "{stderr}"
+    );
+    let unknown = env.rasad(&["backtest", "--topic", "nope"]).await;
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(unknown.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("its topics: isis, gone, ports"), "{stderr}");
+}

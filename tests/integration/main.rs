@@ -10,6 +10,7 @@ mod fetch;
 mod hostile;
 mod hosts;
 mod instances;
+mod live_topics;
 mod matching;
 mod opml;
 mod ops;

@@ -39,7 +39,7 @@ fn start(env: &Env, vars: &[(&str, &str)]) -> tokio::process::Child {
     command.spawn().expect("rasad run starts")
 }
 
-fn signal(child: &tokio::process::Child, name: &str) {
+pub(crate) fn signal(child: &tokio::process::Child, name: &str) {
     let pid = child.id().expect("still running").to_string();
     let sent = std::process::Command::new("kill")
         .args([&format!("-{name}"), &pid])

@@ -421,15 +421,16 @@ async fn schemathesis_finds_no_server_error_and_no_mismatch_with_the_openapi_doc
         return;
     }
     let desk = desk_with_dead_deliveries().await;
+    let settings = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/schemathesis.toml");
     let mut command = tokio::process::Command::new("st");
     command
         .current_dir(desk.env.dir.path())
-        .arg("run")
+        .args(["--config-file", settings, "run"])
         .arg(format!("{}/api/v1/openapi.json", desk.base))
         .args(["--checks", "all"])
         .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
         .args(["--max-examples", SCHEMATHESIS_EXAMPLES])
-        .args(["--seed", "17", "--workers", "2", "--request-timeout", "10"])
+        .args(["--seed", "17", "--workers", "1", "--request-timeout", "10"])
         .args(["--generation-database", "none", "--no-color"])
         .kill_on_drop(true);
     let output = tokio::time::timeout(SCHEMATHESIS_LIMIT, command.output())
