@@ -25,6 +25,8 @@ const ALERT_TITLE: &str = "بيان لداعش عن الهجوم على القر
 const QUAKE_TITLE: &str = "الزلزال يضرب المدينة الساحلية";
 const QUAKE_KEYWORD: &str = "الزلزال";
 const SAVED_TOPIC: &str = "quake";
+/// What the daemon logs when it starts matching with a changed set of saved topics.
+const APPLIED: &str = "managed topics applied";
 
 fn browser_folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -68,29 +70,18 @@ fn accepted_topics(env: &Env) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Runs `tests/browser/desk.js` against the desk at `listen`: its JSON summary, or a panic
-/// with what it printed.
-async fn run_browser(listen: &str) -> serde_json::Value {
+/// Runs `tests/browser/desk.js` against the desk at `listen` with the settings `vars`: its JSON
+/// summary, or a panic with what it printed.
+async fn run_browser(listen: &str, vars: &[(&str, &std::ffi::OsStr)]) -> serde_json::Value {
     let mut command = tokio::process::Command::new("node");
     command
         .arg(browser_folder().join("desk.js"))
         .current_dir(browser_folder())
         .env("RASAD_DESK_URL", format!("http://{listen}"))
         .env("RASAD_DESK_TOKEN", TOKEN)
-        .env("RASAD_DESK_TITLE", ALERT_TITLE)
-        .env("RASAD_DESK_KEYWORD", QUAKE_KEYWORD)
-        .env("RASAD_DESK_EXPECT", QUAKE_TITLE)
-        .env("RASAD_DESK_TOPIC", SAVED_TOPIC)
-        .env("RASAD_DESK_RETRY", "1")
         .env("CHROMIUM", CHROMIUM)
-        .env_remove("RASAD_SCREENSHOTS")
+        .envs(vars.iter().copied())
         .kill_on_drop(true);
-    if let Some(folder) = std::env::var_os("RASAD_SCREENSHOTS").filter(|f| !f.is_empty()) {
-        command.env(
-            "RASAD_SCREENSHOTS",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(folder),
-        );
-    }
     let output = tokio::time::timeout(BROWSER_LIMIT, command.output())
         .await
         .expect("the browser run finished within its limit")
@@ -103,6 +94,36 @@ async fn run_browser(listen: &str) -> serde_json::Value {
     );
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{last:?} is not JSON ({e}): {stderr}"))
+}
+
+/// The analyst's path (`walk`): sign in, read, retry, try, save.
+async fn walk_through_the_desk(listen: &str) -> serde_json::Value {
+    let vars: [(&str, &str); 6] = [
+        ("RASAD_DESK_MODE", "walk"),
+        ("RASAD_DESK_TITLE", ALERT_TITLE),
+        ("RASAD_DESK_KEYWORD", QUAKE_KEYWORD),
+        ("RASAD_DESK_EXPECT", QUAKE_TITLE),
+        ("RASAD_DESK_TOPIC", SAVED_TOPIC),
+        ("RASAD_DESK_RETRY", "1"),
+    ];
+    let vars: Vec<(&str, &std::ffi::OsStr)> = vars.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+    run_browser(listen, &vars).await
+}
+
+/// With `RASAD_SCREENSHOTS` set (a folder, relative to the crate), every page at both widths.
+async fn screenshots_when_asked(listen: &str) {
+    let Some(folder) = std::env::var_os("RASAD_SCREENSHOTS").filter(|f| !f.is_empty()) else {
+        return;
+    };
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+    let keywords = format!("{QUAKE_KEYWORD}\nداعش");
+    let vars = [
+        ("RASAD_DESK_MODE", "screenshots".as_ref()),
+        ("RASAD_DESK_KEYWORD", keywords.as_ref()),
+        ("RASAD_SCREENSHOTS", folder.as_os_str()),
+    ];
+    let seen = run_browser(listen, &vars).await;
+    assert_eq!(texts(&seen["screenshots"]).len(), 10, "{seen}");
 }
 
 fn texts(value: &serde_json::Value) -> Vec<String> {
@@ -151,21 +172,26 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
     );
     env.feeds.set(
         "/wire.xml",
-        rss(&[("w0", "خبر آخر", "نص"), ("w1", ALERT_TITLE, "نص الخبر")]),
+        rss(&[
+            ("w0", "خبر آخر", "نص"),
+            ("w1", ALERT_TITLE, "نص الخبر"),
+            (
+                "w2",
+                "تنظيم الدولة يتبنى هجومًا في شمال سوريا",
+                "أعلن التنظيم في بيان مسؤوليته عن الهجوم",
+            ),
+        ]),
         RSS,
     );
-    // The webhook refuses the alert: its delivery dies, for the outbox page's retry button.
+    // The webhook refuses both alerts (the story both outlets carried, and the wire's own):
+    // their deliveries die, for the outbox page's retry button.
     env.hook.set_default_status(400);
     let _daemon = env.spawn(&["run"]);
-    let refused = env.hook.wait_for_requests(1, PATIENCE).await;
-    assert!(
-        !refused.is_empty(),
-        "no alert reached the webhook: {}",
-        env.log()
-    );
+    let refused = env.hook.wait_for_requests(2, PATIENCE).await;
+    assert_eq!(refused.len(), 2, "two alerts refused: {}", env.log());
     env.hook.set_default_status(200);
 
-    let seen = run_browser(&env.listen).await;
+    let seen = walk_through_the_desk(&env.listen).await;
 
     assert!(
         texts(&seen["alert_marks"])
@@ -185,17 +211,26 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
         seen["refused"].as_str().is_some_and(|m| m.contains("any")),
         "a topic without keywords is refused with the check's message: {seen}"
     );
-    // The retried delivery reaches the webhook.
-    assert!(
-        eventually(PATIENCE, || accepted_topics(&env)
+    // The delivery retried in the browser reaches the webhook; the other stays dead.
+    let isis_sent = || {
+        accepted_topics(&env)
             .iter()
-            .any(|b| b["topic"]["id"] == "isis"))
-        .await,
+            .filter(|b| b["topic"]["id"] == "isis")
+            .count()
+    };
+    assert!(
+        eventually(PATIENCE, || isis_sent() == 1).await,
         "the retried delivery was not sent again: {}",
         env.log()
     );
 
-    // The topic saved in the browser alerts on the next poll, without a restart.
+    // The topic saved in the browser alerts from the poll after the daemon applied it (it
+    // looks for changes every few seconds), without a restart.
+    assert!(
+        eventually(PATIENCE, || env.log().contains(APPLIED)).await,
+        "the saved topic was not applied: {}",
+        env.log()
+    );
     env.feeds.set(
         "/news.xml",
         rss(&[
@@ -214,4 +249,5 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
         "the topic saved on the desk did not alert: {}",
         env.log()
     );
+    screenshots_when_asked(&env.listen).await;
 }

@@ -11,6 +11,8 @@
   const DEBOUNCE_MS = 350;
   /** The most alerts asked for and drawn: the counts still say how many more matched. */
   const SHOWN_ALERTS = 50;
+  /** A story field's name as the page writes it. */
+  const FIELD_LABELS = { title: "العنوان", summary: "الملخص", content: "النص" };
 
   const form = document.getElementById("try-form");
   if (!form) {
@@ -139,7 +141,7 @@
     for (const hit of alert.hits || []) {
       const item = element("li");
       item.append(element("span", "keyword", hit.keyword), " ");
-      item.append(element("span", "field", hit.field), " ");
+      item.append(element("span", "field", FIELD_LABELS[hit.field] || hit.field), " ");
       item.append(markedSnippet(hit.snippet, hit.highlight));
       list.append(item);
     }
