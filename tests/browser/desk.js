@@ -191,7 +191,10 @@ async function walkThrough(page, base) {
 async function pictures(page, base) {
   const keyword = setting("RASAD_DESK_KEYWORD");
   await open(page, base, "/");
-  const story = await page.locator(".alert h2 a").first().getAttribute("href");
+  // A story that several outlets carried shows its cluster best.
+  const reported = page.locator(".alert:has(.also) h2 a");
+  const link = (await reported.count()) > 0 ? reported.first() : page.locator(".alert h2 a").first();
+  const story = await link.getAttribute("href");
   const showTry = async () => {
     await page.locator("#try-any").pressSequentially(keyword, { delay: 20 });
     await page.locator("#try-hits .alert").first().waitFor();
