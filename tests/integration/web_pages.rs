@@ -10,10 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::{Env, FAST_RETRIES, KNOWN, RSS, eventually, missing, rss};
+use crate::support::{
+    Env, FAST_RETRIES, KNOWN, RSS, count, eventually, matching_items, missing, rss,
+};
+use crate::web_api::{Desk, configure_desk};
 
 /// The desk's token in these tests (at least 16 characters, as `[web]` asks).
-const TOKEN: &str = "desk-token-ثابت-0123456789";
+const TOKEN: &str = "desk-token-pages-0123456789";
 /// The browser that Debian's `chromium` package installs.
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The longest the browser run may take (its own limit is 120 s).
@@ -250,4 +253,175 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
         env.log()
     );
     screenshots_when_asked(&env.listen).await;
+}
+
+/// The value of the cookie `name` set by `response`.
+fn cookie_set(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (key, value) = v.split(';').next()?.split_once('=')?;
+            (key == name).then(|| value.to_owned())
+        })
+}
+
+/// The first value of the attribute `attribute` in `html` (`attribute="…"`).
+fn attribute(html: &str, attribute: &str) -> Option<String> {
+    let marker = format!("{attribute}=\"");
+    let start = html.find(&marker)? + marker.len();
+    Some(html[start..start + html[start..].find('"')?].to_owned())
+}
+
+/// Signs in through the login form, as a browser would: the session cookie.
+async fn sign_in(desk: &Desk) -> String {
+    let form = desk
+        .client
+        .get(format!("{}/login", desk.base))
+        .send()
+        .await
+        .expect("the login form");
+    let pairing = cookie_set(&form, "rasad_login").expect("the form's cookie");
+    let html = form.text().await.expect("the form");
+    let csrf = attribute(
+        &html[html.find("name=\"csrf\"").expect("a csrf field")..],
+        "value",
+    )
+    .expect("its value");
+    let login = desk
+        .client
+        .post(format!("{}/login", desk.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("rasad_login={pairing}"))
+        .body(format!("token={TOKEN}&csrf={csrf}&next=%2F"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(login.status(), 303, "signed in");
+    cookie_set(&login, "rasad_session").expect("a session cookie")
+}
+
+/// A page (status and HTML) asked for with the session `session`.
+async fn page(desk: &Desk, session: &str, path: &str) -> (u16, String) {
+    let response = desk
+        .client
+        .get(format!("{}{path}", desk.base))
+        .header("cookie", format!("rasad_session={session}"))
+        .send()
+        .await
+        .expect("the desk answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a page"))
+}
+
+/// The pages without a browser: a session is needed (the static files excepted), bad ids and
+/// durations are answered with what was wrong, and a retry needs the session's CSRF token.
+#[tokio::test]
+async fn the_pages_need_a_session_and_answer_bad_input_and_forged_forms_clearly() {
+    let mut env = Env::with_known_feed().await;
+    let base = configure_desk(&mut env, "");
+    // This file's token in place of the one `configure_desk` wrote (read when the daemon starts).
+    std::fs::write(env.dir.path().join("desk-token"), format!("{TOKEN}\n")).expect("token");
+    env.hook.push_statuses(&[400, 400]);
+    env.feeds.set("/news.xml", matching_items(2), RSS);
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "dead"), 2, "{summary}");
+    let desk = Desk::start(env, base).await;
+
+    let anonymous = desk
+        .client
+        .get(format!("{}/outbox", desk.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(
+        anonymous
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?next=%2Foutbox")
+    );
+    for (path, kind) in [
+        ("/static/desk.css", "text/css"),
+        ("/static/desk.js", "text/javascript"),
+    ] {
+        let asset = desk
+            .client
+            .get(format!("{}{path}", desk.base))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(asset.status(), 200, "{path}");
+        let content_type = asset
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        assert!(
+            content_type.is_some_and(|t| t.starts_with(kind)),
+            "{path}: {content_type:?}"
+        );
+    }
+
+    let session = sign_in(&desk).await;
+    let (status, alerts) = page(&desk, &session, "/").await;
+    assert_eq!(status, 200);
+    assert!(alerts.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert_eq!(alerts.matches("data-alert-id=").count(), 2, "{alerts}");
+    assert!(alerts.contains("<mark>لداعش</mark>"), "{alerts}");
+    let csrf = attribute(
+        &alerts[alerts.find("csrf-token").expect("a CSRF meta tag")..],
+        "content",
+    )
+    .expect("its token");
+
+    for (path, want, says) in [
+        ("/stories/abc", 400, "story id \"abc\" is not a number"),
+        ("/stories/987654", 404, "no story with id 987654"),
+        ("/?since=soon", 400, "since: \"soon\" is not a duration"),
+    ] {
+        let (status, html) = page(&desk, &session, path).await;
+        assert_eq!(status, want, "{path}");
+        let shown = html.replace("&quot;", "\"").replace("&#34;", "\"");
+        assert!(shown.contains(says), "{path}: {html}");
+    }
+
+    let (_, outbox) = page(&desk, &session, "/outbox").await;
+    assert_eq!(outbox.matches("class=\"retry\"").count(), 2, "{outbox}");
+    let id = attribute(&outbox, "data-delivery-id").expect("a delivery");
+    let retry = |csrf: String| {
+        desk.client
+            .post(format!("{}/outbox/{id}/retry", desk.base))
+            .header("cookie", format!("rasad_session={session}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}"))
+            .send()
+    };
+    let forged = retry("forged".into()).await.expect("an answer");
+    assert_eq!(forged.status(), 403, "a form without the session's token");
+    let done = retry(csrf).await.expect("an answer");
+    assert_eq!(done.status(), 303);
+    let back = done
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(
+        back.as_deref(),
+        Some(format!("/outbox?retried={id}").as_str())
+    );
+    let (_, outbox) = page(&desk, &session, &back.expect("a location")).await;
+    assert!(outbox.contains(&format!("أُعيدت الرسالة {id}")), "{outbox}");
+    assert_eq!(outbox.matches("class=\"retry\"").count(), 1, "{outbox}");
+
+    let (status, topics) = page(&desk, &session, "/topics").await;
+    assert_eq!(status, 200);
+    assert!(topics.contains("data-topic-id=\"isis\"") && topics.contains("id=\"try-form\""));
+    assert!(
+        !desk.env.log().contains(&session),
+        "the session reached the log"
+    );
+    desk.stop().await;
 }
