@@ -1,7 +1,7 @@
 // Drives rasad's desk in headless Chromium (Debian's /usr/bin/chromium, through playwright-core)
 // the way an analyst would: signs in with the token, reads the alerts page, opens a story,
 // retries a dead delivery, tries a keyword in the topics page's "try it" box and saves it as a
-// topic. Any failed expectation, page error or Content-Security-Policy violation exits 1 with
+// topic (and a spare one, which it deletes). Any failed expectation, page error or Content-Security-Policy violation exits 1 with
 // its reason; success prints one JSON line saying what was seen. With RASAD_DESK_MODE=screenshots
 // it signs in and writes every page at 1280 and 390 px wide instead.
 //
@@ -144,6 +144,21 @@ async function saveTopic(page, id, keyword) {
   return refused;
 }
 
+/** Saves the draft again as `id`, then deletes that topic with its button (pressed twice). */
+async function saveAndDelete(page, base, id) {
+  await page.fill("#try-id", id);
+  await page.click("#try-save");
+  await page.locator("#save-messages .saved").waitFor({ timeout: STEP_TIMEOUT_MS });
+  await open(page, base, "/topics");
+  const button = page.locator(`[data-topic-id="${id}"] button[data-delete-topic]`);
+  await button.click();
+  await button.click();
+  await page.locator(`[data-topic-id="${id}"]`).waitFor({ state: "detached" });
+  await open(page, base, "/topics");
+  expect((await page.locator(`[data-topic-id="${id}"]`).count()) === 0, `the topic ${id} is still listed`);
+  return id;
+}
+
 async function screenshots(page, base, folder, pages) {
   fs.mkdirSync(folder, { recursive: true });
   const written = [];
@@ -181,7 +196,7 @@ async function walkThrough(page, base) {
   seen.try_marks = tried.marked;
   seen.try_count = tried.count;
   seen.refused = await saveTopic(page, topicId, keyword);
-  await open(page, base, "/topics");
+  seen.deleted = await saveAndDelete(page, base, `${topicId}-spare`);
   await page.locator(`[data-topic-id="${topicId}"]`).waitFor();
   seen.saved = topicId;
   return seen;

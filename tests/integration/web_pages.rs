@@ -229,9 +229,15 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
 
     // The topic saved in the browser alerts from the poll after the daemon applied it (it
     // looks for changes every few seconds), without a restart.
+    let applied_only_the_saved_one = || {
+        env.log()
+            .lines()
+            .rfind(|l| l.contains(APPLIED))
+            .is_some_and(|l| l.trim_end().ends_with(&format!("topics={SAVED_TOPIC}")))
+    };
     assert!(
-        eventually(PATIENCE, || env.log().contains(APPLIED)).await,
-        "the saved topic was not applied: {}",
+        eventually(PATIENCE, applied_only_the_saved_one).await,
+        "the saved topic (and no other) was not applied: {}",
         env.log()
     );
     env.feeds.set(
@@ -251,6 +257,13 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
         .await,
         "the topic saved on the desk did not alert: {}",
         env.log()
+    );
+    let deleted = seen["deleted"].as_str().expect("a deleted topic");
+    assert!(
+        accepted_topics(&env)
+            .iter()
+            .all(|b| b["topic"]["id"] != deleted),
+        "the topic deleted on the desk alerted"
     );
     screenshots_when_asked(&env.listen).await;
 }

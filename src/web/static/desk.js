@@ -1,7 +1,8 @@
 // rasad's desk: the "try it" box of the topics page. As the analyst types, the draft rule is
 // sent to POST /api/v1/backtest (debounced, the older request aborted) and the stories it would
 // have alerted are shown with the matched word highlighted and a count per keyword; the save
-// button POSTs the rule to /api/v1/topics and shows the check's messages when it is refused.
+// button POSTs the rule to /api/v1/topics and shows the check's messages when it is refused;
+// a topic saved on the desk has a delete button (DELETE /api/v1/topics/{id}, pressed twice).
 // Served from /static/ because the Content-Security-Policy allows no inline script; every
 // request carries the session cookie and the page's CSRF token (X-CSRF-Token).
 "use strict";
@@ -244,6 +245,40 @@
     messages.append(list);
   }
 
+  /**
+   * A saved topic's delete button: the first press arms it (its text asks to confirm), the
+   * second sends DELETE /api/v1/topics/{id} and takes the card away; a refusal is shown on it.
+   */
+  async function deleteTopic(event) {
+    const button = event.target.closest("button[data-delete-topic]");
+    if (!button) {
+      return;
+    }
+    if (!button.classList.contains("armed")) {
+      button.classList.add("armed");
+      button.textContent = "اضغط ثانية لتأكيد الحذف";
+      return;
+    }
+    const id = button.dataset.deleteTopic;
+    const response = await fetch("/api/v1/topics/" + encodeURIComponent(id), {
+      method: "DELETE",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf },
+    }).catch((error) => ({ ok: false, json: async () => ({ error: error.message }) }));
+    const card = button.closest("[data-topic-id]");
+    if (response.ok) {
+      card.remove();
+      return;
+    }
+    button.classList.remove("armed");
+    button.textContent = "احذف الموضوع";
+    card.append(element("p", "error", (await refusal(response)).join(" · ")));
+  }
+
+  const topicList = document.getElementById("topics");
+  if (topicList) {
+    topicList.addEventListener("click", deleteTopic);
+  }
   form.addEventListener("input", schedule);
   form.addEventListener("change", schedule);
   form.addEventListener("submit", save);
