@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, any, get, post};
 use chrono::{DateTime, Utc};
 
 use super::WebState;
@@ -37,13 +37,20 @@ pub(crate) fn endpoints() -> Vec<(Method, &'static str, MethodRouter<WebState>)>
     table
 }
 
-/// The API's routes (access is checked by `auth::require_api_access`, layered in `web`).
+/// The API's routes (access is checked by `auth::require_api_access`, layered in `web`), and
+/// a JSON 404 for any other path under `/api/v1`, behind the same check: without the token a
+/// caller learns nothing of which paths exist.
 pub(crate) fn routes() -> Router<WebState> {
     endpoints()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| {
             router.route(path, handler)
         })
+        .route("/api/v1/{*rest}", any(unknown_endpoint))
+}
+
+async fn unknown_endpoint() -> ApiError {
+    ApiError::not_found("no such endpoint; GET /api/v1/openapi.json lists them")
 }
 
 /// A refusal or failure of the API, answered as `{"error": message}`.

@@ -123,8 +123,26 @@ impl Desk {
 /// A desk whose `news` feed is known and whose webhook refused two alerts (they are dead in
 /// the outbox; the emails went out).
 async fn desk_with_dead_deliveries() -> Desk {
-    let mut env = Env::with_known_feed().await;
+    desk_with_dead_deliveries_in(None).await
+}
+
+/// [`desk_with_dead_deliveries`] with its state in the PostgreSQL database `state` (a URL)
+/// when given.
+async fn desk_with_dead_deliveries_in(state: Option<&str>) -> Desk {
+    let mut env = Env::start().await;
     let base = configure_desk(&mut env, "");
+    if let Some(url) = state {
+        let text = std::fs::read_to_string(env.config_path()).expect("the config");
+        let text = text.replace("state = \"state/rasad.db\"", &format!("state = {url:?}"));
+        std::fs::write(env.config_path(), text).expect("the config written");
+    }
+    env.feeds.set(
+        "/news.xml",
+        crate::support::rss(&[crate::support::KNOWN]),
+        RSS,
+    );
+    let summary = env.once().await;
+    assert_eq!(count(&summary, "new_stories"), 1, "{summary}");
     env.hook.push_statuses(&[400, 400]);
     env.feeds.set("/news.xml", matching_items(2), RSS);
     let summary = env.once().await;
@@ -170,6 +188,19 @@ async fn the_desk_answers_401_without_the_token_and_keeps_health_open() {
             assert!(body["error"].is_string(), "{body}");
         }
     }
+    let unknown = desk
+        .client
+        .get(format!("{}/api/v1/nothing/here", desk.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        unknown.status(),
+        401,
+        "an unknown API path without the token"
+    );
+    let (status, body) = desk.get("/api/v1/nothing/here").await;
+    assert_eq!(status, 404, "{body}");
     for open in ["/healthz", "/readyz", "/metrics"] {
         let response = desk
             .client
@@ -445,4 +476,428 @@ async fn schemathesis_finds_no_server_error_and_no_mismatch_with_the_openapi_doc
         String::from_utf8_lossy(&output.stderr)
     );
     desk.stop().await;
+}
+
+#[tokio::test]
+async fn the_desk_lists_alerts_newest_first_and_a_story_with_its_cluster() {
+    let desk = desk_with_dead_deliveries().await;
+    let (status, alerts) = desk.get("/api/v1/alerts").await;
+    assert_eq!(status, 200, "{alerts}");
+    let alerts = alerts.as_array().expect("an array").clone();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let raised: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["raised_at"].as_str())
+        .collect();
+    assert!(
+        raised.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {raised:?}"
+    );
+    for alert in &alerts {
+        assert_eq!(alert["topic"], "isis", "{alert}");
+        assert_eq!(alert["feed"], "news", "{alert}");
+        assert!(
+            alert["title"].as_str().is_some_and(|t| t.contains("داعش")),
+            "{alert}"
+        );
+        let word = &alert["matched"][0];
+        assert_eq!(word["keyword"], "داعش", "{alert}");
+        let snippet = word["snippet"].as_str().expect("a snippet");
+        let (start, end) = (
+            word["start"].as_u64().expect("start"),
+            word["end"].as_u64().expect("end"),
+        );
+        assert_eq!(
+            snippet.get(start as usize..end as usize),
+            word["matched"].as_str(),
+            "the span is the matched word: {word}"
+        );
+        let mut states: Vec<(String, String)> = alert["deliveries"]
+            .as_array()
+            .expect("deliveries")
+            .iter()
+            .map(|d| {
+                (
+                    d["channel"].as_str().unwrap_or_default().to_owned(),
+                    d["state"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        states.sort();
+        assert_eq!(
+            states,
+            [
+                ("desk".to_owned(), "delivered".to_owned()),
+                ("ops".to_owned(), "dead".to_owned())
+            ],
+            "{alert}"
+        );
+    }
+    let filtered = [
+        ("limit", "/api/v1/alerts?limit=1", 1),
+        ("other_topic", "/api/v1/alerts?topic=ports", 0),
+        (
+            "since_a_time",
+            "/api/v1/alerts?since=2000-01-01T00:00:00Z",
+            2,
+        ),
+        ("since_a_duration", "/api/v1/alerts?since=1h&topic=isis", 2),
+    ];
+    for (name, path, want) in filtered {
+        let (status, body) = desk.get(path).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body.as_array().map(Vec::len), Some(want), "{name}: {body}");
+    }
+    let refused = [
+        ("limit_zero", "/api/v1/alerts?limit=0", "limit"),
+        ("limit_too_high", "/api/v1/alerts?limit=100000", "limit"),
+        (
+            "since_not_a_time",
+            "/api/v1/alerts?since=yesterday",
+            "since",
+        ),
+    ];
+    for (name, path, named) in refused {
+        let (status, body) = desk.get(path).await;
+        assert_eq!(status, 400, "{name}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.starts_with(named)),
+            "{name}: {body}"
+        );
+    }
+
+    let story_id = alerts[0]["story_id"].as_i64().expect("a story id");
+    let (status, view) = desk.get(&format!("/api/v1/stories/{story_id}")).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["story"]["id"], story_id, "{view}");
+    assert_eq!(view["story"]["title"], alerts[0]["title"], "{view}");
+    let cluster = view["cluster"].as_array().expect("a cluster");
+    assert!(
+        cluster.iter().any(|s| s["id"] == story_id),
+        "itself included: {view}"
+    );
+    let (status, body) = desk.get("/api/v1/stories/999999").await;
+    assert_eq!(status, 404, "{body}");
+    desk.stop().await;
+}
+
+#[tokio::test]
+async fn a_backtest_finds_what_a_draft_rule_would_have_alerted() {
+    let desk = desk_with_dead_deliveries().await;
+    let post =
+        |body: serde_json::Value| desk.call(reqwest::Method::POST, "/api/v1/backtest", Some(body));
+    let (status, report) = post(serde_json::json!({"any": ["داعش"], "since": "7d"})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["alerts"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    assert_eq!(
+        report["keywords"],
+        serde_json::json!([{"keyword": "داعش", "stories": 2}])
+    );
+    let hit = &report["alerts"][0]["hits"][0];
+    let snippet = hit["snippet"].as_str().expect("a snippet");
+    let range = hit["highlight"]["start"].as_u64().expect("start") as usize
+        ..hit["highlight"]["end"].as_u64().expect("end") as usize;
+    assert_eq!(snippet.get(range), hit["matched"].as_str(), "{hit}");
+
+    let (status, report) = post(serde_json::json!({"any": ["خبر"], "none": ["داعش"]})).await;
+    assert_eq!(status, 200, "{report}");
+    let titles: Vec<&str> = report["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["خبر"], "the known story only: {report}");
+
+    let refused = [
+        (
+            "no_keyword",
+            serde_json::json!({"any": []}),
+            422,
+            "topic.any",
+        ),
+        (
+            "bad_field",
+            serde_json::json!({"any": ["داعش"], "fields": ["body"]}),
+            422,
+            "topic.fields",
+        ),
+        (
+            "a_channel",
+            serde_json::json!({"any": ["داعش"], "notify": ["ops"]}),
+            422,
+            "notify",
+        ),
+        (
+            "bad_since",
+            serde_json::json!({"any": ["داعش"], "since": "yesterday"}),
+            400,
+            "since",
+        ),
+        (
+            "bad_limit",
+            serde_json::json!({"any": ["داعش"], "limit": 0}),
+            400,
+            "limit",
+        ),
+        (
+            "not_an_object",
+            serde_json::json!(["داعش"]),
+            400,
+            "the body",
+        ),
+        (
+            "over_64_kib",
+            serde_json::json!({"any": ["داعش"], "name": "x".repeat(70_000)}),
+            413,
+            "length limit",
+        ),
+    ];
+    for (name, body, want, named) in refused {
+        let (status, answer) = post(body).await;
+        assert_eq!(status, want, "{name}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| e.contains(named)),
+            "{name}: {answer}"
+        );
+    }
+    desk.stop().await;
+}
+
+/// The managed topic `ports` of [`save_a_topic_and_see_it_alert`].
+fn ports_rule() -> serde_json::Value {
+    serde_json::json!({"id": "ports", "name": "الموانئ", "any": ["ميناء"], "notify": ["ops"]})
+}
+
+/// Saves the topic `ports` through the desk, waits until the daemon applies it, and sees a
+/// new story alert for it (listed by the desk, received by the webhook).
+async fn save_a_topic_and_see_it_alert(desk: &Desk) {
+    let rule = ports_rule();
+    let (status, created) = desk
+        .call(reqwest::Method::POST, "/api/v1/topics", Some(rule.clone()))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        (created["id"].as_str(), created["source"].as_str()),
+        (Some("ports"), Some("managed"))
+    );
+
+    // The daemon looks for changed topics every few seconds: the story comes after that.
+    let applied = crate::support::eventually(WAIT, || {
+        desk.env
+            .log()
+            .lines()
+            .any(|l| l.contains("managed topics applied") && l.contains("ports"))
+    })
+    .await;
+    assert!(
+        applied,
+        "the daemon never applied the topic; log:\n{}",
+        desk.env.log()
+    );
+    desk.env.feeds.set(
+        "/news.xml",
+        crate::support::rss(&[("p1", "افتتاح الميناء الجديد", "نص")]),
+        RSS,
+    );
+    let alerted = eventually_async(WAIT, || async {
+        let (_, alerts) = desk.get("/api/v1/alerts?topic=ports").await;
+        alerts.as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    assert!(
+        alerted,
+        "the saved topic never alerted; log:\n{}",
+        desk.env.log()
+    );
+    let delivered = desk
+        .env
+        .hook
+        .wait_for_accepted(1, WAIT)
+        .await
+        .iter()
+        .any(|r| String::from_utf8_lossy(&r.body).contains("ports"));
+    assert!(
+        delivered,
+        "the webhook never got the alert of the saved topic"
+    );
+}
+
+#[tokio::test]
+async fn a_topic_saved_on_the_desk_alerts_on_the_next_poll_and_config_topics_stay_read_only() {
+    let desk = desk_with_dead_deliveries().await;
+    save_a_topic_and_see_it_alert(&desk).await;
+    let rule = ports_rule();
+
+    let (status, topics) = desk.get("/api/v1/topics").await;
+    assert_eq!(status, 200, "{topics}");
+    let listed: Vec<(String, String)> = topics
+        .as_array()
+        .expect("topics")
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or_default().to_owned(),
+                t["source"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("isis".to_owned(), "config".to_owned()),
+            ("ports".to_owned(), "managed".to_owned())
+        ]
+    );
+
+    let change = serde_json::json!({"any": ["ميناء", "مرفأ"], "notify": ["ops"]});
+    let (status, changed) = desk
+        .call(reqwest::Method::PUT, "/api/v1/topics/ports", Some(change))
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        changed["rule"]["any"],
+        serde_json::json!(["ميناء", "مرفأ"]),
+        "{changed}"
+    );
+
+    let refused = [
+        (
+            "duplicate",
+            reqwest::Method::POST,
+            "/api/v1/topics",
+            Some(rule.clone()),
+            409,
+        ),
+        (
+            "config_id",
+            reqwest::Method::POST,
+            "/api/v1/topics",
+            Some(serde_json::json!({"id": "isis", "any": ["x"]})),
+            409,
+        ),
+        (
+            "unknown_channel",
+            reqwest::Method::POST,
+            "/api/v1/topics",
+            Some(serde_json::json!({"id": "p2", "any": ["ميناء"], "notify": ["pager"]})),
+            422,
+        ),
+        (
+            "change_config_topic",
+            reqwest::Method::PUT,
+            "/api/v1/topics/isis",
+            Some(serde_json::json!({"any": ["x"]})),
+            403,
+        ),
+        (
+            "change_unknown_topic",
+            reqwest::Method::PUT,
+            "/api/v1/topics/nope",
+            Some(serde_json::json!({"any": ["x"]})),
+            404,
+        ),
+        (
+            "change_the_id",
+            reqwest::Method::PUT,
+            "/api/v1/topics/ports",
+            Some(serde_json::json!({"id": "other", "any": ["x"]})),
+            422,
+        ),
+        (
+            "delete_config_topic",
+            reqwest::Method::DELETE,
+            "/api/v1/topics/isis",
+            None,
+            403,
+        ),
+        (
+            "delete_unknown_topic",
+            reqwest::Method::DELETE,
+            "/api/v1/topics/nope",
+            None,
+            404,
+        ),
+    ];
+    for (name, method, path, body, want) in refused {
+        let (status, answer) = desk.call(method, path, body).await;
+        assert_eq!(status, want, "{name}: {answer}");
+        assert!(answer["error"].is_string(), "{name}: {answer}");
+    }
+    let (_, problems) = desk
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/topics",
+            Some(serde_json::json!({"id": "p2", "any": ["ميناء"], "notify": ["pager"]})),
+        )
+        .await;
+    assert_eq!(
+        problems["problems"],
+        serde_json::json!(["topic.notify[1]: unknown channel \"pager\""])
+    );
+
+    let deleted = desk
+        .client
+        .delete(format!("{}/api/v1/topics/ports", desk.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(deleted.status(), 204);
+    let (_, topics) = desk.get("/api/v1/topics").await;
+    assert_eq!(topics.as_array().map(Vec::len), Some(1), "{topics}");
+    desk.stop().await;
+}
+
+/// The desk over a PostgreSQL state: alerts and stories read from it, a topic saved there
+/// applies and alerts.
+#[tokio::test]
+async fn the_desk_reads_and_saves_topics_in_a_postgresql_state() {
+    let Some(db) = crate::pg::TestDatabase::create("web_api_postgres").await else {
+        return;
+    };
+    let desk = desk_with_dead_deliveries_in(Some(&db.url)).await;
+    let (status, alerts) = desk.get("/api/v1/alerts?topic=isis").await;
+    assert_eq!(
+        (status, alerts.as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{alerts}"
+    );
+    let story_id = alerts[0]["story_id"].as_i64().expect("a story id");
+    let (status, view) = desk.get(&format!("/api/v1/stories/{story_id}")).await;
+    assert_eq!(
+        (status, view["story"]["id"].as_i64()),
+        (200, Some(story_id)),
+        "{view}"
+    );
+    let (status, outbox) = desk.get("/api/v1/outbox").await;
+    assert_eq!(
+        (status, outbox.as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{outbox}"
+    );
+    save_a_topic_and_see_it_alert(&desk).await;
+    desk.stop().await;
+    drop(db);
+}
+
+#[tokio::test]
+async fn rasad_check_names_what_is_wrong_with_the_web_table() {
+    let mut env = Env::start().await;
+    configure_desk(&mut env, "session = \"90days\"");
+    std::fs::write(env.dir.path().join("desk-token"), "short\n").expect("written");
+    let output = env.rasad(&["check"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for wanted in [
+        "web.token_file: the token must be at least 16 characters",
+        "web.session: \"90days\" is too long",
+    ] {
+        assert!(stderr.contains(wanted), "{wanted:?} missing from {stderr}");
+    }
+    assert!(!stderr.contains("short"), "the token is quoted: {stderr}");
 }
