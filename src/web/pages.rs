@@ -128,17 +128,12 @@ async fn alerts_page(
         .since
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| DEFAULT_SINCE.into());
-    let Some(since) = humantime::parse_duration(&since_text)
-        .ok()
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .and_then(|d| Utc::now().checked_sub_signed(d))
-    else {
-        return error_page(
-            &session,
-            StatusCode::BAD_REQUEST,
-            "مدة غير مفهومة",
-            format!("since: {since_text:?} is not a duration such as 1d or 7d"),
-        );
+    // The API's own reading of `since`, so that a link works the same on both.
+    let since = match super::api::parse_since(&since_text, Utc::now()) {
+        Ok(since) => since,
+        Err(message) => {
+            return error_page(&session, StatusCode::BAD_REQUEST, "مدة غير مفهومة", message);
+        }
     };
     let query = AlertQuery {
         limit: PAGE_ALERTS,

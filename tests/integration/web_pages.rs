@@ -393,7 +393,11 @@ async fn the_pages_need_a_session_and_answer_bad_input_and_forged_forms_clearly(
     for (path, want, says) in [
         ("/stories/abc", 400, "story id \"abc\" is not a number"),
         ("/stories/987654", 404, "no story with id 987654"),
-        ("/?since=soon", 400, "since: \"soon\" is not a duration"),
+        (
+            "/?since=soon",
+            400,
+            "since: \"soon\" is neither an RFC 3339 time",
+        ),
     ] {
         let (status, html) = page(&desk, &session, path).await;
         assert_eq!(status, want, "{path}");
