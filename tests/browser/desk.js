@@ -125,8 +125,11 @@ async function tryKeyword(page, base, keyword, expected) {
   await hit.waitFor({ timeout: STEP_TIMEOUT_MS });
   const marked = await hit.locator("mark").allTextContents();
   expect(marked.length > 0, `the try-it hit "${expected}" has no highlighted word`);
-  const count = await page.locator("#try-counts li").first().textContent();
-  return { marked, count: count.trim() };
+  const counts = {};
+  for (const item of await page.locator("#try-counts li").all()) {
+    counts[await item.getAttribute("data-keyword")] = Number(await item.locator(".stories").textContent());
+  }
+  return { marked, counts };
 }
 
 /** Saves the draft: first without an id's keywords (refused with the check's message), then whole. */
@@ -194,7 +197,7 @@ async function walkThrough(page, base) {
   }
   const tried = await tryKeyword(page, base, keyword, expected);
   seen.try_marks = tried.marked;
-  seen.try_count = tried.count;
+  seen.try_counts = tried.counts;
   seen.refused = await saveTopic(page, topicId, keyword);
   seen.deleted = await saveAndDelete(page, base, `${topicId}-spare`);
   await page.locator(`[data-topic-id="${topicId}"]`).waitFor();

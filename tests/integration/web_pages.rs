@@ -210,6 +210,10 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
             .any(|m| m.contains(QUAKE_KEYWORD)),
         "{seen}"
     );
+    assert_eq!(
+        seen["try_counts"][QUAKE_KEYWORD], 1,
+        "one story kept mentions the keyword: {seen}"
+    );
     assert!(
         seen["refused"].as_str().is_some_and(|m| m.contains("any")),
         "a topic without keywords is refused with the check's message: {seen}"

@@ -166,7 +166,8 @@
     status.textContent = line + ".";
     for (const count of report.keywords || []) {
       const item = element("li", count.stories ? "" : "zero");
-      item.append(element("span", "keyword", count.keyword), " " + count.stories);
+      item.append(element("span", "keyword", count.keyword), " ");
+      item.append(element("span", "stories", String(count.stories)));
       item.dataset.keyword = count.keyword;
       counts.append(item);
     }
