@@ -78,7 +78,7 @@ impl ApiError {
 }
 
 impl From<StoreError> for ApiError {
-    /// The store failed (a database restarting): logged in full, answered in brief.
+    /// The store failed (a database restarting): logged in full, answered with a short message.
     fn from(e: StoreError) -> ApiError {
         tracing::error!(error = %e, "desk: the state store failed");
         ApiError::new(

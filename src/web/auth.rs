@@ -231,22 +231,29 @@ impl FromRequestParts<WebState> for PageSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
-        let found = request_cookie(&parts.headers, SESSION_COOKIE)
-            .and_then(|id| Some((id.to_owned(), state.auth.session(id)?)));
-        match found {
-            Some((id, session)) => Ok(PageSession {
-                csrf: session.csrf,
-                id,
-            }),
-            None => {
-                let here = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .to_owned();
-                let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
-                Err(Redirect::to(&format!("/login?next={next}")).into_response())
-            }
+        page_session(&state.auth, &parts.headers, &parts.uri)
+    }
+}
+
+/// The live session of a page request, or the redirect to the login form that comes back to
+/// the page (its path and query, percent-encoded in `next`).
+#[allow(clippy::result_large_err)]
+fn page_session(
+    auth: &Auth,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> Result<PageSession, Response> {
+    let found = request_cookie(headers, SESSION_COOKIE)
+        .and_then(|id| Some((id.to_owned(), auth.session(id)?)));
+    match found {
+        Some((id, session)) => Ok(PageSession {
+            csrf: session.csrf,
+            id,
+        }),
+        None => {
+            let here = uri.path_and_query().map_or("/", |p| p.as_str());
+            let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+            Err(Redirect::to(&format!("/login?next={next}")).into_response())
         }
     }
 }
@@ -291,14 +298,14 @@ fn local_next(next: Option<&str>) -> String {
     }
 }
 
-async fn login_form(RawQuery(query): RawQuery) -> Response {
+async fn login_form(state: State<WebState>, RawQuery(query): RawQuery) -> Response {
     let query = form_fields(query.unwrap_or_default().as_bytes());
     let next = local_next(query.get("next").map(String::as_str));
-    login_page(StatusCode::OK, &next, None)
+    login_page(&state.auth, StatusCode::OK, &next, None)
 }
 
 /// The login form with a fresh CSRF token, paired to the browser by a short-lived cookie.
-fn login_page(status: StatusCode, next: &str, message: Option<&str>) -> Response {
+fn login_page(auth: &Auth, status: StatusCode, next: &str, message: Option<&str>) -> Response {
     let csrf = random_token();
     let body = render_login(&csrf, next, message);
     let pairing = cookie(
@@ -306,7 +313,7 @@ fn login_page(status: StatusCode, next: &str, message: Option<&str>) -> Response
         &csrf,
         "/login",
         LOGIN_FORM_LIFETIME.as_secs(),
-        false,
+        auth.secure_cookie,
     );
     (status, [(header::SET_COOKIE, pairing)], Html(body)).into_response()
 }
@@ -336,14 +343,19 @@ async fn log_in(state: State<WebState>, headers: HeaderMap, body: Bytes) -> Resp
         .is_some_and(|expected| same_secret(field("csrf"), expected));
     if !paired {
         let message = "the login form had expired: enter the token again";
-        return login_page(StatusCode::FORBIDDEN, &next, Some(message));
+        return login_page(&state.auth, StatusCode::FORBIDDEN, &next, Some(message));
     }
     if !state.auth.token_matches(field("token")) {
         tracing::warn!("desk: a login with a wrong token");
-        return login_page(StatusCode::UNAUTHORIZED, &next, Some("wrong token"));
+        return login_page(
+            &state.auth,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some("wrong token"),
+        );
     }
     let (id, _) = state.auth.start_session();
-    let cleared = cookie(LOGIN_COOKIE, "", "/login", 0, false);
+    let cleared = cookie(LOGIN_COOKIE, "", "/login", 0, state.auth.secure_cookie);
     let mut response = Redirect::to(&next).into_response();
     let headers = response.headers_mut();
     for value in [state.auth.session_cookie(&id), cleared] {
@@ -502,6 +514,46 @@ mod tests {
             cookie,
             "rasad_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
         );
+    }
+
+    #[test]
+    fn a_page_without_a_live_session_redirects_to_the_login_form_and_back() {
+        let auth = auth(Duration::from_secs(60));
+        let (id, csrf) = auth.start_session();
+        let uri: axum::http::Uri = "/topics?q=%D8%A7".parse().expect("a URI");
+        let with = headers(&[(header::COOKIE, &format!("{SESSION_COOKIE}={id}"))]);
+        let session = page_session(&auth, &with, &uri).map_err(|r| r.status());
+        assert_eq!(session.map(|s| s.csrf), Ok(csrf));
+        for (name, cookies) in [
+            ("no_cookie", vec![]),
+            ("stale_cookie", vec![(header::COOKIE, "rasad_session=0ld")]),
+        ] {
+            let refusal = page_session(&auth, &headers(&cookies), &uri)
+                .err()
+                .expect(name);
+            assert_eq!(refusal.status(), StatusCode::SEE_OTHER, "{name}");
+            assert_eq!(
+                refusal
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok()),
+                Some("/login?next=%2Ftopics%3Fq%3D%25D8%25A7"),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_form_post_needs_its_sessions_csrf_token() {
+        let session = PageSession {
+            csrf: "c0ffee".into(),
+            id: "id".into(),
+        };
+        assert!(check_form_csrf(&session, "c0ffee").is_ok());
+        for wrong in ["", "c0ffeE", "c0ffee0"] {
+            let refusal = check_form_csrf(&session, wrong).expect_err(wrong);
+            assert_eq!(refusal.status(), StatusCode::FORBIDDEN, "{wrong:?}");
+        }
     }
 
     #[test]
