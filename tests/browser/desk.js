@@ -1,7 +1,8 @@
 // Drives rasad's desk in headless Chromium (Debian's /usr/bin/chromium, through playwright-core)
 // the way an analyst would: signs in with the token, reads the alerts page, opens a story,
 // retries a dead delivery, tries a keyword in the topics page's "try it" box and saves it as a
-// topic (and a spare one, which it deletes). Any failed expectation, page error or Content-Security-Policy violation exits 1 with
+// topic (and a spare one, which it deletes), and checks that no page scrolls sideways on a
+// phone. Any failed expectation, page error or Content-Security-Policy violation exits 1 with
 // its reason; success prints one JSON line saying what was seen. With RASAD_DESK_MODE=screenshots
 // it signs in and writes every page at 1280 and 390 px wide instead.
 //
@@ -162,6 +163,24 @@ async function saveAndDelete(page, base, id) {
   return id;
 }
 
+/** The narrowest phone the pages are made for: none may scroll sideways at this width. */
+const NARROW_PHONE = 375;
+
+/** Each page at a phone's width: the widest one's overflow in pixels, which must be 0. */
+async function fitPhoneWidth(page, base, paths) {
+  await page.setViewportSize({ width: NARROW_PHONE, height: 812 });
+  const overflow = {};
+  for (const where of paths) {
+    await open(page, base, where);
+    overflow[where] = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth
+    );
+    expect(overflow[where] <= 0, `${where} scrolls sideways by ${overflow[where]} px at ${NARROW_PHONE} px`);
+  }
+  await page.setViewportSize({ width: WIDTHS.desktop, height: 900 });
+  return overflow;
+}
+
 async function screenshots(page, base, folder, pages) {
   fs.mkdirSync(folder, { recursive: true });
   const written = [];
@@ -202,6 +221,7 @@ async function walkThrough(page, base) {
   seen.deleted = await saveAndDelete(page, base, `${topicId}-spare`);
   await page.locator(`[data-topic-id="${topicId}"]`).waitFor();
   seen.saved = topicId;
+  seen.phone_overflow = await fitPhoneWidth(page, base, ["/", alerts.story, "/feeds", "/outbox", "/topics"]);
   return seen;
 }
 

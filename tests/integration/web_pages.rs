@@ -262,6 +262,10 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
         "the topic saved on the desk did not alert: {}",
         env.log()
     );
+    let overflow = seen["phone_overflow"]
+        .as_object()
+        .expect("the phone widths measured");
+    assert_eq!(overflow.len(), 5, "{seen}");
     let deleted = seen["deleted"].as_str().expect("a deleted topic");
     assert!(
         accepted_topics(&env)
