@@ -23,3 +23,4 @@ mod store;
 mod store_views;
 mod support;
 mod web_api;
+mod web_pages;
