@@ -270,7 +270,7 @@ async fn outbox_page(
 }
 
 /// `POST /outbox/{id}/retry` (the form's `csrf` checked): puts the delivery back in the queue
-/// and sends the browser back to the outbox, which says so.
+/// (the outbox is woken to send it) and sends the browser back to the outbox, which says so.
 async fn retry_delivery(
     session: PageSession,
     State(state): State<WebState>,
@@ -283,7 +283,7 @@ async fn retry_delivery(
     {
         return refused;
     }
-    match read_store(&session, "requeue", state.store.requeue(id, Utc::now())).await {
+    match read_store(&session, "requeue", state.retry_delivery(id)).await {
         Ok(true) => Redirect::to(&format!("/outbox?retried={id}")).into_response(),
         Ok(false) => error_page(
             &session,
