@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use crate::matcher::name_key;
+use crate::matcher::with_name_key;
 use crate::text::{fold_str, is_word_char};
 
 /// Set on the terms of names and kinds, so that the index can tell them from the content words
@@ -63,13 +63,14 @@ const MARKET_WORDS: &[&str] = &[
 pub fn terms(title: &str, folded_lead: &str) -> Vec<u64> {
     let folded = fold_str(title);
     let words = || folded.split(|c: char| !is_word_char(c));
-    let mut terms: Vec<u64> = words()
-        .filter_map(name_term)
-        .map(|t| t | HEADLINE_BIT)
-        .collect();
+    // The headline's names count twice, as headline names and as names of the story: looked
+    // up once.
+    let headline: Vec<u64> = words().filter_map(name_term).collect();
+    let mut terms: Vec<u64> = headline.iter().map(|t| t | HEADLINE_BIT).collect();
+    terms.extend(headline);
     terms.extend(
-        words()
-            .chain(folded_lead.split(|c: char| !is_word_char(c)))
+        folded_lead
+            .split(|c: char| !is_word_char(c))
             .filter_map(name_term),
     );
     let market = |word: &str| {
@@ -129,13 +130,28 @@ fn name_term(word: &str) -> Option<u64> {
     if !is_name(stem) {
         return None;
     }
-    let key = name_key(stem)?;
-    Some(super::fingerprint::fnv1a(key.as_bytes()) & !HEADLINE_BIT | ENTITY_BIT)
+    let key = with_name_key(stem, fnv1a_of_chars)?;
+    Some(key & !HEADLINE_BIT | ENTITY_BIT)
+}
+
+/// FNV-1a of the UTF-8 of `chars`: what `fnv1a` gives for the string they spell, without the
+/// string (the terms are stored, so the hash must not change).
+fn fnv1a_of_chars(chars: &[char]) -> u64 {
+    let mut utf8 = [0; 4];
+    chars.iter().fold(0xcbf2_9ce4_8422_2325, |h, c| {
+        c.encode_utf8(&mut utf8).bytes().fold(h, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    })
 }
 
 /// A word of at least four letters that is no frequent ordinary word (in any of its proclitic
 /// and suffix forms): a name, or a rare word that as much tells one story from another.
 fn is_name(stem: &str) -> bool {
+    // The shape first, the word lists only for a word that could be a name.
+    if stem.chars().count() < 4 || !stem.chars().all(|c| ('\u{0620}'..='\u{064A}').contains(&c)) {
+        return false;
+    }
     let common = common_stems();
     // A verb in the imperfect (يتعثر, تقفز) is ordinary when its stem without the person
     // prefix is: the list holds few of a verb's many forms.
@@ -143,10 +159,7 @@ fn is_name(stem: &str) -> bool {
         .iter()
         .find_map(|p| stem.strip_prefix(*p))
         .map(super::fingerprint::stem);
-    stem.chars().count() >= 4
-        && stem.chars().all(|c| ('\u{0620}'..='\u{064A}').contains(&c))
-        && !common.contains(stem)
-        && !verb_stem.is_some_and(|v| common.contains(v))
+    !common.contains(stem) && !verb_stem.is_some_and(|v| common.contains(v))
 }
 
 /// The stems (as [`super::fingerprint`] stems words) of four letters or more of 84,742 ordinary
@@ -166,6 +179,18 @@ mod tests {
 
     fn story(title: &str) -> Vec<u64> {
         terms(title, "")
+    }
+
+    proptest::proptest! {
+        /// A name's term is the hash of its key as it was when the key was built as a string:
+        /// terms are stored, and must not change.
+        #[test]
+        fn a_name_term_is_the_hash_of_its_key_string(word in "[\u{0621}-\u{064A}]{1,12}") {
+            let stem = crate::dedupe::fingerprint::stem(&word);
+            let expected = crate::matcher::name_key(stem)
+                .map(|key| crate::dedupe::fingerprint::fnv1a(key.as_bytes()));
+            proptest::prop_assert_eq!(with_name_key(stem, fnv1a_of_chars), expected);
+        }
     }
 
     #[test]
