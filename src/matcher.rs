@@ -24,7 +24,7 @@ use affixes::{Affixes, Variant};
 use search::{Occurrence, Search};
 
 pub use affixes::{Prefixes, Suffixes};
-pub use names::{COMMON_WORDS, Strict, name_key, strictness};
+pub use names::{COMMON_WORDS, Strict, name_key, strictness, with_name_key};
 
 /// Per-keyword options; `None` means the policy's default for that keyword.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

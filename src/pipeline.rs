@@ -129,8 +129,8 @@ async fn read_stories(runtime: &Wiring, poll: &Poll<'_>, turn: HostTurn) -> Read
         BodyHints::default(),
         (Some(turn), runtime.config.poll.cpu_deadline),
         move |parsed| {
-            let stories = parsed.stories(&feed_id, now);
-            (parsed.feed.ttl_minutes, parsed.bounded, stories)
+            let (ttl_minutes, bounded) = (parsed.feed.ttl_minutes, parsed.bounded.clone());
+            (ttl_minutes, bounded, parsed.into_stories(&feed_id, now))
         },
     )
     .await

@@ -8,6 +8,7 @@
 //! insert is a few dozen pushes and a lookup a few dozen short scans, and the database only
 //! appends each story's fingerprint to its row.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -49,6 +50,8 @@ pub struct ClusterIndex {
     postings: HashMap<u64, VecDeque<u32>, BuildHasherDefault<TermHasher>>,
     /// Stories evicted since the last sweep of stale postings.
     evicted: usize,
+    /// The counters a lookup uses, kept so that a lookup allocates nothing per posting.
+    scratch: RefCell<Scratch>,
 }
 
 impl Default for ClusterIndex {
@@ -65,6 +68,7 @@ impl ClusterIndex {
             first_slot: 0,
             postings: HashMap::default(),
             evicted: 0,
+            scratch: RefCell::default(),
         }
     }
 
@@ -149,24 +153,7 @@ impl ClusterIndex {
             return None;
         }
         let reach = i64::try_from(policy.reach().as_millis()).unwrap_or(i64::MAX);
-        // The slots of every posting in reach, sorted, so that equal slots are runs: cheaper
-        // than a map for the few thousand postings a story meets.
-        let mut slots: Vec<u32> = Vec::with_capacity(fingerprint.len() * 8);
-        for term in fingerprint {
-            let Some(list) = self.postings.get(term) else {
-                continue;
-            };
-            for &slot in list.iter().rev().take_while(|s| **s >= self.first_slot) {
-                let entry = &self.stories[(slot - self.first_slot) as usize];
-                if entry.at.abs_diff(at) <= reach.unsigned_abs() {
-                    slots.push(slot);
-                }
-            }
-        }
-        slots.sort_unstable();
-        let shared = slots
-            .chunk_by(|a, b| a == b)
-            .map(|run| (run[0] as i64, run.len()));
+        let shared = self.shared_terms(fingerprint, at, reach.unsigned_abs(), policy.min_shared);
         let candidates = policy.candidates(shared);
         let mut best: Option<(f64, i64, i64)> = None;
         for (slot, n) in candidates {
@@ -183,6 +170,58 @@ impl ClusterIndex {
         }
         best.map(|(_, cluster, _)| cluster)
     }
+}
+
+impl ClusterIndex {
+    /// The stories in `reach` (ms) of `at` that share at least `min_shared` of `fingerprint`'s
+    /// terms, by slot, with how many they share.
+    ///
+    /// Each posting adds one to its story's counter in a table of one counter per story held
+    /// (kept between lookups and cleared after each), so a lookup is one pass over the postings
+    /// with no sort and no allocation per posting. Whether a story is in reach is a property
+    /// of the story, not of the posting: it is checked once per story that shares enough, not
+    /// for each of its postings.
+    fn shared_terms(
+        &self,
+        fingerprint: &[u64],
+        at: i64,
+        reach: u64,
+        min_shared: usize,
+    ) -> Vec<(i64, usize)> {
+        let mut scratch = self.scratch.borrow_mut();
+        let Scratch { counts, touched } = &mut *scratch;
+        if counts.len() < self.stories.len() {
+            counts.resize(self.stories.len(), 0);
+        }
+        for list in fingerprint
+            .iter()
+            .filter_map(|term| self.postings.get(term))
+        {
+            for &slot in list.iter().rev().take_while(|s| **s >= self.first_slot) {
+                let held = (slot - self.first_slot) as usize;
+                if counts[held] == 0 {
+                    touched.push(held as u32);
+                }
+                counts[held] = counts[held].saturating_add(1);
+            }
+        }
+        let mut shared = Vec::new();
+        for held in touched.drain(..) {
+            let n = usize::from(std::mem::take(&mut counts[held as usize]));
+            if n >= min_shared && self.stories[held as usize].at.abs_diff(at) <= reach {
+                shared.push((i64::from(self.first_slot + held), n));
+            }
+        }
+        shared
+    }
+}
+
+/// The counters of one lookup ([`ClusterIndex::shared_terms`]): one per story held, all zero
+/// between lookups, and the stories whose counter was raised.
+#[derive(Debug, Default)]
+struct Scratch {
+    counts: Vec<u16>,
+    touched: Vec<u32>,
 }
 
 /// A sorted fingerprint's content words and its entity terms ([`super::entities`]), which sort
@@ -380,6 +419,59 @@ mod tests {
         );
         let second = crate::dedupe::fingerprint("بيان لداعش رقم 2", "نص الخبر 2");
         assert_eq!(index.best_match(&second, 0, &policy), None);
+    }
+
+    /// Every posting in reach gathered and counted, as the lookup did before it counted in
+    /// place: what `shared_terms` must agree with wherever a story shares `min_shared` terms.
+    fn shared_terms_gathering_every_list(
+        index: &ClusterIndex,
+        fingerprint: &[u64],
+        at: i64,
+        reach: u64,
+    ) -> Vec<(i64, usize)> {
+        let mut counts: std::collections::BTreeMap<i64, usize> = Default::default();
+        for list in fingerprint.iter().filter_map(|t| index.postings.get(t)) {
+            for &slot in list.iter().filter(|s| **s >= index.first_slot) {
+                let entry = &index.stories[(slot - index.first_slot) as usize];
+                if entry.at.abs_diff(at) <= reach {
+                    *counts.entry(i64::from(slot)).or_default() += 1;
+                }
+            }
+        }
+        counts.into_iter().collect()
+    }
+
+    proptest::proptest! {
+        /// Counting in the index's counters finds the same candidates as gathering and sorting
+        /// every posting, over indexes where common words fill their lists and old slots went
+        /// stale, lookup after lookup (the counters are cleared after each).
+        #[test]
+        fn candidates_counted_in_place_are_those_of_every_posting(
+            stories in proptest::collection::vec(
+                (proptest::collection::vec(0u64..400, 1..40), 0i64..10),
+                1..300,
+            ),
+            probe in proptest::collection::vec(0u64..400, 1..40),
+            capacity in 50usize..400,
+            min_shared in 0usize..9,
+        ) {
+            let policy = ClusterPolicy { min_shared, ..ClusterPolicy::default() };
+            let mut index = ClusterIndex::with_capacity(capacity);
+            for (id, (terms, hours)) in stories.iter().enumerate() {
+                // Words below 20 are common (in most stories), the rest rare.
+                let mut terms: Vec<u64> = terms.iter().map(|t| if t % 3 == 0 { t % 20 } else { *t }).collect();
+                terms.sort_unstable();
+                index.insert(id as i64, hours * HOUR, &terms, id as i64);
+            }
+            let mut probe = probe;
+            probe.sort_unstable();
+            let reach = policy.reach().as_millis() as u64;
+            for at in [4 * HOUR, 9 * HOUR] {
+                let counted = index.shared_terms(&probe, at, reach, min_shared);
+                let every = shared_terms_gathering_every_list(&index, &probe, at, reach);
+                proptest::prop_assert_eq!(policy.candidates(counted), policy.candidates(every));
+            }
+        }
     }
 
     #[test]

@@ -104,8 +104,20 @@ pub fn strictness(term: &str) -> Option<Strict> {
 /// classes of the folded `word`, vowels left out and a doubled letter once. `None` under three
 /// consonants, too few to tell one name from another.
 pub fn name_key(word: &str) -> Option<String> {
-    let shape = Shape::of(word);
-    (shape.consonants.len() >= MIN_CONSONANTS).then(|| shape.consonants.iter().collect())
+    with_name_key(word, |consonants| consonants.iter().collect())
+}
+
+/// What `with` makes of [`name_key`]'s consonant classes, read from a shape the thread keeps:
+/// a story's fingerprint asks for the key of every word of its headline and lead, and a key
+/// built as a `String` (and a shape allocated) per word was most of that cost.
+pub fn with_name_key<T>(word: &str, with: impl FnOnce(&[char]) -> T) -> Option<T> {
+    thread_local! {
+        static SHAPE: RefCell<Shape> = RefCell::default();
+    }
+    SHAPE.with_borrow_mut(|shape| {
+        shape.fill(word.chars());
+        (shape.consonants.len() >= MIN_CONSONANTS).then(|| with(&shape.consonants))
+    })
 }
 
 /// The options a strict name is compiled with as a plain keyword: its spelling, no suffix.

@@ -131,7 +131,15 @@ pub fn bounded_text(text: String, max: usize) -> String {
 /// controls and DEL, which are no text (tab and line breaks stay). Borrowed when clean.
 pub fn storable(text: &str) -> Cow<'_, str> {
     let refused = |c: char| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r');
-    if !text.contains(refused) {
+    // Looked for in bytes: an ASCII control is one byte in UTF-8 and never part of a longer
+    // character. A block of 64 bytes is folded without an early exit, which the compiler turns
+    // into vector instructions: many times faster than decoding characters.
+    let refused_byte = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f;
+    let any_refused = text
+        .as_bytes()
+        .chunks(64)
+        .any(|block| block.iter().fold(false, |seen, &b| seen | refused_byte(b)));
+    if !any_refused {
         return Cow::Borrowed(text);
     }
     Cow::Owned(text.chars().filter(|c| !refused(*c)).collect())
@@ -172,6 +180,21 @@ mod tests {
             assert_eq!(storable(input), want, "{name}");
         }
         assert!(matches!(storable("clean"), Cow::Borrowed(_)));
+    }
+
+    proptest::proptest! {
+        /// The byte scan finds what a scan of characters finds, on text mixing Arabic, Latin,
+        /// controls and the whitespace that stays.
+        #[test]
+        fn storable_finds_what_a_scan_of_characters_finds(
+            text in "[\\x00-\\x20\\x7f a-zخبر\\u{80}-\\u{9f}]{0,200}"
+        ) {
+            let refused = |c: char| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r');
+            let expected: String = text.chars().filter(|c| !refused(*c)).collect();
+            let cleaned = storable(&text);
+            proptest::prop_assert_eq!(matches!(cleaned, Cow::Borrowed(_)), !text.contains(refused));
+            proptest::prop_assert_eq!(cleaned, expected);
+        }
     }
 
     #[test]

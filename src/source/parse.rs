@@ -388,33 +388,44 @@ impl ParsedFeed {
     pub fn stories(&self, feed_id: &str, fetched: DateTime<Utc>) -> Vec<Story> {
         self.entries
             .iter()
-            .map(|e| {
-                // The given fields are within their bounds and clean already (`bound_feed`);
-                // their plain text may hold what decoding entities made (`&#0;`).
-                let summary_html = e.summary.clone().unwrap_or_default();
-                let content_html = e.content.clone().unwrap_or_default();
-                let title = bounded_text(e.plain_title(), MAX_TITLE);
-                let published = e.published.or(e.updated);
-                Story {
-                    feed: feed_id.to_owned(),
-                    // Keyed by `dedupe::assign_keys` once the poll's items are all known.
-                    key: String::new(),
-                    summary: bounded_text(html_to_text(&summary_html), MAX_TEXT),
-                    content: bounded_text(html_to_text(&content_html), MAX_TEXT),
-                    title,
-                    summary_html,
-                    content_html,
-                    url: e.link.clone(),
-                    guid: e.id.clone(),
-                    published,
-                    fetched,
-                }
-            })
+            .map(|e| e.clone().into_story(feed_id, fetched))
+            .collect()
+    }
+
+    /// [`ParsedFeed::stories`], taking the items' fields instead of copying them: a poll keeps
+    /// no parsed feed, and the copies of every item's HTML were a poll's largest.
+    pub fn into_stories(self, feed_id: &str, fetched: DateTime<Utc>) -> Vec<Story> {
+        self.entries
+            .into_iter()
+            .map(|e| e.into_story(feed_id, fetched))
             .collect()
     }
 }
 
 impl Entry {
+    /// This item as a story of feed `feed_id`, fetched at `fetched`.
+    fn into_story(self, feed_id: &str, fetched: DateTime<Utc>) -> Story {
+        // The given fields are within their bounds and clean already (`bound_feed`); their
+        // plain text may hold what decoding entities made (`&#0;`).
+        let title = bounded_text(self.plain_title(), MAX_TITLE);
+        let summary_html = self.summary.unwrap_or_default();
+        let content_html = self.content.unwrap_or_default();
+        Story {
+            feed: feed_id.to_owned(),
+            // Keyed by `dedupe::assign_keys` once the poll's items are all known.
+            key: String::new(),
+            summary: bounded_text(html_to_text(&summary_html), MAX_TEXT),
+            content: bounded_text(html_to_text(&content_html), MAX_TEXT),
+            title,
+            summary_html,
+            content_html,
+            url: self.link,
+            guid: self.id,
+            published: self.published.or(self.updated),
+            fetched,
+        }
+    }
+
     /// The title as plain text: HTML rendered, stray entities decoded, whitespace collapsed.
     /// An RSS title is text, but outlets put escaped markup in it (`&lt;b&gt;`): a title that
     /// holds a tag is rendered as HTML too.

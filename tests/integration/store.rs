@@ -390,6 +390,15 @@ async fn store_records_attempts_and_feed_health() {
             (None, None),
             "{name}"
         );
+        // A known feed is recorded by one statement, which keeps the URL the poll used (the
+        // config's, changed since the feed was first seen).
+        let moved = PollAttempt {
+            url: "https://moved.test/rss".into(),
+            ..attempt("304", None, later)
+        };
+        store.record_attempt(&moved).await.unwrap();
+        let h = &store.feed_health().await.unwrap()[0];
+        assert_eq!(h.url, "https://moved.test/rss", "{name}");
         store.close().await;
     }
 }

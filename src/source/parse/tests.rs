@@ -22,6 +22,12 @@ fn parses_items_into_stories_with_plain_text() {
     assert!(stories[0].summary_html.contains("<b>"));
     assert_eq!(stories[0].guid.as_deref(), Some("g-1"));
     assert_eq!(stories[0].url.as_deref(), Some("https://news.example/1"));
+    // A poll takes the items' fields instead of copying them: the same stories.
+    let fetched = stories[0].fetched;
+    assert_eq!(
+        feed.clone().into_stories("f", fetched),
+        feed.stories("f", fetched)
+    );
 }
 
 #[test]
