@@ -290,10 +290,19 @@ pub(crate) fn routes() -> Router<WebState> {
 }
 
 /// Where a login may send the browser: a path of the desk itself, never another site
-/// (`//host` and `/\host` are other sites to a browser).
+/// (`//host` and `/\host` are other sites to a browser). Only visible ASCII passes: a browser
+/// drops tabs and line breaks from a URL (`/<TAB>/host` is `//host` to it), a line break has
+/// no place in a `Location` header, and the desk's own links are percent-encoded.
 fn local_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -564,9 +573,35 @@ mod tests {
             ("other_site", Some("https://evil.example/"), "/"),
             ("scheme_relative", Some("//evil.example/"), "/"),
             ("backslash", Some("/\\evil.example/"), "/"),
+            ("tab_then_slash", Some("/\t/evil.example/"), "/"),
+            ("newline_then_slash", Some("/\n/evil.example/"), "/"),
+            ("header_injection", Some("/\r\nSet-Cookie: x=1"), "/"),
+            ("space", Some("/ /evil.example/"), "/"),
+            ("raw_arabic", Some("/\u{627}"), "/"),
+            (
+                "percent_encoded",
+                Some("/topics?q=%D8%A7"),
+                "/topics?q=%D8%A7",
+            ),
         ];
         for (name, next, want) in cases {
             assert_eq!(local_next(next), want, "{name}");
+        }
+    }
+
+    /// What a browser posts: `next` percent-encoded in the form body, decoded by the desk.
+    #[test]
+    fn a_login_never_sends_the_browser_off_the_desk_through_an_encoded_next() {
+        for encoded in [
+            "%2F%2Fevil.example",
+            "%2F%09%2Fevil.example",
+            "/%0A/evil.example",
+            "/%0D%0ALocation:%20//evil.example",
+            "%2F%5Cevil.example",
+        ] {
+            let form = form_fields(format!("next={encoded}").as_bytes());
+            let next = local_next(form.get("next").map(String::as_str));
+            assert_eq!(next, "/", "{encoded}");
         }
     }
 
