@@ -7,6 +7,22 @@
 use super::raw::RawConfig;
 use super::{Config, Problem, Topic};
 
+/// The most managed topics the state holds: each adds its keywords to the one automaton every
+/// story is matched with, and the desk's users are not its operators. A config holds more if
+/// its operator wants.
+pub const MAX_MANAGED_TOPICS: usize = 200;
+/// The most keywords of one managed topic, its `any`, `all` and `none` and their aliases
+/// together: a watch list of fifty words is a long one, and with [`MAX_MANAGED_TOPICS`] and
+/// [`MAX_KEYWORD_CHARS`] it bounds what the desk adds to the automaton at 10,000 keywords
+/// (rebuilt in 8.6 s by a debug build at these bounds, 2 cores; 60 s at five times them).
+pub const MAX_MANAGED_KEYWORDS: usize = 50;
+/// The longest keyword of a managed topic, in characters: a name or a phrase, not a text.
+pub const MAX_KEYWORD_CHARS: usize = 64;
+/// The longest id of a managed topic, in characters: it is a metric label and a log field.
+pub const MAX_TOPIC_ID_CHARS: usize = 64;
+/// How much of a keyword a refusal quotes.
+const QUOTED_CHARS: usize = 20;
+
 /// Checks a managed topic's `rule` against `config`: the keys and values of a `[[topic]]`
 /// table, channels that `config` declares, and an id that no config topic has (a config topic
 /// is changed in the config file only). Returns the built topic, or every problem as a line.
@@ -25,7 +41,47 @@ pub fn check_managed_topic(
             topic.id
         )]);
     }
-    Ok(topic)
+    let problems = beyond_limits(&topic);
+    if problems.is_empty() {
+        Ok(topic)
+    } else {
+        Err(problems)
+    }
+}
+
+/// What in `topic` goes past the bounds of a managed topic: its id's length, its number of
+/// keywords and each keyword's length.
+fn beyond_limits(topic: &Topic) -> Vec<String> {
+    let mut problems = Vec::new();
+    if topic.id.chars().count() > MAX_TOPIC_ID_CHARS {
+        problems.push(format!(
+            "topic.id: {} characters; a managed topic's id has at most {MAX_TOPIC_ID_CHARS}",
+            topic.id.chars().count()
+        ));
+    }
+    let lists = [
+        ("any", &topic.any),
+        ("all", &topic.all),
+        ("none", &topic.none),
+    ];
+    let keywords: usize = lists.iter().map(|(_, list)| list.len()).sum();
+    if keywords > MAX_MANAGED_KEYWORDS {
+        problems.push(format!(
+            "topic: {keywords} keywords in any, all and none (aliases included); a managed topic has at most {MAX_MANAGED_KEYWORDS}"
+        ));
+    }
+    for (key, list) in lists {
+        for keyword in list.iter() {
+            let chars = keyword.term.chars().count();
+            if chars > MAX_KEYWORD_CHARS {
+                let start: String = keyword.term.chars().take(QUOTED_CHARS).collect();
+                problems.push(format!(
+                    "topic.{key}: keyword \"{start}…\" has {chars} characters; a managed topic's keywords have at most {MAX_KEYWORD_CHARS}"
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// The rule as a TOML document holding one `[[topic]]` table.
@@ -129,6 +185,59 @@ kind = "stdout"
                 check_managed_topic(&rule, &config()).unwrap_err(),
                 expected,
                 "{name}"
+            );
+        }
+    }
+
+    /// One user of the desk must not make the automaton huge: a topic's keywords are bounded
+    /// in number (aliases count) and in length, and its id in length.
+    #[test]
+    fn a_managed_topic_is_bounded_in_keywords_and_their_length() {
+        let word = |n: usize| format!("كلمة{n}");
+        let at_most: Vec<String> = (0..MAX_MANAGED_KEYWORDS).map(word).collect();
+        let fits = json!({"id": "p", "any": at_most, "none": []});
+        assert!(
+            check_managed_topic(&fits, &config()).is_ok(),
+            "at the bounds"
+        );
+        let long_enough = "ب".repeat(MAX_KEYWORD_CHARS);
+        let fits = json!({"id": "x".repeat(MAX_TOPIC_ID_CHARS), "any": [long_enough]});
+        assert!(
+            check_managed_topic(&fits, &config()).is_ok(),
+            "at the bounds"
+        );
+        let aliases: Vec<String> = (0..MAX_MANAGED_KEYWORDS).map(word).collect();
+        let cases = [
+            (
+                "too_many_aliases",
+                json!({"id": "p", "any": [{"term": "مرفأ", "aliases": aliases}]}),
+                format!("topic: {} keywords", MAX_MANAGED_KEYWORDS + 1),
+            ),
+            (
+                "too_many_across_lists",
+                json!({"id": "p", "any": aliases[..30], "none": aliases[..21]}),
+                format!("topic: {} keywords", MAX_MANAGED_KEYWORDS + 1),
+            ),
+            (
+                "keyword_too_long",
+                json!({"id": "p", "any": ["مرفأ"], "all": ["ب".repeat(MAX_KEYWORD_CHARS + 1)]}),
+                format!(
+                    "topic.all: keyword \"{}…\" has {} characters",
+                    "ب".repeat(20),
+                    MAX_KEYWORD_CHARS + 1
+                ),
+            ),
+            (
+                "id_too_long",
+                json!({"id": "x".repeat(MAX_TOPIC_ID_CHARS + 1), "any": ["مرفأ"]}),
+                format!("topic.id: {} characters", MAX_TOPIC_ID_CHARS + 1),
+            ),
+        ];
+        for (name, rule, want) in cases {
+            let problems = check_managed_topic(&rule, &config()).expect_err(name);
+            assert!(
+                problems.iter().any(|p| p.starts_with(&want)),
+                "{name}: {problems:?}"
             );
         }
     }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::WebState;
 use super::api::{ApiError, only_parameters, parse_since, query_parameters};
 use crate::backtest::{MAX_ALERTS, Rule, backtest};
-use crate::config::{Config, Topic, check_managed_topic};
+use crate::config::{Config, MAX_MANAGED_TOPICS, Topic, check_managed_topic};
 use crate::matcher::{KeywordSpec, Prefixes, Suffixes, TopicSpec};
 
 /// How far back a backtest looks unless its body says `since`.
@@ -168,20 +168,21 @@ async fn create_topic(
 ) -> Result<Response, ApiError> {
     let rule = Value::Object(json_object(body)?);
     let config = state.config();
+    let managed = state.store.managed_topics().await?;
     if let Some(id) = rule.get("id").and_then(Value::as_str) {
-        let taken = config.topics.iter().any(|t| t.id == id)
-            || state
-                .store
-                .managed_topics()
-                .await?
-                .iter()
-                .any(|t| t.id == id);
+        let taken = config.topics.iter().any(|t| t.id == id) || managed.iter().any(|t| t.id == id);
         if taken {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 format!("a topic with id {id:?} exists; change it with PUT /api/v1/topics/{id}"),
             ));
         }
+    }
+    if managed.len() >= MAX_MANAGED_TOPICS {
+        return Ok(refused(vec![format!(
+            "the state holds {} managed topics, the most it takes ({MAX_MANAGED_TOPICS}); delete one first",
+            managed.len()
+        )]));
     }
     let topic = match check_managed_topic(&rule, &config) {
         Ok(topic) => topic,
