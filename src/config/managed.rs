@@ -22,6 +22,11 @@ pub const MAX_KEYWORD_CHARS: usize = 64;
 pub const MAX_TOPIC_ID_CHARS: usize = 64;
 /// How much of a keyword a refusal quotes.
 const QUOTED_CHARS: usize = 20;
+/// The most problems a refusal lists, and the longest line of one: a rule of thousands of bad
+/// keywords is refused in an answer of a few KiB, not one larger than the rule.
+pub const MAX_PROBLEMS_LISTED: usize = 20;
+/// See [`MAX_PROBLEMS_LISTED`].
+pub const MAX_PROBLEM_CHARS: usize = 300;
 
 /// Checks a managed topic's `rule` against `config`: the keys and values of a `[[topic]]`
 /// table, channels that `config` declares, and an id that no config topic has (a config topic
@@ -30,6 +35,27 @@ pub fn check_managed_topic(
     rule: &serde_json::Value,
     config: &Config,
 ) -> Result<Topic, Vec<String>> {
+    check_rule(rule, config).map_err(bounded)
+}
+
+/// At most [`MAX_PROBLEMS_LISTED`] problems, each cut at [`MAX_PROBLEM_CHARS`], and a last
+/// line saying how many more there were.
+fn bounded(mut problems: Vec<String>) -> Vec<String> {
+    let more = problems.len().saturating_sub(MAX_PROBLEMS_LISTED);
+    problems.truncate(MAX_PROBLEMS_LISTED);
+    for problem in &mut problems {
+        if let Some((cut, _)) = problem.char_indices().nth(MAX_PROBLEM_CHARS) {
+            problem.truncate(cut);
+            problem.push('…');
+        }
+    }
+    if more > 0 {
+        problems.push(format!("topic: {more} more problems"));
+    }
+    problems
+}
+
+fn check_rule(rule: &serde_json::Value, config: &Config) -> Result<Topic, Vec<String>> {
     let text = topic_document(rule)?;
     let raw: RawConfig =
         toml::from_str(&text).map_err(|e| vec![format!("topic: {}", e.message().trim_end())])?;
@@ -240,6 +266,30 @@ kind = "stdout"
                 "{name}: {problems:?}"
             );
         }
+    }
+
+    /// A refusal stays small whatever the rule: thousands of keywords that fold to nothing,
+    /// or one long one, used to come back as an answer larger than the rule.
+    #[test]
+    fn a_refusal_lists_a_bounded_number_of_short_problems() {
+        let empty: Vec<&str> = vec!["!"; 5_000];
+        let problems = check_managed_topic(&json!({"id": "p", "any": empty}), &config())
+            .expect_err("empty keywords");
+        assert_eq!(problems.len(), MAX_PROBLEMS_LISTED + 1, "{problems:?}");
+        assert!(problems[0].contains("is empty once folded"), "{problems:?}");
+        assert!(
+            problems[MAX_PROBLEMS_LISTED].ends_with("more problems"),
+            "{problems:?}"
+        );
+        let long = "!".repeat(60_000);
+        let problems = check_managed_topic(&json!({"id": "p", "any": ["مرفأ", long]}), &config())
+            .expect_err("an empty keyword");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].chars().count() <= MAX_PROBLEM_CHARS + 1,
+            "{}",
+            problems[0].len()
+        );
     }
 
     /// Messages that name the key and what is wrong, whatever the parser's wording.

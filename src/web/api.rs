@@ -99,10 +99,38 @@ pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+/// The longest query string the API reads: its parameters are a number, a topic id and a time.
+pub const MAX_QUERY_BYTES: usize = 2048;
+/// The most characters of a request that an error answer quotes: enough to recognise it, and
+/// an answer stays small whatever was sent.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
 /// The query string's parameters; a parameter given twice keeps its first value. Never
 /// fails: a malformed query is read as far as it goes, and each handler names what it lacks.
+/// (`auth::require_api_access` refuses a query longer than [`MAX_QUERY_BYTES`] before.)
 pub(crate) fn query_parameters(query: Option<String>) -> HashMap<String, String> {
     super::auth::form_fields(query.unwrap_or_default().as_bytes())
+}
+
+/// Refuses a query string longer than [`MAX_QUERY_BYTES`], saying how long it was.
+pub(crate) fn query_within_bounds(query: Option<&str>) -> Result<(), ApiError> {
+    let bytes = query.map_or(0, str::len);
+    if bytes > MAX_QUERY_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "the query string has {bytes} bytes; the API reads at most {MAX_QUERY_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
+/// `text` quoted for an error answer, cut after [`MAX_QUOTED_CHARS`] characters.
+pub(crate) fn quoted(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+    if chars.next().is_some() {
+        head.push('…');
+    }
+    format!("{head:?}")
 }
 
 /// Refuses query parameters other than `known`: a misspelt filter must not silently return
@@ -114,7 +142,8 @@ pub(crate) fn only_parameters(
     match query.keys().find(|k| !known.contains(&k.as_str())) {
         None => Ok(()),
         Some(unknown) => Err(ApiError::bad_request(format!(
-            "unknown query parameter {unknown:?}; this endpoint takes {}",
+            "unknown query parameter {}; this endpoint takes {}",
+            quoted(unknown),
             if known.is_empty() {
                 "none".to_owned()
             } else {
@@ -127,7 +156,7 @@ pub(crate) fn only_parameters(
 /// A numeric path id, or 404 naming what was not found.
 pub(crate) fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
-        .map_err(|_| ApiError::not_found(format!("no {what} {raw:?}: ids are numbers")))
+        .map_err(|_| ApiError::not_found(format!("no {what} {}: ids are numbers", quoted(raw))))
 }
 
 /// A `since` parameter: an RFC 3339 time, or a whole number of seconds, minutes, hours, days or
@@ -142,7 +171,8 @@ pub(crate) fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| {
             format!(
-                "since: {text:?} is neither an RFC 3339 time like \"2026-12-01T00:00:00Z\" nor a duration like \"7d\" (s, m, h, d or w)"
+                "since: {} is neither an RFC 3339 time like \"2026-12-01T00:00:00Z\" nor a duration like \"7d\" (s, m, h, d or w)",
+                quoted(text)
             )
         })
 }
@@ -182,7 +212,8 @@ async fn alerts(
             .filter(|n| (1..=MAX_ALERTS_LISTED).contains(n))
             .ok_or_else(|| {
                 ApiError::bad_request(format!(
-                    "limit: {text:?} must be a number from 1 to {MAX_ALERTS_LISTED}"
+                    "limit: {} must be a number from 1 to {MAX_ALERTS_LISTED}",
+                    quoted(text)
                 ))
             })?,
     };
@@ -333,6 +364,39 @@ mod tests {
             let error = parse_since(wrong, now).expect_err(wrong);
             assert!(error.starts_with(&format!("since: {wrong:?}")), "{error}");
         }
+    }
+
+    /// An error answer quotes what it refuses, cut short: a long parameter used to come back
+    /// whole.
+    #[test]
+    fn error_answers_quote_at_most_a_few_dozen_characters_of_the_request() {
+        let long = "x".repeat(MAX_QUERY_BYTES - 2);
+        let cases = [
+            ("unknown_parameter", {
+                let query = query_parameters(Some(format!("{long}=1")));
+                only_parameters(&query, &["limit"])
+                    .expect_err("unknown")
+                    .message
+            }),
+            (
+                "path_id",
+                path_id(&long, "story").expect_err("not a number").message,
+            ),
+            (
+                "since",
+                parse_since(&long, Utc::now()).expect_err("not a time"),
+            ),
+        ];
+        for (name, message) in cases {
+            assert!(message.len() < 300, "{name}: {} bytes", message.len());
+            let head = format!("\"{}…\"", "x".repeat(MAX_QUOTED_CHARS));
+            assert!(message.contains(&head), "{name}: {message}");
+        }
+        let too_long = query_within_bounds(Some(&format!("limit={long}"))).expect_err("too long");
+        assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+        assert!(too_long.message.len() < 300, "{}", too_long.message);
+        assert!(query_within_bounds(Some(&"x".repeat(MAX_QUERY_BYTES))).is_ok());
+        assert!(query_within_bounds(None).is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::WebState;
-use super::api::{ApiError, only_parameters, parse_since, query_parameters};
+use super::api::{ApiError, only_parameters, parse_since, query_parameters, quoted};
 use crate::backtest::{MAX_ALERTS, Rule, backtest};
 use crate::config::{Config, MAX_MANAGED_TOPICS, Topic, check_managed_topic};
 use crate::matcher::{KeywordSpec, Prefixes, Suffixes, TopicSpec};
@@ -236,7 +236,8 @@ async fn replace_topic(
         Some(Value::String(given)) if *given == id => {}
         Some(given) => {
             return Ok(refused(vec![format!(
-                "topic.id: {given} is not the topic of the path ({id:?}); an id cannot change"
+                "topic.id: {} is not the topic of the path ({id:?}); an id cannot change",
+                quoted(&given.to_string())
             )]));
         }
     }
@@ -264,7 +265,7 @@ async fn existing_managed(state: &WebState, config: &Config, id: &str) -> Result
         .iter()
         .any(|t| t.id == id)
     {
-        return Err(ApiError::not_found(format!("no topic {id:?}")));
+        return Err(ApiError::not_found(format!("no topic {}", quoted(id))));
     }
     Ok(())
 }
@@ -278,7 +279,7 @@ async fn delete_topic(
         return Err(config_topic_refusal(&id));
     }
     if !state.store.delete_managed_topic(&id).await? {
-        return Err(ApiError::not_found(format!("no topic {id:?}")));
+        return Err(ApiError::not_found(format!("no topic {}", quoted(&id))));
     }
     tracing::info!(topic = %id, "desk: a topic deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -295,7 +296,10 @@ async fn run_backtest(
     let since = match draft.remove("since") {
         None => parse_since(DEFAULT_BACKTEST_SINCE, Utc::now()),
         Some(Value::String(text)) => parse_since(&text, Utc::now()),
-        Some(other) => Err(format!("since: {other} is not a string")),
+        Some(other) => Err(format!(
+            "since: {} is not a string",
+            quoted(&other.to_string())
+        )),
     }
     .map_err(ApiError::bad_request)?;
     let retained = chrono::Duration::from_std(config.daemon.retention)
@@ -336,7 +340,8 @@ fn backtest_limit(value: Option<Value>) -> Result<usize, ApiError> {
         .filter(|n| (1..=MAX_ALERTS).contains(n))
         .ok_or_else(|| {
             ApiError::bad_request(format!(
-                "limit: {value} must be a number from 1 to {MAX_ALERTS}"
+                "limit: {} must be a number from 1 to {MAX_ALERTS}",
+                quoted(&value.to_string())
             ))
         })
 }

@@ -168,13 +168,16 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Lets an API request through with the token, or with a session cookie (and, for a change,
-/// the session's CSRF token in `X-CSRF-Token`); answers 401 or 403 otherwise.
+/// the session's CSRF token in `X-CSRF-Token`); answers 401 or 403 otherwise, and 400 to a
+/// query string past `api::MAX_QUERY_BYTES`.
 pub(crate) async fn require_api_access(
     State(state): State<WebState>,
     request: Request,
     next: Next,
 ) -> Response {
-    match api_access(&state.auth, request.headers(), request.method()) {
+    let access = api_access(&state.auth, request.headers(), request.method())
+        .and_then(|()| super::api::query_within_bounds(request.uri().query()));
+    match access {
         Ok(()) => next.run(request).await,
         Err(refusal) if refusal.status == StatusCode::UNAUTHORIZED => {
             let mut response = refusal.into_response();
