@@ -115,3 +115,67 @@ async fn error_answers_stay_small_whatever_the_request_carried() {
     }
     desk.stop().await;
 }
+
+/// How long the desk works on one request before it answers 503 (`web::ANSWER_WITHIN`).
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A PostgreSQL state whose `managed_topics` table another client holds locked: a request that
+/// reads it used to wait for ever; it gets a 503 in time, and the desk answers again once the
+/// lock is gone.
+#[tokio::test]
+async fn a_store_that_does_not_answer_gets_a_503_in_time_not_a_request_hung_for_ever() {
+    use sqlx::Connection;
+    let Some(db) = crate::pg::TestDatabase::create("desk_store_hangs").await else {
+        return;
+    };
+    let mut env = Env::start().await;
+    let base = configure_desk(&mut env, "");
+    let text = std::fs::read_to_string(env.config_path()).expect("the config");
+    let text = text.replace(
+        "state = \"state/rasad.db\"",
+        &format!("state = {:?}", db.url),
+    );
+    std::fs::write(env.config_path(), text).expect("the config written");
+    let desk = Desk::start(env, base).await;
+    let (status, _) = desk.get("/api/v1/topics").await;
+    assert_eq!(status, 200, "the desk reads its topics");
+
+    let mut other = db.connect().await;
+    let mut lock = other.begin().await.expect("a transaction");
+    sqlx::query("LOCK TABLE managed_topics IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("the table locked");
+    let patient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(ANSWER_WITHIN * 2)
+        .build()
+        .expect("an HTTP client");
+    let started = std::time::Instant::now();
+    let answer = patient
+        .get(format!("{}/api/v1/topics", desk.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("the desk answers before the client gives up");
+    let waited = started.elapsed();
+    assert_eq!(answer.status(), 503);
+    assert!(
+        waited < ANSWER_WITHIN + std::time::Duration::from_secs(10),
+        "{waited:?}"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&answer.text().await.expect("a body")).expect("JSON");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("in time")),
+        "{body}"
+    );
+
+    lock.rollback().await.expect("the lock released");
+    let (status, _) = desk.get("/api/v1/topics").await;
+    assert_eq!(status, 200, "the desk answers again");
+    desk.stop().await;
+    drop(db);
+}
