@@ -37,20 +37,31 @@ pub(crate) fn endpoints() -> Vec<(Method, &'static str, MethodRouter<WebState>)>
     table
 }
 
-/// The API's routes (access is checked by `auth::require_api_access`, layered in `web`), and
-/// a JSON 404 for any other path under `/api/v1`, behind the same check: without the token a
-/// caller learns nothing of which paths exist.
+/// The API's routes (access is checked by `auth::require_api_access`, layered in `web`), a
+/// JSON 405 for a method a path does not take, and a JSON 404 for any other path under
+/// `/api/v1` (`/api/v1` and `/api/v1/` too), behind the same check: without the token a caller
+/// learns nothing of which paths exist.
 pub(crate) fn routes() -> Router<WebState> {
     endpoints()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| {
             router.route(path, handler)
         })
+        .method_not_allowed_fallback(method_not_allowed)
+        .route("/api/v1", any(unknown_endpoint))
+        .route("/api/v1/", any(unknown_endpoint))
         .route("/api/v1/{*rest}", any(unknown_endpoint))
 }
 
 async fn unknown_endpoint() -> ApiError {
     ApiError::not_found("no such endpoint; GET /api/v1/openapi.json lists them")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this path does not take this method; GET /api/v1/openapi.json lists them",
+    )
 }
 
 /// A refusal or failure of the API, answered as `{"error": message}`.

@@ -1,6 +1,7 @@
-//! The desk's bounds as an attacker or a careless user meets them, against `rasad run`: how many
-//! managed topics one can save, how much of a request an error answer quotes, and where a
-//! login may send the browser.
+//! The desk's bounds and edges as an attacker or a careless user meets them, against `rasad
+//! run`: how many managed topics one can save, how much of a request an error answer quotes,
+//! how long a request may wait for the store, and what the API's own root and a wrong method
+//! answer.
 
 use crate::support::Env;
 use crate::web_api::{Desk, TOKEN, configure_desk};
@@ -178,4 +179,31 @@ async fn a_store_that_does_not_answer_gets_a_503_in_time_not_a_request_hung_for_
     assert_eq!(status, 200, "the desk answers again");
     desk.stop().await;
     drop(db);
+}
+
+/// `/api/v1` and `/api/v1/` used to answer a bare 404 before the token was asked for, and a
+/// wrong method an empty 405: every path under the API asks for the token first and answers
+/// JSON.
+#[tokio::test]
+async fn the_api_root_and_a_wrong_method_ask_for_the_token_and_answer_json() {
+    let desk = fresh_desk().await;
+    for path in ["/api/v1", "/api/v1/"] {
+        let anonymous = desk
+            .client
+            .get(format!("{}{path}", desk.base))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(anonymous.status(), 401, "{path}");
+        let (status, body) = desk.get(path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+    for method in ["PATCH", "OPTIONS", "TRACE"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let (status, body) = desk.call(method.clone(), "/api/v1/topics", None).await;
+        assert_eq!(status, 405, "{method}: {body}");
+        assert!(body["error"].is_string(), "{method}: {body}");
+    }
+    desk.stop().await;
 }
