@@ -207,3 +207,82 @@ async fn the_api_root_and_a_wrong_method_ask_for_the_token_and_answer_json() {
     }
     desk.stop().await;
 }
+
+/// Every level of the daemon's log, `trace` included, after a login and API calls with the
+/// token and with the session: neither the token, nor the session id, nor the login form's
+/// CSRF token is in it.
+#[tokio::test]
+async fn no_secret_of_the_desk_reaches_a_trace_log() {
+    let mut env = Env::start().await;
+    let base = configure_desk(&mut env, "");
+    env.log_level = "trace";
+    let desk = Desk::start(env, base).await;
+    let url = |path: &str| format!("{}{path}", desk.base);
+    let form = desk
+        .client
+        .get(url("/login"))
+        .send()
+        .await
+        .expect("the form");
+    let pairing = cookie_of(&form, "rasad_login").expect("the form's cookie");
+    let page = form.text().await.expect("a page");
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a csrf field") + marker.len();
+    let csrf = page[start..start + page[start..].find('"').expect("quoted")].to_owned();
+    let login = desk
+        .client
+        .post(url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("rasad_login={pairing}"))
+        .body(format!("token={TOKEN}&csrf={csrf}"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(login.status(), 303);
+    let session = cookie_of(&login, "rasad_session").expect("a session");
+    let read = desk
+        .client
+        .get(url("/api/v1/topics"))
+        .header("cookie", format!("rasad_session={session}"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(read.status(), 200);
+    let rule = serde_json::json!({"id": "ports", "any": ["مرفأ"]});
+    let (status, body) = desk
+        .call(reqwest::Method::POST, "/api/v1/topics", Some(rule))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let wrong = desk
+        .client
+        .get(url("/api/v1/topics"))
+        .bearer_auth("wrong-token-0123456789abcdef")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(wrong.status(), 401);
+    let log = desk.env.log();
+    desk.stop().await;
+    assert!(log.contains("TRACE"), "the log is at trace level:\n{log}");
+    for (name, secret) in [
+        ("token", TOKEN),
+        ("wrong token", "wrong-token-0123456789abcdef"),
+        ("session id", session.as_str()),
+        ("login csrf", csrf.as_str()),
+    ] {
+        assert!(!log.contains(secret), "the {name} reached the log");
+    }
+}
+
+/// The value of the cookie `name` that `response` sets.
+fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (key, value) = v.split(';').next()?.split_once('=')?;
+            (key == name).then(|| value.to_owned())
+        })
+}
