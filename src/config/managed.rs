@@ -20,6 +20,9 @@ pub const MAX_MANAGED_KEYWORDS: usize = 50;
 pub const MAX_KEYWORD_CHARS: usize = 64;
 /// The longest id of a managed topic, in characters: it is a metric label and a log field.
 pub const MAX_TOPIC_ID_CHARS: usize = 64;
+/// The longest name of a managed topic, in characters: it heads every alert of the topic, in
+/// an email's subject and a chat message's first line.
+pub const MAX_TOPIC_NAME_CHARS: usize = 200;
 /// How much of a keyword a refusal quotes.
 const QUOTED_CHARS: usize = 20;
 /// The most problems a refusal lists, and the longest line of one: a rule of thousands of bad
@@ -75,14 +78,26 @@ fn check_rule(rule: &serde_json::Value, config: &Config) -> Result<Topic, Vec<St
     }
 }
 
-/// What in `topic` goes past the bounds of a managed topic: its id's length, its number of
-/// keywords and each keyword's length.
+/// What in `topic` goes past the bounds of a managed topic: its id's and name's length, a
+/// channel notified twice, its number of keywords and each keyword's length.
 fn beyond_limits(topic: &Topic) -> Vec<String> {
     let mut problems = Vec::new();
     if topic.id.chars().count() > MAX_TOPIC_ID_CHARS {
         problems.push(format!(
             "topic.id: {} characters; a managed topic's id has at most {MAX_TOPIC_ID_CHARS}",
             topic.id.chars().count()
+        ));
+    }
+    if topic.name.chars().count() > MAX_TOPIC_NAME_CHARS {
+        problems.push(format!(
+            "topic.name: {} characters; a managed topic's name has at most {MAX_TOPIC_NAME_CHARS}",
+            topic.name.chars().count()
+        ));
+    }
+    let mut notified = std::collections::HashSet::new();
+    if let Some(twice) = topic.notify.iter().find(|c| !notified.insert(c.as_str())) {
+        problems.push(format!(
+            "topic.notify: names channel {twice:?} more than once; a managed topic notifies each channel once"
         ));
     }
     let lists = [
@@ -252,6 +267,16 @@ kind = "stdout"
                     "ب".repeat(20),
                     MAX_KEYWORD_CHARS + 1
                 ),
+            ),
+            (
+                "name_too_long",
+                json!({"id": "p", "name": "م".repeat(MAX_TOPIC_NAME_CHARS + 1), "any": ["مرفأ"]}),
+                format!("topic.name: {} characters", MAX_TOPIC_NAME_CHARS + 1),
+            ),
+            (
+                "a_channel_many_times",
+                json!({"id": "p", "any": ["مرفأ"], "notify": vec!["out"; 5_000]}),
+                "topic.notify: names channel \"out\" more than once".to_owned(),
             ),
             (
                 "id_too_long",
