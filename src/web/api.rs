@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
@@ -164,6 +165,23 @@ pub(crate) fn only_parameters(
     }
 }
 
+/// The `{id}` of a path, percent-decoded. An id that is not UTF-8 once decoded names nothing:
+/// 404 as JSON, where axum's own answer is a 400 in plain text.
+pub(crate) struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(text)) => Ok(PathText(text)),
+            Err(_) => Err(ApiError::not_found(
+                "no such id: the path is not UTF-8 once percent-decoded",
+            )),
+        }
+    }
+}
+
 /// A numeric path id, or 404 naming what was not found.
 pub(crate) fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
@@ -244,7 +262,7 @@ async fn alerts(
 /// `GET /api/v1/stories/{id}`: a story and every story of its cluster.
 async fn story(
     State(state): State<WebState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "story")?;
     match state.store.story_view(id).await? {
@@ -288,7 +306,7 @@ async fn outbox(
 /// `POST /api/v1/outbox/{id}/retry`: a dead or waiting delivery due again now.
 async fn retry(
     State(state): State<WebState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "delivery")?;
     if !state.retry_delivery(id).await? {

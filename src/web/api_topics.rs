@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::WebState;
-use super::api::{ApiError, only_parameters, parse_since, query_parameters, quoted};
+use super::api::{ApiError, PathText, only_parameters, parse_since, query_parameters, quoted};
 use crate::backtest::{MAX_ALERTS, Rule, backtest};
 use crate::config::{Config, MAX_MANAGED_TOPICS, Topic, check_managed_topic};
 use crate::matcher::{KeywordSpec, Prefixes, Suffixes, TopicSpec};
@@ -223,7 +223,7 @@ async fn saved_item(state: &WebState, id: &str) -> Result<TopicItem, ApiError> {
 /// such topic, 422 when the rule is bad or names another id.
 async fn replace_topic(
     State(state): State<WebState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut rule = json_object(body)?;
@@ -273,7 +273,7 @@ async fn existing_managed(state: &WebState, config: &Config, id: &str) -> Result
 /// `DELETE /api/v1/topics/{id}`: a managed topic removed (204); 403 for a config topic.
 async fn delete_topic(
     State(state): State<WebState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Response, ApiError> {
     if state.config().topics.iter().any(|t| t.id == id) {
         return Err(config_topic_refusal(&id));

@@ -286,3 +286,23 @@ fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
             (key == name).then(|| value.to_owned())
         })
 }
+
+/// A path id that is not UTF-8 once percent-decoded (`%ff`) used to get axum's plain-text 400;
+/// it names nothing, and the answer is a JSON 404 like any other unknown id.
+#[tokio::test]
+async fn a_path_id_that_is_not_utf8_is_a_json_404() {
+    let desk = fresh_desk().await;
+    let cases = [
+        (reqwest::Method::GET, "/api/v1/stories/%ff"),
+        (reqwest::Method::POST, "/api/v1/outbox/%ff/retry"),
+        (reqwest::Method::DELETE, "/api/v1/topics/%ff"),
+        (reqwest::Method::PUT, "/api/v1/topics/%ff%fe"),
+    ];
+    for (method, path) in cases {
+        let body = (method == reqwest::Method::PUT).then(|| serde_json::json!({"any": ["مرفأ"]}));
+        let (status, answer) = desk.call(method.clone(), path, body).await;
+        assert_eq!(status, 404, "{method} {path}: {answer}");
+        assert!(answer["error"].is_string(), "{method} {path}: {answer}");
+    }
+    desk.stop().await;
+}
