@@ -366,6 +366,11 @@ async fn log_in(state: State<WebState>, headers: HeaderMap, body: Bytes) -> Resp
             Some("wrong token"),
         );
     }
+    // A new id at every login, and the browser's old one ended: a session id that leaked
+    // before the login is worth nothing after it.
+    if let Some(old) = request_cookie(&headers, SESSION_COOKIE) {
+        state.auth.end_session(old);
+    }
     let (id, _) = state.auth.start_session();
     let cleared = cookie(LOGIN_COOKIE, "", "/login", 0, state.auth.secure_cookie);
     let mut response = Redirect::to(&next).into_response();

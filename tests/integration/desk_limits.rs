@@ -218,28 +218,7 @@ async fn no_secret_of_the_desk_reaches_a_trace_log() {
     env.log_level = "trace";
     let desk = Desk::start(env, base).await;
     let url = |path: &str| format!("{}{path}", desk.base);
-    let form = desk
-        .client
-        .get(url("/login"))
-        .send()
-        .await
-        .expect("the form");
-    let pairing = cookie_of(&form, "rasad_login").expect("the form's cookie");
-    let page = form.text().await.expect("a page");
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("a csrf field") + marker.len();
-    let csrf = page[start..start + page[start..].find('"').expect("quoted")].to_owned();
-    let login = desk
-        .client
-        .post(url("/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", format!("rasad_login={pairing}"))
-        .body(format!("token={TOKEN}&csrf={csrf}"))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(login.status(), 303);
-    let session = cookie_of(&login, "rasad_session").expect("a session");
+    let (session, csrf) = log_in(&desk, "").await;
     let read = desk
         .client
         .get(url("/api/v1/topics"))
@@ -304,5 +283,54 @@ async fn a_path_id_that_is_not_utf8_is_a_json_404() {
         assert_eq!(status, 404, "{method} {path}: {answer}");
         assert!(answer["error"].is_string(), "{method} {path}: {answer}");
     }
+    desk.stop().await;
+}
+
+/// Logs in through the form (with `cookies` sent as well): the new session id and the login
+/// form's CSRF token.
+async fn log_in(desk: &Desk, cookies: &str) -> (String, String) {
+    let form = desk
+        .client
+        .get(format!("{}/login", desk.base))
+        .send()
+        .await
+        .expect("the form");
+    let pairing = cookie_of(&form, "rasad_login").expect("the form's cookie");
+    let page = form.text().await.expect("a page");
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a csrf field") + marker.len();
+    let csrf = page[start..start + page[start..].find('"').expect("quoted")].to_owned();
+    let login = desk
+        .client
+        .post(format!("{}/login", desk.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("rasad_login={pairing}; {cookies}"))
+        .body(format!("token={TOKEN}&csrf={csrf}"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(login.status(), 303);
+    let session = cookie_of(&login, "rasad_session").expect("a session");
+    (session, csrf)
+}
+
+/// A login gives a new session id and ends the one the browser had: an id that leaked before
+/// the login used to stay good until it expired.
+#[tokio::test]
+async fn a_login_ends_the_session_the_browser_had() {
+    let desk = fresh_desk().await;
+    let reads = |session: String| {
+        let request = desk
+            .client
+            .get(format!("{}/api/v1/topics", desk.base))
+            .header("cookie", format!("rasad_session={session}"));
+        async move { request.send().await.expect("an answer").status().as_u16() }
+    };
+    let (first, _) = log_in(&desk, "").await;
+    assert_eq!(reads(first.clone()).await, 200);
+    let (second, _) = log_in(&desk, &format!("rasad_session={first}")).await;
+    assert_ne!(second, first, "a new id");
+    assert_eq!(reads(second).await, 200);
+    assert_eq!(reads(first).await, 401, "the old session ended");
     desk.stop().await;
 }
