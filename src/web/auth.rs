@@ -30,6 +30,9 @@ const LOGIN_FORM_LIFETIME: Duration = Duration::from_secs(3600);
 /// The most sessions kept: logins beyond it push out the one closest to expiry, so that a
 /// flood of logins (each needs the token) cannot grow memory.
 pub const MAX_SESSIONS: usize = 1_000;
+/// The longest `next=` a login goes back to: a page of the desk with its query, not a place
+/// to reflect a large input from (a longer one goes to `/`).
+pub const MAX_NEXT_BYTES: usize = 2048;
 /// The header a session's POST, PUT and DELETE to the API carry, with the page's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -299,7 +302,8 @@ pub(crate) fn routes() -> Router<WebState> {
 fn local_next(next: Option<&str>) -> String {
     match next {
         Some(n)
-            if n.starts_with('/')
+            if n.len() <= MAX_NEXT_BYTES
+                && n.starts_with('/')
                 && !n.starts_with("//")
                 && !n.contains('\\')
                 && n.bytes().all(|b| b.is_ascii_graphic()) =>
@@ -575,6 +579,8 @@ mod tests {
 
     #[test]
     fn a_login_sends_the_browser_only_to_a_path_of_the_desk() {
+        let at_the_bound = format!("/{}", "x".repeat(MAX_NEXT_BYTES - 1));
+        let too_long = format!("{at_the_bound}x");
         let cases = [
             ("path", Some("/topics?x=1"), "/topics?x=1"),
             ("none", None, "/"),
@@ -590,6 +596,12 @@ mod tests {
                 "percent_encoded",
                 Some("/topics?q=%D8%A7"),
                 "/topics?q=%D8%A7",
+            ),
+            ("too_long", Some(too_long.as_str()), "/"),
+            (
+                "at_the_bound",
+                Some(at_the_bound.as_str()),
+                at_the_bound.as_str(),
             ),
         ];
         for (name, next, want) in cases {
