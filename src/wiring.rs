@@ -93,10 +93,22 @@ impl Wiring {
 
 /// The managed topics among `stored` that check against `config`, in their order. One that does
 /// not (a reload removed a channel it notifies, or a config topic took its id) is skipped with
-/// a warning naming it and saying why; the others apply.
+/// a warning naming it and saying why; the others apply. At most
+/// [`MAX_MANAGED_TOPICS`](crate::config::MAX_MANAGED_TOPICS) apply, the first by id: instances
+/// saving at once can store a few more, and the automaton stays bounded.
 pub fn checked_managed(stored: &[ManagedTopic], config: &Config) -> Vec<Topic> {
+    let max = crate::config::MAX_MANAGED_TOPICS;
+    if stored.len() > max {
+        let skipped = stored[max..]
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect::<Vec<_>>();
+        let skipped = skipped.join(", ");
+        tracing::warn!(%skipped, "managed topics skipped: more are stored than {max}");
+    }
     stored
         .iter()
+        .take(max)
         .filter_map(
             |topic| match crate::config::check_managed_topic(&topic.rule, config) {
                 Ok(checked) if checked.id == topic.id => Some(checked),

@@ -18,7 +18,10 @@ use crate::matcher::KeywordSpec;
 use crate::model::Field;
 
 pub use check::{DEFAULT_SESSION, MAX_SESSION, MIN_TOKEN_CHARS, check};
-pub use managed::check_managed_topic;
+pub use managed::{
+    MAX_KEYWORD_CHARS, MAX_MANAGED_KEYWORDS, MAX_MANAGED_TOPICS, MAX_PROBLEM_CHARS,
+    MAX_PROBLEMS_LISTED, MAX_TOPIC_ID_CHARS, MAX_TOPIC_NAME_CHARS, check_managed_topic,
+};
 
 /// A checked configuration.
 #[derive(Debug, Clone)]

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
@@ -37,20 +38,31 @@ pub(crate) fn endpoints() -> Vec<(Method, &'static str, MethodRouter<WebState>)>
     table
 }
 
-/// The API's routes (access is checked by `auth::require_api_access`, layered in `web`), and
-/// a JSON 404 for any other path under `/api/v1`, behind the same check: without the token a
-/// caller learns nothing of which paths exist.
+/// The API's routes (access is checked by `auth::require_api_access`, layered in `web`), a
+/// JSON 405 for a method a path does not take, and a JSON 404 for any other path under
+/// `/api/v1` (`/api/v1` and `/api/v1/` too), behind the same check: without the token a caller
+/// learns nothing of which paths exist.
 pub(crate) fn routes() -> Router<WebState> {
     endpoints()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| {
             router.route(path, handler)
         })
+        .method_not_allowed_fallback(method_not_allowed)
+        .route("/api/v1", any(unknown_endpoint))
+        .route("/api/v1/", any(unknown_endpoint))
         .route("/api/v1/{*rest}", any(unknown_endpoint))
 }
 
 async fn unknown_endpoint() -> ApiError {
     ApiError::not_found("no such endpoint; GET /api/v1/openapi.json lists them")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this path does not take this method; GET /api/v1/openapi.json lists them",
+    )
 }
 
 /// A refusal or failure of the API, answered as `{"error": message}`.
@@ -99,10 +111,38 @@ pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+/// The longest query string the API reads: its parameters are a number, a topic id and a time.
+pub const MAX_QUERY_BYTES: usize = 2048;
+/// The most characters of a request that an error answer quotes: enough to recognise it, and
+/// an answer stays small whatever was sent.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
 /// The query string's parameters; a parameter given twice keeps its first value. Never
 /// fails: a malformed query is read as far as it goes, and each handler names what it lacks.
+/// (`auth::require_api_access` refuses a query longer than [`MAX_QUERY_BYTES`] before.)
 pub(crate) fn query_parameters(query: Option<String>) -> HashMap<String, String> {
     super::auth::form_fields(query.unwrap_or_default().as_bytes())
+}
+
+/// Refuses a query string longer than [`MAX_QUERY_BYTES`], saying how long it was.
+pub(crate) fn query_within_bounds(query: Option<&str>) -> Result<(), ApiError> {
+    let bytes = query.map_or(0, str::len);
+    if bytes > MAX_QUERY_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "the query string has {bytes} bytes; the API reads at most {MAX_QUERY_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
+/// `text` quoted for an error answer, cut after [`MAX_QUOTED_CHARS`] characters.
+pub(crate) fn quoted(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+    if chars.next().is_some() {
+        head.push('…');
+    }
+    format!("{head:?}")
 }
 
 /// Refuses query parameters other than `known`: a misspelt filter must not silently return
@@ -114,7 +154,8 @@ pub(crate) fn only_parameters(
     match query.keys().find(|k| !known.contains(&k.as_str())) {
         None => Ok(()),
         Some(unknown) => Err(ApiError::bad_request(format!(
-            "unknown query parameter {unknown:?}; this endpoint takes {}",
+            "unknown query parameter {}; this endpoint takes {}",
+            quoted(unknown),
             if known.is_empty() {
                 "none".to_owned()
             } else {
@@ -124,10 +165,27 @@ pub(crate) fn only_parameters(
     }
 }
 
+/// The `{id}` of a path, percent-decoded. An id that is not UTF-8 once decoded names nothing:
+/// 404 as JSON, where axum's own answer is a 400 in plain text.
+pub(crate) struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(text)) => Ok(PathText(text)),
+            Err(_) => Err(ApiError::not_found(
+                "no such id: the path is not UTF-8 once percent-decoded",
+            )),
+        }
+    }
+}
+
 /// A numeric path id, or 404 naming what was not found.
 pub(crate) fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
-        .map_err(|_| ApiError::not_found(format!("no {what} {raw:?}: ids are numbers")))
+        .map_err(|_| ApiError::not_found(format!("no {what} {}: ids are numbers", quoted(raw))))
 }
 
 /// A `since` parameter: an RFC 3339 time, or a whole number of seconds, minutes, hours, days or
@@ -142,7 +200,8 @@ pub(crate) fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| {
             format!(
-                "since: {text:?} is neither an RFC 3339 time like \"2026-12-01T00:00:00Z\" nor a duration like \"7d\" (s, m, h, d or w)"
+                "since: {} is neither an RFC 3339 time like \"2026-12-01T00:00:00Z\" nor a duration like \"7d\" (s, m, h, d or w)",
+                quoted(text)
             )
         })
 }
@@ -182,7 +241,8 @@ async fn alerts(
             .filter(|n| (1..=MAX_ALERTS_LISTED).contains(n))
             .ok_or_else(|| {
                 ApiError::bad_request(format!(
-                    "limit: {text:?} must be a number from 1 to {MAX_ALERTS_LISTED}"
+                    "limit: {} must be a number from 1 to {MAX_ALERTS_LISTED}",
+                    quoted(text)
                 ))
             })?,
     };
@@ -202,7 +262,7 @@ async fn alerts(
 /// `GET /api/v1/stories/{id}`: a story and every story of its cluster.
 async fn story(
     State(state): State<WebState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "story")?;
     match state.store.story_view(id).await? {
@@ -246,7 +306,7 @@ async fn outbox(
 /// `POST /api/v1/outbox/{id}/retry`: a dead or waiting delivery due again now.
 async fn retry(
     State(state): State<WebState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "delivery")?;
     if !state.retry_delivery(id).await? {
@@ -333,6 +393,39 @@ mod tests {
             let error = parse_since(wrong, now).expect_err(wrong);
             assert!(error.starts_with(&format!("since: {wrong:?}")), "{error}");
         }
+    }
+
+    /// An error answer quotes what it refuses, cut short: a long parameter used to come back
+    /// whole.
+    #[test]
+    fn error_answers_quote_at_most_a_few_dozen_characters_of_the_request() {
+        let long = "x".repeat(MAX_QUERY_BYTES - 2);
+        let cases = [
+            ("unknown_parameter", {
+                let query = query_parameters(Some(format!("{long}=1")));
+                only_parameters(&query, &["limit"])
+                    .expect_err("unknown")
+                    .message
+            }),
+            (
+                "path_id",
+                path_id(&long, "story").expect_err("not a number").message,
+            ),
+            (
+                "since",
+                parse_since(&long, Utc::now()).expect_err("not a time"),
+            ),
+        ];
+        for (name, message) in cases {
+            assert!(message.len() < 300, "{name}: {} bytes", message.len());
+            let head = format!("\"{}…\"", "x".repeat(MAX_QUOTED_CHARS));
+            assert!(message.contains(&head), "{name}: {message}");
+        }
+        let too_long = query_within_bounds(Some(&format!("limit={long}"))).expect_err("too long");
+        assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+        assert!(too_long.message.len() < 300, "{}", too_long.message);
+        assert!(query_within_bounds(Some(&"x".repeat(MAX_QUERY_BYTES))).is_ok());
+        assert!(query_within_bounds(None).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
@@ -14,9 +14,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::WebState;
-use super::api::{ApiError, only_parameters, parse_since, query_parameters};
+use super::api::{ApiError, PathText, only_parameters, parse_since, query_parameters, quoted};
 use crate::backtest::{MAX_ALERTS, Rule, backtest};
-use crate::config::{Config, Topic, check_managed_topic};
+use crate::config::{Config, MAX_MANAGED_TOPICS, Topic, check_managed_topic};
 use crate::matcher::{KeywordSpec, Prefixes, Suffixes, TopicSpec};
 
 /// How far back a backtest looks unless its body says `since`.
@@ -168,20 +168,21 @@ async fn create_topic(
 ) -> Result<Response, ApiError> {
     let rule = Value::Object(json_object(body)?);
     let config = state.config();
+    let managed = state.store.managed_topics().await?;
     if let Some(id) = rule.get("id").and_then(Value::as_str) {
-        let taken = config.topics.iter().any(|t| t.id == id)
-            || state
-                .store
-                .managed_topics()
-                .await?
-                .iter()
-                .any(|t| t.id == id);
+        let taken = config.topics.iter().any(|t| t.id == id) || managed.iter().any(|t| t.id == id);
         if taken {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 format!("a topic with id {id:?} exists; change it with PUT /api/v1/topics/{id}"),
             ));
         }
+    }
+    if managed.len() >= MAX_MANAGED_TOPICS {
+        return Ok(refused(vec![format!(
+            "the state holds {} managed topics, the most it takes ({MAX_MANAGED_TOPICS}); delete one first",
+            managed.len()
+        )]));
     }
     let topic = match check_managed_topic(&rule, &config) {
         Ok(topic) => topic,
@@ -222,7 +223,7 @@ async fn saved_item(state: &WebState, id: &str) -> Result<TopicItem, ApiError> {
 /// such topic, 422 when the rule is bad or names another id.
 async fn replace_topic(
     State(state): State<WebState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut rule = json_object(body)?;
@@ -235,7 +236,8 @@ async fn replace_topic(
         Some(Value::String(given)) if *given == id => {}
         Some(given) => {
             return Ok(refused(vec![format!(
-                "topic.id: {given} is not the topic of the path ({id:?}); an id cannot change"
+                "topic.id: {} is not the topic of the path ({id:?}); an id cannot change",
+                quoted(&given.to_string())
             )]));
         }
     }
@@ -263,7 +265,7 @@ async fn existing_managed(state: &WebState, config: &Config, id: &str) -> Result
         .iter()
         .any(|t| t.id == id)
     {
-        return Err(ApiError::not_found(format!("no topic {id:?}")));
+        return Err(ApiError::not_found(format!("no topic {}", quoted(id))));
     }
     Ok(())
 }
@@ -271,13 +273,13 @@ async fn existing_managed(state: &WebState, config: &Config, id: &str) -> Result
 /// `DELETE /api/v1/topics/{id}`: a managed topic removed (204); 403 for a config topic.
 async fn delete_topic(
     State(state): State<WebState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Response, ApiError> {
     if state.config().topics.iter().any(|t| t.id == id) {
         return Err(config_topic_refusal(&id));
     }
     if !state.store.delete_managed_topic(&id).await? {
-        return Err(ApiError::not_found(format!("no topic {id:?}")));
+        return Err(ApiError::not_found(format!("no topic {}", quoted(&id))));
     }
     tracing::info!(topic = %id, "desk: a topic deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -294,7 +296,10 @@ async fn run_backtest(
     let since = match draft.remove("since") {
         None => parse_since(DEFAULT_BACKTEST_SINCE, Utc::now()),
         Some(Value::String(text)) => parse_since(&text, Utc::now()),
-        Some(other) => Err(format!("since: {other} is not a string")),
+        Some(other) => Err(format!(
+            "since: {} is not a string",
+            quoted(&other.to_string())
+        )),
     }
     .map_err(ApiError::bad_request)?;
     let retained = chrono::Duration::from_std(config.daemon.retention)
@@ -335,7 +340,8 @@ fn backtest_limit(value: Option<Value>) -> Result<usize, ApiError> {
         .filter(|n| (1..=MAX_ALERTS).contains(n))
         .ok_or_else(|| {
             ApiError::bad_request(format!(
-                "limit: {value} must be a number from 1 to {MAX_ALERTS}"
+                "limit: {} must be a number from 1 to {MAX_ALERTS}",
+                quoted(&value.to_string())
             ))
         })
 }

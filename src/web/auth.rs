@@ -30,6 +30,9 @@ const LOGIN_FORM_LIFETIME: Duration = Duration::from_secs(3600);
 /// The most sessions kept: logins beyond it push out the one closest to expiry, so that a
 /// flood of logins (each needs the token) cannot grow memory.
 pub const MAX_SESSIONS: usize = 1_000;
+/// The longest `next=` a login goes back to: a page of the desk with its query, not a place
+/// to reflect a large input from (a longer one goes to `/`).
+pub const MAX_NEXT_BYTES: usize = 2048;
 /// The header a session's POST, PUT and DELETE to the API carry, with the page's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -168,13 +171,16 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Lets an API request through with the token, or with a session cookie (and, for a change,
-/// the session's CSRF token in `X-CSRF-Token`); answers 401 or 403 otherwise.
+/// the session's CSRF token in `X-CSRF-Token`); answers 401 or 403 otherwise, and 400 to a
+/// query string past `api::MAX_QUERY_BYTES`.
 pub(crate) async fn require_api_access(
     State(state): State<WebState>,
     request: Request,
     next: Next,
 ) -> Response {
-    match api_access(&state.auth, request.headers(), request.method()) {
+    let access = api_access(&state.auth, request.headers(), request.method())
+        .and_then(|()| super::api::query_within_bounds(request.uri().query()));
+    match access {
         Ok(()) => next.run(request).await,
         Err(refusal) if refusal.status == StatusCode::UNAUTHORIZED => {
             let mut response = refusal.into_response();
@@ -290,10 +296,20 @@ pub(crate) fn routes() -> Router<WebState> {
 }
 
 /// Where a login may send the browser: a path of the desk itself, never another site
-/// (`//host` and `/\host` are other sites to a browser).
+/// (`//host` and `/\host` are other sites to a browser). Only visible ASCII passes: a browser
+/// drops tabs and line breaks from a URL (`/<TAB>/host` is `//host` to it), a line break has
+/// no place in a `Location` header, and the desk's own links are percent-encoded.
 fn local_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.len() <= MAX_NEXT_BYTES
+                && n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -353,6 +369,11 @@ async fn log_in(state: State<WebState>, headers: HeaderMap, body: Bytes) -> Resp
             &next,
             Some("wrong token"),
         );
+    }
+    // A new id at every login, and the browser's old one ended: a session id that leaked
+    // before the login is worth nothing after it.
+    if let Some(old) = request_cookie(&headers, SESSION_COOKIE) {
+        state.auth.end_session(old);
     }
     let (id, _) = state.auth.start_session();
     let cleared = cookie(LOGIN_COOKIE, "", "/login", 0, state.auth.secure_cookie);
@@ -558,15 +579,49 @@ mod tests {
 
     #[test]
     fn a_login_sends_the_browser_only_to_a_path_of_the_desk() {
+        let at_the_bound = format!("/{}", "x".repeat(MAX_NEXT_BYTES - 1));
+        let too_long = format!("{at_the_bound}x");
         let cases = [
             ("path", Some("/topics?x=1"), "/topics?x=1"),
             ("none", None, "/"),
             ("other_site", Some("https://evil.example/"), "/"),
             ("scheme_relative", Some("//evil.example/"), "/"),
             ("backslash", Some("/\\evil.example/"), "/"),
+            ("tab_then_slash", Some("/\t/evil.example/"), "/"),
+            ("newline_then_slash", Some("/\n/evil.example/"), "/"),
+            ("header_injection", Some("/\r\nSet-Cookie: x=1"), "/"),
+            ("space", Some("/ /evil.example/"), "/"),
+            ("raw_arabic", Some("/\u{627}"), "/"),
+            (
+                "percent_encoded",
+                Some("/topics?q=%D8%A7"),
+                "/topics?q=%D8%A7",
+            ),
+            ("too_long", Some(too_long.as_str()), "/"),
+            (
+                "at_the_bound",
+                Some(at_the_bound.as_str()),
+                at_the_bound.as_str(),
+            ),
         ];
         for (name, next, want) in cases {
             assert_eq!(local_next(next), want, "{name}");
+        }
+    }
+
+    /// What a browser posts: `next` percent-encoded in the form body, decoded by the desk.
+    #[test]
+    fn a_login_never_sends_the_browser_off_the_desk_through_an_encoded_next() {
+        for encoded in [
+            "%2F%2Fevil.example",
+            "%2F%09%2Fevil.example",
+            "/%0A/evil.example",
+            "/%0D%0ALocation:%20//evil.example",
+            "%2F%5Cevil.example",
+        ] {
+            let form = form_fields(format!("next={encoded}").as_bytes());
+            let next = local_next(form.get("next").map(String::as_str));
+            assert_eq!(next, "/", "{encoded}");
         }
     }
 

@@ -8,11 +8,12 @@ pub(crate) mod auth;
 pub(crate) mod pages;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
-use axum::middleware;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::sync::{Notify, watch};
 
@@ -24,6 +25,12 @@ pub(crate) use auth::Auth;
 /// The largest request body the desk reads: a topic or a draft rule is a few KiB, and nothing
 /// the desk takes needs more.
 pub const MAX_BODY: usize = 64 << 10;
+
+/// The longest the desk works on one request: a store that stopped answering (a table locked
+/// by another client, PostgreSQL behind a network partition) gets the request a 503, not a
+/// browser left waiting and a connection held for ever. A backtest of a week's news takes well
+/// under a second.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 /// The policy of every page and answer of the desk: its own scripts, styles and images only,
 /// no inline script or style, no framing, forms posted only to itself.
@@ -70,8 +77,25 @@ pub(crate) fn routes(state: WebState) -> Router {
         .merge(auth::routes())
         .merge(pages::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(answer_within))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// The answer to `request`, or 503 when it is not ready within [`ANSWER_WITHIN`] (the work on
+/// it is dropped).
+async fn answer_within(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    match tokio::time::timeout(ANSWER_WITHIN, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%method, limit = ?ANSWER_WITHIN, "desk: a request was not answered in time; is the state store answering?");
+            api::error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the desk did not answer in time (the state store may be slow); see the daemon's log",
+            )
+        }
+    }
 }
 
 /// Adds the content security policy, `nosniff` and `no-referrer` to an answer of the desk.

@@ -5,6 +5,7 @@
 mod backtest;
 mod clusters;
 mod delivery;
+mod desk_limits;
 mod feeds;
 mod fetch;
 mod hostile;

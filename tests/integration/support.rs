@@ -29,6 +29,8 @@ pub struct Env {
     /// `daemon.listen`: "" (no admin server, so that daemons in parallel tests do not compete
     /// for a port) unless a test sets an address.
     pub listen: String,
+    /// `RUST_LOG` of the processes [`Env::spawn`] starts.
+    pub log_level: &'static str,
 }
 
 impl Env {
@@ -40,6 +42,7 @@ impl Env {
             smtp: SmtpServer::start().await,
             extra_feeds: Vec::new(),
             listen: String::new(),
+            log_level: "info",
         }
     }
 
@@ -134,7 +137,7 @@ secret_env = "RASAD_TEST_WEBHOOK_SECRET"
             .arg("-c")
             .arg(self.config_path())
             .env("RASAD_TEST_WEBHOOK_SECRET", SECRET)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", self.log_level)
             .kill_on_drop(true);
         tokio::time::timeout(PROCESS_LIMIT, command.output())
             .await
@@ -155,7 +158,7 @@ secret_env = "RASAD_TEST_WEBHOOK_SECRET"
             .arg("-c")
             .arg(self.config_path())
             .env("RASAD_TEST_WEBHOOK_SECRET", SECRET)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", self.log_level)
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .kill_on_drop(true)

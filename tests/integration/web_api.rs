@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::support::{Env, FAST_RETRIES, RSS, count, eventually_async, matching_items};
 
 /// The desk's token in these tests.
-const TOKEN: &str = "desk-token-0123456789abcdef";
+pub const TOKEN: &str = "desk-token-0123456789abcdef";
 /// How long a test waits for the daemon to answer or to act.
 const WAIT: Duration = Duration::from_secs(20);
 /// How long a delivery put back in the queue may wait for the outbox: an idle channel looks
