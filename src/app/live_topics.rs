@@ -4,6 +4,7 @@
 //! automaton is rebuilt with them. Polls started after that match them; polls in flight finish
 //! with the wiring they started with.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -45,7 +46,11 @@ impl LiveTopics {
     /// When a check is due and the revision changed: `running` with the stored managed topics.
     /// `None` when no check is due, nothing changed, or the store failed (logged: polling goes
     /// on with the topics in force, and the next check tries again).
-    pub(crate) async fn refresh(&mut self, store: &Store, running: &Wiring) -> Option<Wiring> {
+    ///
+    /// The automaton is rebuilt on the blocking pool: at the bounds of managed topics it takes
+    /// a noticeable part of a second, which on a runtime worker would hold up the polls and the
+    /// admin server sharing that thread.
+    pub(crate) async fn refresh(&mut self, store: &Store, running: &Arc<Wiring>) -> Option<Wiring> {
         let now = Instant::now();
         if now < self.next_check {
             return None;
@@ -69,7 +74,17 @@ impl LiveTopics {
         if first && self.rules.is_empty() {
             return None;
         }
-        self.apply(running)
+        let (revision, rules, running) = (self.revision, self.rules.clone(), Arc::clone(running));
+        tokio::task::spawn_blocking(move || apply_rules(revision, &rules, &running))
+            .await
+            .unwrap_or_else(|e| {
+                let error = match e.try_into_panic() {
+                    Ok(payload) => crate::panic_text(payload.as_ref()),
+                    Err(e) => e.to_string(),
+                };
+                tracing::error!(%error, "managed topics not applied; keeping those in force");
+                None
+            })
     }
 
     /// The revision and the managed topics, when the revision is not the one applied.
@@ -88,18 +103,24 @@ impl LiveTopics {
     /// `wiring` with the managed topics last read, checked against its config (a reload keeps
     /// them). `None`, logged, when the automaton cannot be built with them.
     pub(crate) fn apply(&self, wiring: &Wiring) -> Option<Wiring> {
-        let managed = checked_managed(&self.rules, &wiring.config);
-        let ids: Vec<&str> = managed.iter().map(|t| t.id.as_str()).collect();
-        let ids = ids.join(", ");
-        match wiring.with_managed(managed) {
-            Ok(new) => {
-                tracing::info!(revision = ?self.revision, topics = %ids, "managed topics applied");
-                Some(new)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "managed topics not applied; keeping those in force");
-                None
-            }
+        apply_rules(self.revision, &self.rules, wiring)
+    }
+}
+
+/// `wiring` with the managed topics among `rules` that check against its config, read at
+/// `revision`; `None`, logged, when the automaton cannot be built with them.
+fn apply_rules(revision: Option<i64>, rules: &[ManagedTopic], wiring: &Wiring) -> Option<Wiring> {
+    let managed = checked_managed(rules, &wiring.config);
+    let ids: Vec<&str> = managed.iter().map(|t| t.id.as_str()).collect();
+    let ids = ids.join(", ");
+    match wiring.with_managed(managed) {
+        Ok(new) => {
+            tracing::info!(?revision, topics = %ids, "managed topics applied");
+            Some(new)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "managed topics not applied; keeping those in force");
+            None
         }
     }
 }
