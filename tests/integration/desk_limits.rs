@@ -173,6 +173,14 @@ async fn a_store_that_does_not_answer_gets_a_503_in_time_not_a_request_hung_for_
             .is_some_and(|e| e.contains("in time")),
         "{body}"
     );
+    // The answer is one the API's document promises (it was not: a client generated from the
+    // document knew no 503).
+    let document: serde_json::Value =
+        serde_json::from_str(include_str!("../../src/web/openapi.json")).expect("JSON");
+    assert!(
+        document["paths"]["/api/v1/topics"]["get"]["responses"]["503"].is_object(),
+        "503 not documented for GET /api/v1/topics"
+    );
 
     lock.rollback().await.expect("the lock released");
     let (status, _) = desk.get("/api/v1/topics").await;
