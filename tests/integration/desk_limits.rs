@@ -4,7 +4,7 @@
 //! answer.
 
 use crate::support::Env;
-use crate::web_api::{Desk, TOKEN, configure_desk};
+use crate::web_api::{Desk, TOKEN, configure_desk, log_in};
 
 /// A desk on a fresh state with the `news` feed configured.
 async fn fresh_desk() -> Desk {
@@ -226,7 +226,7 @@ async fn no_secret_of_the_desk_reaches_a_trace_log() {
     env.log_level = "trace";
     let desk = Desk::start(env, base).await;
     let url = |path: &str| format!("{}{path}", desk.base);
-    let (session, csrf) = log_in(&desk, "").await;
+    let (session, csrf) = log_in(&desk, TOKEN, "").await;
     let read = desk
         .client
         .get(url("/api/v1/topics"))
@@ -261,19 +261,6 @@ async fn no_secret_of_the_desk_reaches_a_trace_log() {
     }
 }
 
-/// The value of the cookie `name` that `response` sets.
-fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            let (key, value) = v.split(';').next()?.split_once('=')?;
-            (key == name).then(|| value.to_owned())
-        })
-}
-
 /// A path id that is not UTF-8 once percent-decoded (`%ff`) used to get axum's plain-text 400;
 /// it names nothing, and the answer is a JSON 404 like any other unknown id.
 #[tokio::test]
@@ -294,34 +281,6 @@ async fn a_path_id_that_is_not_utf8_is_a_json_404() {
     desk.stop().await;
 }
 
-/// Logs in through the form (with `cookies` sent as well): the new session id and the login
-/// form's CSRF token.
-async fn log_in(desk: &Desk, cookies: &str) -> (String, String) {
-    let form = desk
-        .client
-        .get(format!("{}/login", desk.base))
-        .send()
-        .await
-        .expect("the form");
-    let pairing = cookie_of(&form, "rasad_login").expect("the form's cookie");
-    let page = form.text().await.expect("a page");
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("a csrf field") + marker.len();
-    let csrf = page[start..start + page[start..].find('"').expect("quoted")].to_owned();
-    let login = desk
-        .client
-        .post(format!("{}/login", desk.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", format!("rasad_login={pairing}; {cookies}"))
-        .body(format!("token={TOKEN}&csrf={csrf}"))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(login.status(), 303);
-    let session = cookie_of(&login, "rasad_session").expect("a session");
-    (session, csrf)
-}
-
 /// A login gives a new session id and ends the one the browser had: an id that leaked before
 /// the login used to stay good until it expired.
 #[tokio::test]
@@ -334,9 +293,9 @@ async fn a_login_ends_the_session_the_browser_had() {
             .header("cookie", format!("rasad_session={session}"));
         async move { request.send().await.expect("an answer").status().as_u16() }
     };
-    let (first, _) = log_in(&desk, "").await;
+    let (first, _) = log_in(&desk, TOKEN, "").await;
     assert_eq!(reads(first.clone()).await, 200);
-    let (second, _) = log_in(&desk, &format!("rasad_session={first}")).await;
+    let (second, _) = log_in(&desk, TOKEN, &format!("rasad_session={first}")).await;
     assert_ne!(second, first, "a new id");
     assert_eq!(reads(second).await, 200);
     assert_eq!(reads(first).await, 401, "the old session ended");

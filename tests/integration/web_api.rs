@@ -298,10 +298,37 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|v| {
-            let pair = v.split(';').next()?;
-            let (key, value) = pair.split_once('=')?;
+            let (key, value) = v.split(';').next()?.split_once('=')?;
             (key == name).then(|| value.to_owned())
         })
+}
+
+/// Logs in to `desk` through the form with `token`, as a browser would (with `cookies` sent as
+/// well): the new session id and the login form's CSRF token.
+pub async fn log_in(desk: &Desk, token: &str, cookies: &str) -> (String, String) {
+    let form = desk
+        .client
+        .get(format!("{}/login", desk.base))
+        .send()
+        .await
+        .expect("the login form");
+    let pairing = set_cookie(&form, "rasad_login").expect("the form's cookie");
+    let page = form.text().await.expect("a page");
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a csrf field") + marker.len();
+    let csrf = page[start..start + page[start..].find('"').expect("quoted")].to_owned();
+    let login = desk
+        .client
+        .post(format!("{}/login", desk.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("rasad_login={pairing}; {cookies}"))
+        .body(format!("token={token}&csrf={csrf}"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(login.status(), 303, "signed in");
+    let session = set_cookie(&login, "rasad_session").expect("a session");
+    (session, csrf)
 }
 
 /// The value of the hidden field `name` in an HTML form.

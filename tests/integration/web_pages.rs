@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::support::{
     Env, FAST_RETRIES, KNOWN, RSS, count, eventually, matching_items, missing, rss,
 };
-use crate::web_api::{Desk, configure_desk};
+use crate::web_api::{Desk, configure_desk, log_in};
 
 /// The desk's token in these tests (at least 16 characters, as `[web]` asks).
 const TOKEN: &str = "desk-token-pages-0123456789";
@@ -276,19 +276,6 @@ async fn the_desk_in_a_browser_signs_in_reads_alerts_retries_tries_and_saves_a_t
     screenshots_when_asked(&env.listen).await;
 }
 
-/// The value of the cookie `name` set by `response`.
-fn cookie_set(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            let (key, value) = v.split(';').next()?.split_once('=')?;
-            (key == name).then(|| value.to_owned())
-        })
-}
-
 /// The first value of the attribute `attribute` in `html` (`attribute="…"`).
 fn attribute(html: &str, attribute: &str) -> Option<String> {
     let marker = format!("{attribute}=\"");
@@ -298,30 +285,7 @@ fn attribute(html: &str, attribute: &str) -> Option<String> {
 
 /// Signs in through the login form, as a browser would: the session cookie.
 async fn sign_in(desk: &Desk) -> String {
-    let form = desk
-        .client
-        .get(format!("{}/login", desk.base))
-        .send()
-        .await
-        .expect("the login form");
-    let pairing = cookie_set(&form, "rasad_login").expect("the form's cookie");
-    let html = form.text().await.expect("the form");
-    let csrf = attribute(
-        &html[html.find("name=\"csrf\"").expect("a csrf field")..],
-        "value",
-    )
-    .expect("its value");
-    let login = desk
-        .client
-        .post(format!("{}/login", desk.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", format!("rasad_login={pairing}"))
-        .body(format!("token={TOKEN}&csrf={csrf}&next=%2F"))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(login.status(), 303, "signed in");
-    cookie_set(&login, "rasad_session").expect("a session cookie")
+    log_in(desk, TOKEN, "").await.0
 }
 
 /// A page (status and HTML) asked for with the session `session`.
